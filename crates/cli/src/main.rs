@@ -1,0 +1,63 @@
+//! `wedsync`: the headless WedSync Uploader.
+
+mod bench;
+mod develop;
+mod inputs;
+mod presets;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "wedsync",
+    version,
+    about = "Develop camera files into delivery JPEGs and upload them"
+)]
+struct Cli {
+    /// Folder of studio preset files (*.toml). Default: $WEDSYNC_HOME/presets, else the
+    /// platform's configuration folder (e.g. ~/.config/wedsync/presets).
+    #[arg(long, global = true, value_name = "DIR")]
+    presets_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Develop camera files (RAW or JPEG) into JPEG renditions.
+    Develop(develop::Args),
+    /// List, show or check quality presets.
+    #[command(subcommand)]
+    Presets(presets::Command),
+    /// Benchmarks against peers measured in the same run.
+    #[command(subcommand)]
+    Bench(bench::Command),
+}
+
+/// Where the studio's presets live when `--presets-dir` is not given.
+fn default_presets_dir() -> Option<PathBuf> {
+    match std::env::var_os("WEDSYNC_HOME") {
+        Some(home) => Some(PathBuf::from(home).join("presets")),
+        None => dirs::config_dir().map(|d| d.join("wedsync").join("presets")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let presets_dir = cli.presets_dir.or_else(default_presets_dir);
+    let result = match cli.command {
+        Command::Develop(args) => develop::run(args, presets_dir.as_deref()),
+        Command::Presets(cmd) => presets::run(cmd, presets_dir.as_deref()),
+        Command::Bench(cmd) => bench::run(cmd, presets_dir.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

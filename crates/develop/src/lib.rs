@@ -1,0 +1,30 @@
+//! Develops camera files into delivery JPEG renditions.
+//!
+//! A file is decoded (RAW through rawler, camera JPEGs through mozjpeg), runs through the
+//! develop [`stages`] in floating point on the CPU — the reference the GPU backends must
+//! match — and is encoded with mozjpeg, with an sRGB ICC profile and EXIF, at the JPEG
+//! quality that the [`quality`] search picks to meet the preset's SSIMULACRA2 target.
+//! It does not walk folders, keep a journal or upload: callers hand it one file at a time.
+//! Main types: [`Preset`] (what to make), [`Rendition`] (what was made), [`Error`].
+
+mod encode;
+mod error;
+mod icc;
+mod image;
+mod metadata;
+mod orient;
+mod pipeline;
+mod preset;
+pub mod quality;
+mod source;
+pub mod stages;
+pub mod synth;
+
+pub use crate::encode::{decode_jpeg, encode_jpeg, EncodeSettings};
+pub use crate::error::{Error, Result};
+pub use crate::image::{Mosaic, Rgb8, RgbF32};
+pub use crate::metadata::{Metadata, MetadataPolicy};
+pub use crate::pipeline::{develop_file, develop_linear, Rendition, StageTime};
+pub use crate::preset::{Effort, Preset, PresetSet, Quality, Size, Subsampling};
+pub use crate::source::{is_supported_extension, load, RawFrame, Source};
+pub use crate::stages::demosaic::Demosaic;

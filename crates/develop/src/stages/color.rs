@@ -1,0 +1,86 @@
+//! Camera RGB to linear sRGB through the camera's colour matrix.
+
+use rayon::prelude::*;
+
+use crate::image::RgbF32;
+
+/// XYZ (D65) to linear sRGB's inverse: linear sRGB to XYZ, IEC 61966-2-1.
+const SRGB_TO_XYZ: [[f32; 3]; 3] = [
+    [0.412_456_4, 0.357_576_1, 0.180_437_5],
+    [0.212_672_9, 0.715_152_2, 0.072_175],
+    [0.019_333_9, 0.119_192, 0.950_304_1],
+];
+
+/// The matrix from white-balanced camera RGB to linear sRGB, as dcraw derives it: camera ←
+/// sRGB is `xyz_to_cam · SRGB_TO_XYZ`, each row normalised to sum 1 (so a white-balanced
+/// neutral stays neutral), then inverted. None if the matrix is singular.
+pub fn camera_to_srgb(xyz_to_cam: &[[f32; 3]; 3]) -> Option<[[f32; 3]; 3]> {
+    let mut cam_from_srgb = [[0.0f64; 3]; 3];
+    for (i, row) in cam_from_srgb.iter_mut().enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = (0..3)
+                .map(|k| xyz_to_cam[i][k] as f64 * SRGB_TO_XYZ[k][j] as f64)
+                .sum();
+        }
+        let sum: f64 = row.iter().sum();
+        if sum.abs() < 1e-9 {
+            return None;
+        }
+        row.iter_mut().for_each(|v| *v /= sum);
+    }
+    invert3(&cam_from_srgb).map(|m| m.map(|row| row.map(|v| v as f32)))
+}
+
+fn invert3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
+    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    if det.abs() < 1e-12 || !det.is_finite() {
+        return None;
+    }
+    let mut inv = [[0.0; 3]; 3];
+    for (i, row) in inv.iter_mut().enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            // Cofactor of element (j, i) gives the adjugate's (i, j).
+            let (r0, r1) = ((j + 1) % 3, (j + 2) % 3);
+            let (c0, c1) = ((i + 1) % 3, (i + 2) % 3);
+            *v = (m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0]) / det;
+        }
+    }
+    Some(inv)
+}
+
+pub fn apply(image: &mut RgbF32, matrix: &[[f32; 3]; 3]) {
+    image.data.par_iter_mut().for_each(|p| {
+        let [r, g, b] = *p;
+        *p = matrix.map(|row| row[0] * r + row[1] * g + row[2] * b);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neutral_stays_neutral_and_inverse_is_exact() {
+        let xyz_to_cam = [[0.6, 0.1, -0.05], [-0.3, 1.2, 0.1], [-0.05, 0.2, 0.6]];
+        let m = camera_to_srgb(&xyz_to_cam).expect("invertible");
+        for row in &m {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{row:?}");
+        }
+        let mut image = RgbF32 {
+            width: 1,
+            height: 1,
+            data: vec![[0.5, 0.5, 0.5]],
+        };
+        apply(&mut image, &m);
+        for v in image.data[0] {
+            assert!((v - 0.5).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn singular_matrix_is_rejected() {
+        assert!(camera_to_srgb(&[[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.0, 0.0, 1.0]]).is_none());
+    }
+}

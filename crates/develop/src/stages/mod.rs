@@ -1,0 +1,54 @@
+//! The develop stages. Each stage lives in `stages/<name>.rs` (parameters and the CPU
+//! implementation, the reference), and later in `kernels/<name>.cu` and
+//! `shaders/<name>.wgsl` under the same name.
+
+pub mod color;
+pub mod demosaic;
+pub mod highlights;
+pub mod levels;
+pub mod resize;
+pub mod tone;
+
+/// One develop stage, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Levels,
+    Highlights,
+    Demosaic,
+    Resize,
+    Color,
+    Tone,
+}
+
+/// The order the stages run in, written once.
+/// - `levels` first: every later stage assumes 0 = black, 1 = clip, white-balanced.
+/// - `highlights` before `demosaic`, so interpolation never mixes a clipped channel with an
+///   unclipped one (the source of magenta highlights on a white dress).
+/// - `resize` before `color` and `tone`: the colour matrix is linear, so resizing first gives
+///   the same image while the per-pixel stages run on fewer pixels; resizing in linear light
+///   is also what keeps fine bright detail from darkening.
+/// - `tone` last, because it leaves linear light.
+pub const ORDER: [Stage; 6] = [
+    Stage::Levels,
+    Stage::Highlights,
+    Stage::Demosaic,
+    Stage::Resize,
+    Stage::Color,
+    Stage::Tone,
+];
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Levels => "levels",
+            Stage::Highlights => "highlights",
+            Stage::Demosaic => "demosaic",
+            Stage::Resize => "resize",
+            Stage::Color => "color",
+            Stage::Tone => "tone",
+        }
+    }
+}
+
+/// Rows per rayon task: enough work per task to amortise scheduling, small enough to balance.
+pub(crate) const ROWS_PER_TASK: usize = 16;

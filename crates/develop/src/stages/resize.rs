@@ -1,0 +1,73 @@
+//! Resizing in linear light with Lanczos3 (fast_image_resize, SIMD and rayon).
+
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+
+use crate::image::RgbF32;
+
+/// The size that fits `long_edge` on the longer side, keeping the aspect ratio; the input
+/// size when it is already that small (renditions are never upscaled).
+pub fn fit(width: usize, height: usize, long_edge: usize) -> (usize, usize) {
+    let long = width.max(height);
+    if long <= long_edge || long_edge == 0 {
+        return (width, height);
+    }
+    let scale = long_edge as f64 / long as f64;
+    let w = ((width as f64 * scale).round() as usize).max(1);
+    let h = ((height as f64 * scale).round() as usize).max(1);
+    (w, h)
+}
+
+pub fn apply(image: &RgbF32, width: usize, height: usize) -> Result<RgbF32, String> {
+    if (width, height) == (image.width, image.height) {
+        return Ok(image.clone());
+    }
+    let bytes: &[u8] = bytemuck::cast_slice(&image.data);
+    let src = ImageRef::new(
+        image.width as u32,
+        image.height as u32,
+        bytes,
+        PixelType::F32x3,
+    )
+    .map_err(|e| format!("resize: {e}"))?;
+    let mut dst = Image::new(width as u32, height as u32, PixelType::F32x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .map_err(|e| format!("resize: {e}"))?;
+    let data: Vec<[f32; 3]> = bytemuck::cast_slice(dst.buffer()).to_vec();
+    Ok(RgbF32 {
+        width,
+        height,
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_keeps_aspect_and_never_upscales() {
+        assert_eq!(fit(3522, 2348, 2048), (2048, 1365));
+        assert_eq!(fit(2348, 3522, 2048), (1365, 2048));
+        assert_eq!(fit(800, 600, 2048), (800, 600));
+    }
+
+    #[test]
+    fn flat_field_stays_flat() {
+        let image = RgbF32 {
+            width: 64,
+            height: 48,
+            data: vec![[0.25, 0.5, 0.75]; 64 * 48],
+        };
+        let out = apply(&image, 16, 12).expect("resize");
+        assert_eq!(out.data.len(), 16 * 12);
+        for p in &out.data {
+            assert!(
+                (p[0] - 0.25).abs() < 1e-4 && (p[2] - 0.75).abs() < 1e-4,
+                "{p:?}"
+            );
+        }
+    }
+}
