@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 use wedsync_develop::{develop_file, PresetSet, Rendition};
 
 use crate::inputs;
@@ -35,8 +34,7 @@ pub struct Args {
 pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let presets = PresetSet::load(presets_dir)?;
     let preset = presets.get(&args.preset)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
 
     let found = inputs::expand(&args.inputs);
     let names = inputs::output_names(&found.files);
@@ -56,20 +54,19 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let failed = AtomicUsize::new(found.missing.len());
     let bytes = AtomicUsize::new(0);
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| (rayon::current_num_threads() / 2).max(1));
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;
-    pool.install(|| {
-        found
-            .files
-            .par_iter()
-            .zip(&names)
-            .for_each(|(input, name)| {
+    let jobs =
+        args.jobs.unwrap_or_else(|| (std::thread::available_parallelism().map_or(1, |n| n.get()) / 2).max(1));
+    let next = AtomicUsize::new(0);
+    // Plain threads pick files; inside each file the stages use rayon's global pool, so one
+    // file at a time still uses every core.
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(found.files.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let (Some(input), Some(name)) = (found.files.get(i), names.get(i)) else { break };
                 let target = args.out.join(name);
                 let started = Instant::now();
-                match develop_file(input, preset)
-                    .and_then(|r| write_atomically(&target, &r.jpeg).map(|()| r))
+                match develop_file(input, preset).and_then(|r| write_atomically(&target, &r.jpeg).map(|()| r))
                 {
                     Ok(rendition) => {
                         bytes.fetch_add(rendition.jpeg.len(), Ordering::Relaxed);
@@ -88,6 +85,7 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
                 }
                 bar.inc(1);
             });
+        }
     });
     bar.finish_and_clear();
 
@@ -101,11 +99,7 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
         start.elapsed().as_secs_f64(),
         found.skipped.len(),
     );
-    Ok(if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 fn describe(input: &Path, output: &Path, r: &Rendition, seconds: f64, timings: bool) -> String {
@@ -123,11 +117,7 @@ fn describe(input: &Path, output: &Path, r: &Rendition, seconds: f64, timings: b
         seconds * 1e3
     );
     if timings {
-        let stages: Vec<String> = r
-            .timings
-            .iter()
-            .map(|t| format!("{} {:.0}", t.name, t.ms))
-            .collect();
+        let stages: Vec<String> = r.timings.iter().map(|t| format!("{} {:.0}", t.name, t.ms)).collect();
         line += &format!("\n    ms: {}", stages.join(", "));
     }
     line
@@ -136,10 +126,7 @@ fn describe(input: &Path, output: &Path, r: &Rendition, seconds: f64, timings: b
 /// Writes next to the target and renames, so a crash never leaves half a JPEG under the
 /// final name.
 fn write_atomically(target: &Path, bytes: &[u8]) -> wedsync_develop::Result<()> {
-    let io = |source| wedsync_develop::Error::Io {
-        path: target.to_path_buf(),
-        source,
-    };
+    let io = |source| wedsync_develop::Error::Io { path: target.to_path_buf(), source };
     let partial = target.with_extension("jpg.partial");
     std::fs::write(&partial, bytes).map_err(io)?;
     std::fs::rename(&partial, target).map_err(io)

@@ -39,10 +39,7 @@ fn walk(dir: &Path, inputs: &mut Inputs) {
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
-        let hidden = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
+        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
         if hidden {
             continue;
         }
@@ -62,11 +59,7 @@ fn walk(dir: &Path, inputs: &mut Inputs) {
 pub fn output_names(files: &[PathBuf]) -> Vec<String> {
     let stems: Vec<String> = files
         .iter()
-        .map(|f| {
-            f.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "image".into())
-        })
+        .map(|f| f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into()))
         .collect();
     let mut taken: HashSet<String> = HashSet::new();
     stems
@@ -89,13 +82,8 @@ mod tests {
 
     #[test]
     fn shared_stems_are_numbered_in_order() {
-        let files: Vec<PathBuf> = ["a/IMG_1.CR2", "b/IMG_1.CR2", "a/img_1.jpg", "a/IMG_2.CR2"]
-            .iter()
-            .map(PathBuf::from)
-            .collect();
-        assert_eq!(
-            output_names(&files),
-            vec!["IMG_1.jpg", "IMG_1-2.jpg", "img_1-3.jpg", "IMG_2.jpg"]
-        );
+        let files: Vec<PathBuf> =
+            ["a/IMG_1.CR2", "b/IMG_1.CR2", "a/img_1.jpg", "a/IMG_2.CR2"].iter().map(PathBuf::from).collect();
+        assert_eq!(output_names(&files), vec!["IMG_1.jpg", "IMG_1-2.jpg", "img_1-3.jpg", "IMG_2.jpg"]);
     }
 }

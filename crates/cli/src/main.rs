@@ -11,11 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "wedsync",
-    version,
-    about = "Develop camera files into delivery JPEGs and upload them"
-)]
+#[command(name = "wedsync", version, about = "Develop camera files into delivery JPEGs and upload them")]
 struct Cli {
     /// Folder of studio preset files (*.toml). Default: $WEDSYNC_HOME/presets, else the
     /// platform's configuration folder (e.g. ~/.config/wedsync/presets).

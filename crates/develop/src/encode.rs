@@ -23,10 +23,7 @@ pub fn encode_jpeg(
     exif: Option<&[u8]>,
 ) -> Result<Vec<u8>, String> {
     if image.width == 0 || image.height == 0 || image.width > 65_500 || image.height > 65_500 {
-        return Err(format!(
-            "cannot encode a {}×{} image as JPEG",
-            image.width, image.height
-        ));
+        return Err(format!("cannot encode a {}×{} image as JPEG", image.width, image.height));
     }
     let run = || -> std::io::Result<Vec<u8>> {
         let mut c = Compress::new(ColorSpace::JCS_RGB);
@@ -72,11 +69,7 @@ pub fn decode_jpeg(bytes: &[u8]) -> Result<Rgb8, String> {
         let (width, height) = (started.width(), started.height());
         let data = started.read_scanlines::<u8>()?;
         started.finish()?;
-        Ok(Rgb8 {
-            width,
-            height,
-            data,
-        })
+        Ok(Rgb8 { width, height, data })
     };
     match catch_panic(run) {
         Ok(Ok(image)) if image.data.len() == image.width * image.height * 3 => Ok(image),
@@ -92,26 +85,13 @@ mod tests {
 
     #[test]
     fn round_trip_keeps_size_and_colour() {
-        let image = Rgb8 {
-            width: 32,
-            height: 16,
-            data: [200u8, 120, 40].repeat(32 * 16),
-        };
+        let image = Rgb8 { width: 32, height: 16, data: [200u8, 120, 40].repeat(32 * 16) };
         for effort in [Effort::Fast, Effort::Small] {
-            let settings = EncodeSettings {
-                quality: 90,
-                subsampling: Subsampling::S420,
-                effort,
-            };
+            let settings = EncodeSettings { quality: 90, subsampling: Subsampling::S420, effort };
             let bytes = encode_jpeg(&image, &settings, None, None).expect("encode");
             let back = decode_jpeg(&bytes).expect("decode");
             assert_eq!((back.width, back.height), (32, 16));
-            let err = back
-                .data
-                .iter()
-                .zip(&image.data)
-                .map(|(a, b)| a.abs_diff(*b))
-                .max();
+            let err = back.data.iter().zip(&image.data).map(|(a, b)| a.abs_diff(*b)).max();
             assert!(err.unwrap_or(255) <= 3, "{err:?}");
         }
     }

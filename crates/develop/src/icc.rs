@@ -17,11 +17,8 @@ pub fn srgb_icc_profile() -> &'static [u8] {
 const D50: [f64; 3] = [0.9642, 1.0, 0.8249];
 
 /// sRGB primaries Bradford-adapted from D65 to D50 (their sum is D50).
-const PRIMARIES: [[f64; 3]; 3] = [
-    [0.4360747, 0.2225045, 0.0139322],
-    [0.3850649, 0.7168786, 0.0971045],
-    [0.1430804, 0.0606169, 0.7141733],
-];
+const PRIMARIES: [[f64; 3]; 3] =
+    [[0.4360747, 0.2225045, 0.0139322], [0.3850649, 0.7168786, 0.0971045], [0.1430804, 0.0606169, 0.7141733]];
 
 /// Enough samples that interpolating the tabulated curve stays well below
 /// 8-bit quantisation error, including in the linear toe.
@@ -132,11 +129,7 @@ fn srgb_curve() -> Vec<u8> {
     t.extend(be32(CURVE_POINTS));
     for i in 0..CURVE_POINTS {
         let x = i as f64 / (CURVE_POINTS - 1) as f64;
-        let y = if x <= 0.04045 {
-            x / 12.92
-        } else {
-            ((x + 0.055) / 1.055).powf(2.4)
-        };
+        let y = if x <= 0.04045 { x / 12.92 } else { ((x + 0.055) / 1.055).powf(2.4) };
         t.extend(((y * 65535.0).round() as u16).to_be_bytes());
     }
     t
@@ -190,10 +183,7 @@ mod tests {
         assert_eq!(&p[12..24], b"mntrRGB XYZ ");
         assert_eq!(&p[36..40], b"acsp");
         // The exact D50 encoding the ICC specification gives.
-        assert_eq!(
-            &p[68..80],
-            &[0, 0, 0xF6, 0xD6, 0, 1, 0, 0, 0, 0, 0xD3, 0x2D]
-        );
+        assert_eq!(&p[68..80], &[0, 0, 0xF6, 0xD6, 0, 1, 0, 0, 0, 0, 0xD3, 0x2D]);
         assert_eq!(p.len() % 4, 0);
     }
 
@@ -203,19 +193,14 @@ mod tests {
         let tags = tags(p);
         assert_eq!(tags.len(), 9);
         for (sig, offset, size) in &tags {
-            assert!(
-                *offset >= HEADER_LEN + 4 + 12 * 9,
-                "{sig:?} overlaps the table"
-            );
+            assert!(*offset >= HEADER_LEN + 4 + 12 * 9, "{sig:?} overlaps the table");
             assert_eq!(offset % 4, 0, "{sig:?} is not 4-byte aligned");
             assert!(offset + size <= p.len(), "{sig:?} runs past the end");
         }
         let trc: Vec<_> = tags.iter().filter(|t| t.0.ends_with(b"TRC")).collect();
         assert_eq!(trc.len(), 3);
         assert!(trc.iter().all(|t| t.1 == trc[0].1));
-        assert!(tag(p, b"desc")
-            .windows(17)
-            .any(|w| w == b"sRGB IEC61966-2.1"));
+        assert!(tag(p, b"desc").windows(17).any(|w| w == b"sRGB IEC61966-2.1"));
     }
 
     #[test]
@@ -223,10 +208,8 @@ mod tests {
         let p = srgb_icc_profile();
         let wtpt = tag(p, b"wtpt");
         for c in 0..3 {
-            let sum: usize = [b"rXYZ", b"gXYZ", b"bXYZ"]
-                .iter()
-                .map(|sig| u32_at(tag(p, sig), 8 + 4 * c))
-                .sum();
+            let sum: usize =
+                [b"rXYZ", b"gXYZ", b"bXYZ"].iter().map(|sig| u32_at(tag(p, sig), 8 + 4 * c)).sum();
             // The header's D50 (Z = 0.8249) is the spec's rounded value; the
             // primaries sum to the exact 0.82521, a 0.0003 difference.
             assert!(sum.abs_diff(u32_at(wtpt, 8 + 4 * c)) <= 33, "{c}: {sum}");
@@ -239,10 +222,8 @@ mod tests {
         assert_eq!(&curve[..4], b"curv");
         assert_eq!(u32_at(curve, 8), CURVE_POINTS);
         assert_eq!(curve.len(), 12 + 2 * CURVE_POINTS);
-        let values: Vec<u16> = curve[12..]
-            .chunks_exact(2)
-            .map(|c| u16::from_be_bytes([c[0], c[1]]))
-            .collect();
+        let values: Vec<u16> =
+            curve[12..].chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
         assert_eq!(values[0], 0);
         assert_eq!(values[CURVE_POINTS - 1], 65535);
         assert!(values.windows(2).all(|w| w[0] <= w[1]));

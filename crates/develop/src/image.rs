@@ -22,11 +22,7 @@ impl Cfa {
                 colors.push(self.color_at(col + x, row + y) as u8);
             }
         }
-        Cfa {
-            width: self.width,
-            height: self.height,
-            colors,
-        }
+        Cfa { width: self.width, height: self.height, colors }
     }
 
     /// A 2×2 pattern with one red, two greens and one blue.
@@ -39,11 +35,7 @@ impl Cfa {
     }
 
     pub fn rggb() -> Cfa {
-        Cfa {
-            width: 2,
-            height: 2,
-            colors: vec![0, 1, 1, 2],
-        }
+        Cfa { width: 2, height: 2, colors: vec![0, 1, 1, 2] }
     }
 }
 
@@ -62,6 +54,23 @@ pub struct RgbF32 {
     pub width: usize,
     pub height: usize,
     pub data: Vec<[f32; 3]>,
+}
+
+/// Interleaved linear RGB at 16 bits, 0..=65535 for 0..=1: what resize and tone take.
+/// Sixteen bits are what the tone stage resolves anyway, and integer pixels let the
+/// resizer use SIMD, where floating-point RGB has only scalar code.
+#[derive(Debug, Clone)]
+pub struct Rgb16 {
+    pub width: usize,
+    pub height: usize,
+    pub data: Vec<[u16; 3]>,
+}
+
+impl Rgb16 {
+    pub fn to_f32(&self) -> RgbF32 {
+        let data = self.data.iter().map(|p| p.map(|v| f32::from(v) / 65535.0)).collect();
+        RgbF32 { width: self.width, height: self.height, data }
+    }
 }
 
 /// Interleaved 8-bit RGB, what the JPEG encoder takes.

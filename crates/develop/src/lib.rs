@@ -24,7 +24,7 @@ pub use crate::encode::{decode_jpeg, encode_jpeg, EncodeSettings};
 pub use crate::error::{Error, Result};
 pub use crate::image::{Mosaic, Rgb8, RgbF32};
 pub use crate::metadata::{Metadata, MetadataPolicy};
-pub use crate::pipeline::{develop_file, develop_linear, Rendition, StageTime};
+pub use crate::pipeline::{develop_file, develop_linear, develop_pixels, Developed, Rendition, StageTime};
 pub use crate::preset::{Effort, Preset, PresetSet, Quality, Size, Subsampling};
 pub use crate::source::{is_supported_extension, load, RawFrame, Source};
 pub use crate::stages::demosaic::Demosaic;

@@ -100,9 +100,8 @@ impl Metadata {
         // Camera EXIF is often slightly broken (e.g. a maker-note offset); the
         // fields that did parse are still worth keeping.
         reader.continue_on_error(true);
-        let Ok(exif) = reader
-            .read_from_container(&mut Cursor::new(jpeg))
-            .or_else(|e| e.distill_partial_result(|_| {}))
+        let Ok(exif) =
+            reader.read_from_container(&mut Cursor::new(jpeg)).or_else(|e| e.distill_partial_result(|_| {}))
         else {
             return (Self::default(), 1);
         };
@@ -131,16 +130,14 @@ impl Metadata {
             dms(Tag::GPSLongitude),
         );
         let gps = match position {
-            (Some(latitude_ref), Some(latitude), Some(longitude_ref), Some(longitude)) => {
-                Some(Gps {
-                    latitude_ref,
-                    latitude,
-                    longitude_ref,
-                    longitude,
-                    altitude: single(Tag::GPSAltitude),
-                    altitude_below_sea_level: uint(Tag::GPSAltitudeRef) == Some(1),
-                })
-            }
+            (Some(latitude_ref), Some(latitude), Some(longitude_ref), Some(longitude)) => Some(Gps {
+                latitude_ref,
+                latitude,
+                longitude_ref,
+                longitude,
+                altitude: single(Tag::GPSAltitude),
+                altitude_below_sea_level: uint(Tag::GPSAltitudeRef) == Some(1),
+            }),
             _ => None,
         };
         let metadata = Self {
@@ -194,8 +191,7 @@ impl Metadata {
         let exif_ifd: Vec<Entry> = [
             rational(0x829A, self.exposure_time),
             rational(0x829D, self.f_number),
-            self.iso
-                .map(|iso| short(0x8827, u16::try_from(iso).unwrap_or(u16::MAX))),
+            self.iso.map(|iso| short(0x8827, u16::try_from(iso).unwrap_or(u16::MAX))),
             Some(Entry::new(0x9000, UNDEFINED, b"0232".to_vec())),
             text(0x9003, &self.capture_time),
             rational(0x920A, self.focal_length),
@@ -208,11 +204,8 @@ impl Metadata {
         .into_iter()
         .flatten()
         .collect();
-        let gps_ifd: Option<Vec<Entry>> = self
-            .gps
-            .as_ref()
-            .filter(|_| policy == MetadataPolicy::KeepAll)
-            .map(|g| {
+        let gps_ifd: Option<Vec<Entry>> =
+            self.gps.as_ref().filter(|_| policy == MetadataPolicy::KeepAll).map(|g| {
                 let below = u8::from(g.altitude_below_sea_level);
                 [
                     Some(Entry::new(0x0000, BYTE, vec![2, 3, 0, 0])),
@@ -251,7 +244,8 @@ impl Metadata {
 const TIFF_HEADER: [u8; 8] = *b"II\x2a\x00\x08\x00\x00\x00";
 
 /// Longer strings are dropped rather than written: a JPEG APP1 segment holds
-/// at most 64 KiB, and nine strings of this size still fit comfortably.
+/// at most 64 KiB, and nine strings of this size still fit comfortably. This
+/// bound is also why the offset conversions in `write_ifd` never fail.
 const MAX_TEXT: usize = 4096;
 
 const BYTE: u16 = 1;
@@ -310,17 +304,11 @@ fn short(tag: u16, v: u16) -> Entry {
 }
 
 fn long(tag: u16, v: usize) -> Option<Entry> {
-    Some(Entry::new(
-        tag,
-        LONG,
-        u32::try_from(v).ok()?.to_le_bytes().to_vec(),
-    ))
+    Some(Entry::new(tag, LONG, u32::try_from(v).ok()?.to_le_bytes().to_vec()))
 }
 
 fn rationals(tag: u16, v: &[(u32, u32)]) -> Entry {
-    let data = v
-        .iter()
-        .flat_map(|&(n, d)| [n.to_le_bytes(), d.to_le_bytes()]);
+    let data = v.iter().flat_map(|&(n, d)| [n.to_le_bytes(), d.to_le_bytes()]);
     Entry::new(tag, RATIONAL, data.flatten().collect())
 }
 
@@ -466,9 +454,8 @@ mod tests {
         let app1 = full().to_exif_app1(MetadataPolicy::KeepAll).unwrap();
         let tiff = &app1[6..];
         let u16_at = |at: usize| usize::from(u16::from_le_bytes([tiff[at], tiff[at + 1]]));
-        let u32_at = |at: usize| {
-            u32::from_le_bytes([tiff[at], tiff[at + 1], tiff[at + 2], tiff[at + 3]]) as usize
-        };
+        let u32_at =
+            |at: usize| u32::from_le_bytes([tiff[at], tiff[at + 1], tiff[at + 2], tiff[at + 3]]) as usize;
         let mut ifds = vec![u32_at(4)];
         let mut seen = 0;
         while let Some(at) = ifds.pop() {
@@ -489,16 +476,8 @@ mod tests {
                     assert!(offset + unit * count <= tiff.len(), "tag {tag:x}");
                 }
                 if kind == usize::from(ASCII) {
-                    let offset = if count > 4 {
-                        u32_at(entry + 8)
-                    } else {
-                        entry + 8
-                    };
-                    assert_eq!(
-                        tiff[offset + count - 1],
-                        0,
-                        "tag {tag:x} not NUL-terminated"
-                    );
+                    let offset = if count > 4 { u32_at(entry + 8) } else { entry + 8 };
+                    assert_eq!(tiff[offset + count - 1], 0, "tag {tag:x} not NUL-terminated");
                 }
             }
             assert_eq!(u32_at(at + 2 + 12 * n), 0);
@@ -511,39 +490,26 @@ mod tests {
         let app1 = full().to_exif_app1(MetadataPolicy::DropGps).unwrap();
         let exif = parse(&app1);
         assert!(exif.fields().all(|f| f.tag.context() != exif::Context::Gps));
-        assert!(exif
-            .get_field(Tag::GPSInfoIFDPointer, In::PRIMARY)
-            .is_none());
-        let expected = Metadata {
-            gps: None,
-            ..full()
-        };
+        assert!(exif.get_field(Tag::GPSInfoIFDPointer, In::PRIMARY).is_none());
+        let expected = Metadata { gps: None, ..full() };
         assert_eq!(Metadata::from_jpeg(&jpeg_with(&app1)), (expected, 1));
     }
 
     #[test]
     fn drop_all_writes_nothing() {
         assert_eq!(full().to_exif_app1(MetadataPolicy::DropAll), None);
-        assert_eq!(
-            Metadata::default().to_exif_app1(MetadataPolicy::DropAll),
-            None
-        );
+        assert_eq!(Metadata::default().to_exif_app1(MetadataPolicy::DropAll), None);
     }
 
     #[test]
     fn empty_metadata_still_states_orientation_and_software() {
-        let app1 = Metadata::default()
-            .to_exif_app1(MetadataPolicy::KeepAll)
-            .unwrap();
+        let app1 = Metadata::default().to_exif_app1(MetadataPolicy::KeepAll).unwrap();
         let exif = parse(&app1);
         let orientation = exif.get_field(Tag::Orientation, In::PRIMARY).unwrap();
         assert_eq!(orientation.value.get_uint(0), Some(1));
         assert!(exif.get_field(Tag::Software, In::PRIMARY).is_some());
         assert!(exif.get_field(Tag::Make, In::PRIMARY).is_none());
-        assert_eq!(
-            Metadata::from_jpeg(&jpeg_with(&app1)).0,
-            Metadata::default()
-        );
+        assert_eq!(Metadata::from_jpeg(&jpeg_with(&app1)).0, Metadata::default());
     }
 
     #[test]
@@ -580,10 +546,7 @@ mod tests {
 
         // Patch the written Orientation to 6 (rotate 90° CW), then to an invalid 9.
         let mut app1 = full().to_exif_app1(MetadataPolicy::KeepAll).unwrap();
-        let at = (0..app1.len() - 1)
-            .find(|&i| app1[i..i + 4] == [0x12, 0x01, 0x03, 0x00])
-            .unwrap()
-            + 8;
+        let at = (0..app1.len() - 1).find(|&i| app1[i..i + 4] == [0x12, 0x01, 0x03, 0x00]).unwrap() + 8;
         app1[at] = 6;
         assert_eq!(Metadata::from_jpeg(&jpeg_with(&app1)).1, 6);
         app1[at] = 9;
@@ -594,11 +557,8 @@ mod tests {
     fn from_raw_maps_rawler_fields() {
         use rawler::formats::tiff::Rational;
         let r = |n, d| Rational { n, d };
-        let mut raw = rawler::decoders::RawMetadata {
-            make: "Nikon".into(),
-            model: "Z 8".into(),
-            ..Default::default()
-        };
+        let mut raw =
+            rawler::decoders::RawMetadata { make: "Nikon".into(), model: "Z 8".into(), ..Default::default() };
         raw.exif.exposure_time = Some(r(1, 1000));
         raw.exif.fnumber = Some(r(4, 0));
         raw.exif.focal_length = Some(r(85, 1));

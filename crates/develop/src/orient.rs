@@ -9,20 +9,12 @@ use crate::image::{Rgb8, RgbF32};
 pub fn apply(image: Rgb8, orientation: u16) -> Rgb8 {
     let pixels: &[[u8; 3]] = bytemuck::cast_slice(&image.data);
     let (data, width, height) = transform(pixels, image.width, image.height, orientation);
-    Rgb8 {
-        width,
-        height,
-        data: bytemuck::cast_vec(data),
-    }
+    Rgb8 { width, height, data: bytemuck::cast_vec(data) }
 }
 
 pub fn apply_f32(image: RgbF32, orientation: u16) -> RgbF32 {
     let (data, width, height) = transform(&image.data, image.width, image.height, orientation);
-    RgbF32 {
-        width,
-        height,
-        data,
-    }
+    RgbF32 { width, height, data }
 }
 
 fn transform<T: Copy + Send + Sync>(
@@ -64,11 +56,7 @@ mod tests {
 
     /// A 2×1 image with a red left pixel and a blue right one.
     fn strip() -> Rgb8 {
-        Rgb8 {
-            width: 2,
-            height: 1,
-            data: vec![255, 0, 0, 0, 0, 255],
-        }
+        Rgb8 { width: 2, height: 1, data: vec![255, 0, 0, 0, 0, 255] }
     }
 
     #[test]

@@ -128,17 +128,12 @@ impl Preset {
 }
 
 fn field_hint(e: &toml::de::Error) -> String {
-    e.span()
-        .map(|s| format!(" (at byte {})", s.start))
-        .unwrap_or_default()
+    e.span().map(|s| format!(" (at byte {})", s.start)).unwrap_or_default()
 }
 
 impl PresetFile {
     fn validate(self) -> Result<Preset> {
-        let fail = |reason: String| Error::Preset {
-            name: self.name.clone(),
-            reason,
-        };
+        let fail = |reason: String| Error::Preset { name: self.name.clone(), reason };
         let valid_name = !self.name.is_empty()
             && self.name.len() <= 64
             && self
@@ -146,9 +141,7 @@ impl PresetFile {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
         if !valid_name {
-            return Err(fail(
-                "name: use 1–64 characters from a–z, 0–9, '-' and '_'".into(),
-            ));
+            return Err(fail("name: use 1–64 characters from a–z, 0–9, '-' and '_'".into()));
         }
         let size = match self.long_edge {
             None => Size::Full,
@@ -160,9 +153,7 @@ impl PresetFile {
             (Some(t), None) => return Err(fail(format!("target_score: {t} is outside 30..=100"))),
             (None, Some(q)) if (1..=100).contains(&q) => Quality::Fixed(q),
             (None, Some(q)) => return Err(fail(format!("jpeg_quality: {q} is outside 1..=100"))),
-            (Some(_), Some(_)) => {
-                return Err(fail("give target_score or jpeg_quality, not both".into()))
-            }
+            (Some(_), Some(_)) => return Err(fail("give target_score or jpeg_quality, not both".into())),
             (None, None) => return Err(fail("give target_score or jpeg_quality".into())),
         };
         Ok(Preset {
@@ -191,9 +182,7 @@ impl PresetSet {
         // The built-in text is ours and a unit test parses it; nothing here depends on input.
         let list: List = toml::from_str(BUILT_IN).unwrap_or(List { preset: Vec::new() });
         let presets = list.preset.into_iter().filter_map(|p| p.validate().ok());
-        PresetSet {
-            presets: presets.map(|p| (p.name.clone(), p)).collect(),
-        }
+        PresetSet { presets: presets.map(|p| (p.name.clone(), p)).collect() }
     }
 
     /// Built-ins plus the folder's presets (a missing folder adds none). A file that does
@@ -205,12 +194,7 @@ impl PresetSet {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(set),
-            Err(source) => {
-                return Err(Error::Io {
-                    path: dir.to_path_buf(),
-                    source,
-                })
-            }
+            Err(source) => return Err(Error::Io { path: dir.to_path_buf(), source }),
         };
         let mut paths: Vec<_> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -218,20 +202,14 @@ impl PresetSet {
             .collect();
         paths.sort();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+            let preset = Preset::from_toml(&text, &path.display().to_string()).map_err(|e| match e {
+                Error::Preset { name, reason } if name != path.display().to_string() => {
+                    Error::Preset { name: format!("{} ({})", name, path.display()), reason }
+                }
+                other => other,
             })?;
-            let preset =
-                Preset::from_toml(&text, &path.display().to_string()).map_err(|e| match e {
-                    Error::Preset { name, reason } if name != path.display().to_string() => {
-                        Error::Preset {
-                            name: format!("{} ({})", name, path.display()),
-                            reason,
-                        }
-                    }
-                    other => other,
-                })?;
             set.presets.insert(preset.name.clone(), preset);
         }
         Ok(set)
@@ -260,10 +238,7 @@ mod tests {
     #[test]
     fn built_ins_are_all_there() {
         let set = PresetSet::built_in();
-        assert_eq!(
-            set.names(),
-            vec!["full", "gallery", "social", "thumb", "web"]
-        );
+        assert_eq!(set.names(), vec!["full", "gallery", "social", "thumb", "web"]);
         let web = set.get("web").expect("web");
         assert_eq!(web.size, Size::LongEdge(2048));
         assert_eq!(web.quality, Quality::Target(75.0));
@@ -273,27 +248,16 @@ mod tests {
     #[test]
     fn invalid_presets_name_the_field() {
         let cases = [
-            (
-                "name = \"x\"\nlong_edge = 5\njpeg_quality = 90",
-                "long_edge",
-            ),
+            ("name = \"x\"\nlong_edge = 5\njpeg_quality = 90", "long_edge"),
             ("name = \"x\"\ntarget_score = 150", "target_score"),
             ("name = \"x\"", "target_score or jpeg_quality"),
-            (
-                "name = \"x\"\njpeg_quality = 90\ntarget_score = 80",
-                "not both",
-            ),
+            ("name = \"x\"\njpeg_quality = 90\ntarget_score = 80", "not both"),
             ("name = \"Bad Name\"\njpeg_quality = 90", "name"),
-            (
-                "name = \"x\"\njpeg_quality = 90\nsubsampling = \"4:1:1\"",
-                "4:1:1",
-            ),
+            ("name = \"x\"\njpeg_quality = 90\nsubsampling = \"4:1:1\"", "4:1:1"),
             ("name = \"x\"\njpeg_quality = 90\ncolour = 1", "colour"),
         ];
         for (text, needle) in cases {
-            let err = Preset::from_toml(text, "test.toml")
-                .expect_err(text)
-                .to_string();
+            let err = Preset::from_toml(text, "test.toml").expect_err(text).to_string();
             assert!(err.contains(needle), "{text:?} gave {err:?}");
         }
     }
@@ -302,23 +266,15 @@ mod tests {
     fn a_folder_adds_and_overrides() {
         let dir = std::env::temp_dir().join(format!("wedsync-presets-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("mkdir");
-        std::fs::write(
-            dir.join("print.toml"),
-            "name = \"print\"\nlong_edge = 4000\ntarget_score = 88\n",
-        )
-        .expect("write");
-        std::fs::write(
-            dir.join("web.toml"),
-            "name = \"web\"\nlong_edge = 1600\ntarget_score = 72\n",
-        )
-        .expect("write");
+        std::fs::write(dir.join("print.toml"), "name = \"print\"\nlong_edge = 4000\ntarget_score = 88\n")
+            .expect("write");
+        std::fs::write(dir.join("web.toml"), "name = \"web\"\nlong_edge = 1600\ntarget_score = 72\n")
+            .expect("write");
         let set = PresetSet::load(Some(&dir)).expect("load");
         assert_eq!(set.get("print").expect("print").size, Size::LongEdge(4000));
         assert_eq!(set.get("web").expect("web").size, Size::LongEdge(1600));
         std::fs::write(dir.join("zbroken.toml"), "name = \"broken\"\n").expect("write");
-        let err = PresetSet::load(Some(&dir))
-            .expect_err("broken preset")
-            .to_string();
+        let err = PresetSet::load(Some(&dir)).expect_err("broken preset").to_string();
         assert!(err.contains("zbroken.toml"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }

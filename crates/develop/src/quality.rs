@@ -5,7 +5,7 @@
 //! more than developing it. JPEG compression is local to 16×16 macroblocks, so a tile cut on
 //! the macroblock grid is compressed exactly as it is inside the full image. The search
 //! therefore scores a *proxy*: a few 16-aligned tiles stitched into one small image (about
-//! a quarter of a megapixel wherever the rendition is larger), spread over the frame so that
+//! 0.15 megapixels wherever the rendition is larger), spread over the frame so that
 //! sky, skin and texture all count. It starts from a guess learnt from mozjpeg's behaviour,
 //! steps by the measured slope, and bisects; three or four encodes of the proxy usually do.
 
@@ -16,7 +16,7 @@ use crate::image::Rgb8;
 use crate::stages::tone::srgb8_to_linear;
 
 /// Proxy tiles: `TILE`×`TILE` pixels, `COLS`×`ROWS` of them.
-const TILE: usize = 192;
+const TILE: usize = 160;
 const COLS: usize = 3;
 const ROWS: usize = 2;
 /// Scores on the proxy differ from the full image's by a point or so either way; aiming
@@ -40,10 +40,7 @@ pub fn search(image: &Rgb8, target: f64, base: &EncodeSettings) -> Result<Search
     let reference = linear(&proxy)?;
     let aim = (target + MARGIN).min(100.0);
     let score_at = |q: u8| -> Result<f64, String> {
-        let settings = EncodeSettings {
-            quality: q,
-            ..*base
-        };
+        let settings = EncodeSettings { quality: q, ..*base };
         let jpeg = encode_jpeg(&proxy, &settings, None, None)?;
         let decoded = decode_jpeg(&jpeg)?;
         compute_frame_ssimulacra2(reference.clone(), linear(&decoded)?)
@@ -79,18 +76,10 @@ pub fn search(image: &Rgb8, target: f64, base: &EncodeSettings) -> Result<Search
         q = next;
     }
     match pass {
-        Some((jpeg_quality, score)) => Ok(SearchResult {
-            jpeg_quality,
-            score,
-            steps,
-        }),
+        Some((jpeg_quality, score)) => Ok(SearchResult { jpeg_quality, score, steps }),
         None => {
             let score = score_at(100)?;
-            Ok(SearchResult {
-                jpeg_quality: 100,
-                score,
-                steps: steps + 1,
-            })
+            Ok(SearchResult { jpeg_quality: 100, score, steps: steps + 1 })
         }
     }
 }
@@ -124,11 +113,7 @@ fn proxy(image: &Rgb8) -> Rgb8 {
             }
         }
     }
-    Rgb8 {
-        width: tw,
-        height: th,
-        data,
-    }
+    Rgb8 { width: tw, height: th, data }
 }
 
 /// 8-bit sRGB to linear light, which SSIMULACRA2 takes.
@@ -139,6 +124,5 @@ pub fn linear(image: &Rgb8) -> Result<LinearRgb, String> {
 
 /// SSIMULACRA2 of `distorted` against `reference`, both 8-bit sRGB of the same size.
 pub fn score(reference: &Rgb8, distorted: &Rgb8) -> Result<f64, String> {
-    compute_frame_ssimulacra2(linear(reference)?, linear(distorted)?)
-        .map_err(|e| format!("ssimulacra2: {e}"))
+    compute_frame_ssimulacra2(linear(reference)?, linear(distorted)?).map_err(|e| format!("ssimulacra2: {e}"))
 }

@@ -67,24 +67,17 @@ pub fn is_supported_extension(path: &Path) -> bool {
 
 /// Reads and decodes one file.
 pub fn load(path: &Path) -> Result<Source> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.is_dir() {
-        return Err(Error::Unsupported {
-            path: path.to_path_buf(),
-        });
+        return Err(Error::Unsupported { path: path.to_path_buf() });
     }
     let bytes = std::fs::read(path).map_err(io)?;
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         return load_jpeg(path, &bytes);
     }
     if !is_supported_extension(path) {
-        return Err(Error::Unsupported {
-            path: path.to_path_buf(),
-        });
+        return Err(Error::Unsupported { path: path.to_path_buf() });
     }
     if bytes.is_empty() {
         return Err(decode_error(path, "the file is empty"));
@@ -93,23 +86,54 @@ pub fn load(path: &Path) -> Result<Source> {
 }
 
 fn decode_error(path: &Path, reason: impl Into<String>) -> Error {
-    Error::Decode {
-        path: path.to_path_buf(),
-        reason: reason.into(),
-    }
+    Error::Decode { path: path.to_path_buf(), reason: reason.into() }
 }
 
 fn load_jpeg(path: &Path, bytes: &[u8]) -> Result<Source> {
     let image = crate::encode::decode_jpeg(bytes).map_err(|reason| decode_error(path, reason))?;
     let (metadata, orientation) = Metadata::from_jpeg(bytes);
-    Ok(Source::Jpeg {
-        image,
-        orientation,
-        metadata,
-    })
+    Ok(Source::Jpeg { image, orientation, metadata })
+}
+
+/// TIFF-based RAW formats (CR2, NEF, ARW, DNG, PEF, …) say where their image data lies, and
+/// rawler pads reads past the end of a file, so a truncated file (a card pulled mid-copy)
+/// would decode into a partly blank image. Returns where the data should end when that is
+/// beyond the end of the file.
+fn truncated_at(bytes: &[u8]) -> Option<usize> {
+    use rawler::formats::tiff::reader::{GenericTiffReader, TiffReader};
+    use rawler::tags::TiffCommonTag;
+    if !(bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*")) {
+        return None;
+    }
+    let parsed = catch_panic(|| {
+        let mut cursor = std::io::Cursor::new(bytes);
+        GenericTiffReader::new(&mut cursor, 0, 0, None, &[TiffCommonTag::SubIFDs as u16]).ok()
+    });
+    let tiff = parsed.ok().flatten()?;
+    let mut end = 0usize;
+    for ifd in tiff.find_ifds_with_filter(|_| true) {
+        for (offsets, lengths) in [
+            (TiffCommonTag::StripOffsets, TiffCommonTag::StripByteCounts),
+            (TiffCommonTag::TileOffsets, TiffCommonTag::TileByteCounts),
+        ] {
+            if let (Some(o), Some(l)) = (ifd.get_entry(offsets), ifd.get_entry(lengths)) {
+                for k in 0..o.value.count().min(l.value.count()) {
+                    end = end.max(o.value.force_usize(k).saturating_add(l.value.force_usize(k)));
+                }
+            }
+        }
+    }
+    (end > bytes.len()).then_some(end)
 }
 
 fn load_raw(path: &Path, bytes: Vec<u8>) -> Result<Source> {
+    if let Some(end) = truncated_at(&bytes) {
+        let reason = format!(
+            "the file is truncated: its image data runs to byte {end}, the file ends at {}",
+            bytes.len()
+        );
+        return Err(decode_error(path, reason));
+    }
     let source = RawSource::new_from_shared_vec(std::sync::Arc::new(bytes)).with_path(path);
     let params = RawDecodeParams::default();
     let decoded = catch_panic(|| {
@@ -128,15 +152,11 @@ fn load_raw(path: &Path, bytes: Vec<u8>) -> Result<Source> {
 
     let RawPhotometricInterpretation::Cfa(config) = &image.photometric else {
         return Err(fail(
-            "not a colour-filter-array sensor (linear or monochrome DNGs are not supported yet)"
-                .into(),
+            "not a colour-filter-array sensor (linear or monochrome DNGs are not supported yet)".into(),
         ));
     };
     if image.cpp != 1 || !config.cfa.is_rgb() || image.fuji_rotation_width.is_some() {
-        return Err(fail(format!(
-            "unsupported sensor layout (CFA {})",
-            config.cfa.name
-        )));
+        return Err(fail(format!("unsupported sensor layout (CFA {})", config.cfa.name)));
     }
     let (w, h) = (image.width, image.height);
     let samples = match &image.data {
@@ -152,11 +172,7 @@ fn load_raw(path: &Path, bytes: Vec<u8>) -> Result<Source> {
             colors.push(config.cfa.color_at(row, col) as u8);
         }
     }
-    let cfa = Cfa {
-        width: config.cfa.width,
-        height: config.cfa.height,
-        colors,
-    };
+    let cfa = Cfa { width: config.cfa.width, height: config.cfa.height, colors };
     if cfa.width == 0 || cfa.height == 0 || cfa.colors.iter().any(|&c| c > 2) {
         return Err(fail(format!("unsupported CFA pattern {}", config.cfa.name)));
     }
@@ -173,39 +189,27 @@ fn load_raw(path: &Path, bytes: Vec<u8>) -> Result<Source> {
     let black = if black_levels.len() == image.blacklevel.width * image.blacklevel.height
         && !black_levels.is_empty()
     {
-        (
-            image.blacklevel.width,
-            image.blacklevel.height,
-            black_levels,
-        )
+        (image.blacklevel.width, image.blacklevel.height, black_levels)
     } else {
         (1, 1, vec![0.0])
     };
     let white = image.whitelevel.0.first().copied().unwrap_or(65535) as f32;
     if black.2.iter().any(|&b| b >= white) {
-        return Err(fail(format!(
-            "black level {:?} is not below white level {white}",
-            black.2
-        )));
+        return Err(fail(format!("black level {:?} is not below white level {white}", black.2)));
     }
 
-    let xyz_to_cam =
-        color_matrix(&image).ok_or_else(|| fail("the file has no colour matrix".into()))?;
+    let xyz_to_cam = color_matrix(&image).ok_or_else(|| fail("the file has no colour matrix".into()))?;
     let cam_to_srgb = crate::stages::color::camera_to_srgb(&xyz_to_cam)
         .ok_or_else(|| fail("the camera colour matrix is singular".into()))?;
 
-    let wb = white_balance(&image.wb_coeffs)
-        .or_else(|| white_balance(&image.neutralwb()))
-        .unwrap_or([1.0; 3]);
+    let wb =
+        white_balance(&image.wb_coeffs).or_else(|| white_balance(&image.neutralwb())).unwrap_or([1.0; 3]);
 
     let orientation = match image.orientation.to_u16() {
         o @ 1..=8 => o,
         _ => 1,
     };
-    let metadata = raw_meta
-        .as_ref()
-        .map(Metadata::from_raw)
-        .unwrap_or_default();
+    let metadata = raw_meta.as_ref().map(Metadata::from_raw).unwrap_or_default();
     let data = match image.data {
         RawImageData::Integer(v) => SensorData::U16(v),
         RawImageData::Float(v) => SensorData::F32(v),

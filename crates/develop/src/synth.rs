@@ -18,25 +18,13 @@ use crate::image::RgbF32;
 use crate::source::{load, Source};
 
 fn synth_error(path: &Path, reason: impl std::fmt::Display) -> Error {
-    Error::Develop {
-        path: path.to_path_buf(),
-        reason: format!("making a synthetic DNG: {reason}"),
-    }
+    Error::Develop { path: path.to_path_buf(), reason: format!("making a synthetic DNG: {reason}") }
 }
 
 /// The file's RAW image, its metadata, and the picture area rounded inwards to even
 /// coordinates so that cutting there keeps the CFA phase: (x, y, width, height).
-fn decode(
-    src: &Path,
-) -> Result<(
-    RawImage,
-    rawler::decoders::RawMetadata,
-    (usize, usize, usize, usize),
-)> {
-    let bytes = std::fs::read(src).map_err(|source| Error::Io {
-        path: src.to_path_buf(),
-        source,
-    })?;
+fn decode(src: &Path) -> Result<(RawImage, rawler::decoders::RawMetadata, (usize, usize, usize, usize))> {
+    let bytes = std::fs::read(src).map_err(|source| Error::Io { path: src.to_path_buf(), source })?;
     let source = RawSource::new_from_shared_vec(std::sync::Arc::new(bytes)).with_path(src);
     let params = RawDecodeParams::default();
     let decoded = catch_panic(|| {
@@ -53,9 +41,7 @@ fn decode(
         return Err(synth_error(src, "needs an integer one-channel mosaic"));
     }
     let area = image.crop_area.or(image.active_area);
-    let (x, y, w, h) = area.map_or((0, 0, image.width, image.height), |r| {
-        (r.p.x, r.p.y, r.d.w, r.d.h)
-    });
+    let (x, y, w, h) = area.map_or((0, 0, image.width, image.height), |r| (r.p.x, r.p.y, r.d.w, r.d.h));
     let (x0, y0) = (x.div_ceil(2) * 2, y.div_ceil(2) * 2);
     let (w, h) = ((w - (x0 - x)) / 2 * 2, (h - (y0 - y)) / 2 * 2);
     Ok((image, meta, (x0, y0, w, h)))
@@ -82,27 +68,22 @@ fn write(
     image.crop_area = None;
     image.active_area = None;
     image.blackareas.clear();
-    let file = std::fs::File::create(dst).map_err(|source| Error::Io {
-        path: dst.to_path_buf(),
-        source,
-    })?;
-    let written = catch_panic(
-        || -> std::result::Result<(), rawler::dng::writer::DngError> {
-            let mut dng = DngWriter::new(BufWriter::new(file), DNG_VERSION_V1_4)?;
-            let mut raw = dng.subframe_on_root(0);
-            raw.raw_image(
-                &image,
-                CropMode::None,
-                DngCompression::Lossless,
-                DngPhotometricConversion::Original,
-                1,
-            )?;
-            raw.finalize()?;
-            dng.load_base_tags(&image)?;
-            dng.load_metadata(meta)?;
-            dng.close()
-        },
-    );
+    let file = std::fs::File::create(dst).map_err(|source| Error::Io { path: dst.to_path_buf(), source })?;
+    let written = catch_panic(|| -> std::result::Result<(), rawler::dng::writer::DngError> {
+        let mut dng = DngWriter::new(BufWriter::new(file), DNG_VERSION_V1_4)?;
+        let mut raw = dng.subframe_on_root(0);
+        raw.raw_image(
+            &image,
+            CropMode::None,
+            DngCompression::Lossless,
+            DngPhotometricConversion::Original,
+            1,
+        )?;
+        raw.finalize()?;
+        dng.load_base_tags(&image)?;
+        dng.load_metadata(meta)?;
+        dng.close()
+    });
     match written {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(synth_error(dst, e)),
@@ -162,12 +143,10 @@ pub fn remosaiced_dng(src: &Path, dst: &Path) -> Result<RgbF32> {
                 sum[cfa.color_at(dx, dy)] +=
                     u32::from(raw[(y0 + 2 * y + dy) * image.width + x0 + 2 * x + dx]);
             }
-            let binned: [u16; 3] =
-                std::array::from_fn(|c| (sum[c] as f32 / count[c]).round() as u16);
+            let binned: [u16; 3] = std::array::from_fn(|c| (sum[c] as f32 / count[c]).round() as u16);
             mosaic.push(binned[cfa.color_at(x, y)]);
             truth.push(std::array::from_fn(|c| {
-                ((f32::from(binned[c]) - black[c]) / (frame.white - black[c]) * frame.wb[c])
-                    .clamp(0.0, 1.0)
+                ((f32::from(binned[c]) - black[c]) / (frame.white - black[c]) * frame.wb[c]).clamp(0.0, 1.0)
             }));
         }
     }
@@ -177,9 +156,5 @@ pub fn remosaiced_dng(src: &Path, dst: &Path) -> Result<RgbF32> {
         .collect();
     image.blacklevel = BlackLevel::new(&pattern, 2, 2, 1);
     write(image, &meta, mosaic, ow, oh, dst)?;
-    Ok(RgbF32 {
-        width: ow,
-        height: oh,
-        data: truth,
-    })
+    Ok(RgbF32 { width: ow, height: oh, data: truth })
 }

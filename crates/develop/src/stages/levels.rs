@@ -26,25 +26,18 @@ pub fn apply(frame: &RawFrame) -> Mosaic {
         }
     }
     let mut data = vec![0.0f32; width * height];
-    data.par_chunks_mut(width * ROWS_PER_TASK)
-        .enumerate()
-        .for_each(|(chunk, rows)| {
-            for (i, out) in rows.chunks_mut(width).enumerate() {
-                let y = chunk * ROWS_PER_TASK + i;
-                let start = (y + y0) * frame.sensor_width + x0;
-                let cells = &table[(y % tile_h) * tile_w..][..tile_w];
-                match &frame.data {
-                    SensorData::U16(v) => scale_row(&v[start..start + width], out, cells),
-                    SensorData::F32(v) => scale_row(&v[start..start + width], out, cells),
-                }
+    data.par_chunks_mut(width * ROWS_PER_TASK).enumerate().for_each(|(chunk, rows)| {
+        for (i, out) in rows.chunks_mut(width).enumerate() {
+            let y = chunk * ROWS_PER_TASK + i;
+            let start = (y + y0) * frame.sensor_width + x0;
+            let cells = &table[(y % tile_h) * tile_w..][..tile_w];
+            match &frame.data {
+                SensorData::U16(v) => scale_row(&v[start..start + width], out, cells),
+                SensorData::F32(v) => scale_row(&v[start..start + width], out, cells),
             }
-        });
-    Mosaic {
-        width,
-        height,
-        data,
-        cfa,
-    }
+        }
+    });
+    Mosaic { width, height, data, cfa }
 }
 
 fn scale_row<T: Copy + Into<f32>>(src: &[T], out: &mut [f32], cells: &[(f32, f32)]) {

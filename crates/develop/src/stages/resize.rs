@@ -3,7 +3,7 @@
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
-use crate::image::RgbF32;
+use crate::image::Rgb16;
 
 /// The size that fits `long_edge` on the longer side, keeping the aspect ratio; the input
 /// size when it is already that small (renditions are never upscaled).
@@ -18,29 +18,18 @@ pub fn fit(width: usize, height: usize, long_edge: usize) -> (usize, usize) {
     (w, h)
 }
 
-pub fn apply(image: &RgbF32, width: usize, height: usize) -> Result<RgbF32, String> {
+pub fn apply(image: Rgb16, width: usize, height: usize) -> Result<Rgb16, String> {
     if (width, height) == (image.width, image.height) {
-        return Ok(image.clone());
+        return Ok(image);
     }
     let bytes: &[u8] = bytemuck::cast_slice(&image.data);
-    let src = ImageRef::new(
-        image.width as u32,
-        image.height as u32,
-        bytes,
-        PixelType::F32x3,
-    )
-    .map_err(|e| format!("resize: {e}"))?;
-    let mut dst = Image::new(width as u32, height as u32, PixelType::F32x3);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
-    Resizer::new()
-        .resize(&src, &mut dst, &options)
+    let src = ImageRef::new(image.width as u32, image.height as u32, bytes, PixelType::U16x3)
         .map_err(|e| format!("resize: {e}"))?;
-    let data: Vec<[f32; 3]> = bytemuck::cast_slice(dst.buffer()).to_vec();
-    Ok(RgbF32 {
-        width,
-        height,
-        data,
-    })
+    let mut dst = Image::new(width as u32, height as u32, PixelType::U16x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    Resizer::new().resize(&src, &mut dst, &options).map_err(|e| format!("resize: {e}"))?;
+    let data: Vec<[u16; 3]> = bytemuck::cast_slice(dst.buffer()).to_vec();
+    Ok(Rgb16 { width, height, data })
 }
 
 #[cfg(test)]
@@ -56,18 +45,11 @@ mod tests {
 
     #[test]
     fn flat_field_stays_flat() {
-        let image = RgbF32 {
-            width: 64,
-            height: 48,
-            data: vec![[0.25, 0.5, 0.75]; 64 * 48],
-        };
-        let out = apply(&image, 16, 12).expect("resize");
+        let image = Rgb16 { width: 64, height: 48, data: vec![[16384, 32768, 49152]; 64 * 48] };
+        let out = apply(image, 16, 12).expect("resize");
         assert_eq!(out.data.len(), 16 * 12);
         for p in &out.data {
-            assert!(
-                (p[0] - 0.25).abs() < 1e-4 && (p[2] - 0.75).abs() < 1e-4,
-                "{p:?}"
-            );
+            assert!(p[0].abs_diff(16384) <= 1 && p[2].abs_diff(49152) <= 1, "{p:?}");
         }
     }
 }

@@ -1,26 +1,35 @@
 //! The default tone curve and sRGB encoding: linear sRGB in, 8-bit sRGB out.
 //!
-//! Linear sensor data encoded straight to sRGB looks flat next to a camera JPEG. Cameras
-//! add an S-curve: more contrast in the mid-tones, a soft toe and shoulder so shadows and
-//! highlights roll off instead of clipping hard. We blend the sRGB-encoded value with a
-//! smoothstep, which keeps black, mid-grey and white where they are.
+//! Linear sensor data encoded straight to sRGB looks dark and flat next to a camera JPEG.
+//! Cameras expose with headroom for highlights and then lift the mid-tones in their curve
+//! (what DNG calls baseline exposure), and add an S-curve: more contrast in the mid-tones,
+//! a soft toe and shoulder. We lift by `exposure_ev` with a shoulder that still maps the
+//! clip point to white (extended Reinhard), encode to sRGB, and blend with a smoothstep,
+//! which keeps black and white where they are.
 
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use crate::image::{Rgb8, RgbF32};
+use crate::image::{Rgb16, Rgb8, RgbF32};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ToneParams {
+    /// Mid-tone lift in stops; the clip point stays white.
+    pub exposure_ev: f32,
     /// 0 = plain sRGB; 1 = full smoothstep. Mid-tone slope is 1 + contrast / 2.
     pub contrast: f32,
 }
 
 impl Default for ToneParams {
     fn default() -> Self {
-        ToneParams { contrast: 0.3 }
+        ToneParams { exposure_ev: 0.7, contrast: 0.25 }
     }
+}
+
+impl ToneParams {
+    /// Plain sRGB encoding, for images that are already developed (camera JPEGs).
+    pub const PLAIN: ToneParams = ToneParams { exposure_ev: 0.0, contrast: 0.0 };
 }
 
 /// Linear light to the sRGB transfer function, IEC 61966-2-1.
@@ -41,35 +50,37 @@ pub fn srgb_decode(v: f32) -> f32 {
     }
 }
 
+/// Linear light of each 8-bit sRGB value.
+fn decode_table() -> &'static [f32; 256] {
+    static TABLE: OnceLock<[f32; 256]> = OnceLock::new();
+    TABLE.get_or_init(|| std::array::from_fn(|v| srgb_decode(v as f32 / 255.0)))
+}
+
 /// 8-bit sRGB pixels back to linear light.
 pub fn srgb8_to_linear(image: &Rgb8) -> RgbF32 {
-    static TABLE: OnceLock<[f32; 256]> = OnceLock::new();
-    let table = TABLE.get_or_init(|| std::array::from_fn(|v| srgb_decode(v as f32 / 255.0)));
-    let data = image.data.chunks_exact(3);
-    let data = data
-        .map(|p| {
-            [
-                table[p[0] as usize],
-                table[p[1] as usize],
-                table[p[2] as usize],
-            ]
-        })
-        .collect();
-    RgbF32 {
-        width: image.width,
-        height: image.height,
-        data,
-    }
+    let t = decode_table();
+    let data = image.data.chunks_exact(3).map(|p| [t[p[0] as usize], t[p[1] as usize], t[p[2] as usize]]);
+    RgbF32 { width: image.width, height: image.height, data: data.collect() }
+}
+
+/// 8-bit sRGB pixels back to 16-bit linear light.
+pub fn srgb8_to_linear16(image: &Rgb8) -> Rgb16 {
+    let t = decode_table().map(|v| (v * 65535.0 + 0.5) as u16);
+    let data = image.data.chunks_exact(3).map(|p| [t[p[0] as usize], t[p[1] as usize], t[p[2] as usize]]);
+    Rgb16 { width: image.width, height: image.height, data: data.collect() }
 }
 
 pub fn curve(params: &ToneParams, linear: f32) -> f32 {
-    let y = srgb_encode(linear.clamp(0.0, 1.0));
+    let gain = params.exposure_ev.exp2();
+    let v = gain * linear.clamp(0.0, 1.0);
+    let lifted = v * (1.0 + v / (gain * gain)) / (1.0 + v);
+    let y = srgb_encode(if params.exposure_ev == 0.0 { linear.clamp(0.0, 1.0) } else { lifted });
     let s = y * y * (3.0 - 2.0 * y);
     (1.0 - params.contrast) * y + params.contrast * s
 }
 
-/// Linear values are looked up at 16-bit precision: the steepest part of sRGB (slope 12.92
-/// near black) then moves less than 0.06 of an 8-bit step per entry.
+/// One entry per 16-bit linear value: the steepest part of sRGB (slope 12.92 near black)
+/// then moves less than 0.06 of an 8-bit step per entry.
 const LUT_SIZE: usize = 1 << 16;
 
 fn lut(params: &ToneParams) -> Vec<u8> {
@@ -86,7 +97,7 @@ fn default_lut() -> &'static [u8] {
     LUT.get_or_init(|| lut(&ToneParams::default()))
 }
 
-pub fn apply(image: &RgbF32, params: &ToneParams) -> Rgb8 {
+pub fn apply(image: &Rgb16, params: &ToneParams) -> Rgb8 {
     let owned;
     let table = if *params == ToneParams::default() {
         default_lut()
@@ -94,24 +105,15 @@ pub fn apply(image: &RgbF32, params: &ToneParams) -> Rgb8 {
         owned = lut(params);
         &owned
     };
-    let scale = (LUT_SIZE - 1) as f32;
     let mut data = vec![0u8; image.width * image.height * 3];
-    data.par_chunks_mut(3 * 4096)
-        .zip(image.data.par_chunks(4096))
-        .for_each(|(out, px)| {
-            for (o, p) in out.chunks_exact_mut(3).zip(px) {
-                for c in 0..3 {
-                    // NaN and negatives (colour-matrix overshoot) land on black.
-                    let i = (p[c].clamp(0.0, 1.0) * scale + 0.5) as usize;
-                    o[c] = table[i];
-                }
+    data.par_chunks_mut(3 * 4096).zip(image.data.par_chunks(4096)).for_each(|(out, px)| {
+        for (o, p) in out.chunks_exact_mut(3).zip(px) {
+            for c in 0..3 {
+                o[c] = table[p[c] as usize];
             }
-        });
-    Rgb8 {
-        width: image.width,
-        height: image.height,
-        data,
-    }
+        }
+    });
+    Rgb8 { width: image.width, height: image.height, data }
 }
 
 #[cfg(test)]

@@ -24,9 +24,5 @@ pub fn demosaic(m: &Mosaic) -> RgbF32 {
             }
         }
     });
-    RgbF32 {
-        width: w,
-        height: h,
-        data,
-    }
+    RgbF32 { width: w, height: h, data }
 }

@@ -8,18 +8,12 @@ use crate::image::{Mosaic, RgbF32};
 
 pub fn demosaic(m: &Mosaic) -> RgbF32 {
     let mut data = vec![[0.0f32; 3]; m.width * m.height];
-    data.par_chunks_mut(m.width)
-        .enumerate()
-        .for_each(|(y, row)| {
-            for (x, out) in row.iter_mut().enumerate() {
-                *out = pixel(m, x, y);
-            }
-        });
-    RgbF32 {
-        width: m.width,
-        height: m.height,
-        data,
-    }
+    data.par_chunks_mut(m.width).enumerate().for_each(|(y, row)| {
+        for (x, out) in row.iter_mut().enumerate() {
+            *out = pixel(m, x, y);
+        }
+    });
+    RgbF32 { width: m.width, height: m.height, data }
 }
 
 pub(super) fn pixel(m: &Mosaic, x: usize, y: usize) -> [f32; 3] {

@@ -1,0 +1,4 @@
+//! End-to-end tests of the `wedsync` binary.
+
+mod develop;
+mod presets;

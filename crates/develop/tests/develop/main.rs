@@ -1,0 +1,9 @@
+//! Integration tests of the develop pipeline on the real sample corpus (`../shared/samples`)
+//! against LibRaw's `dcraw_emu`, libjpeg-turbo's `djpeg` and `exiftool` (installed by
+//! `scripts/install-deps`).
+
+mod colour;
+mod corpus;
+mod demosaic;
+mod quality;
+mod support;
