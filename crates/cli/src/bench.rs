@@ -150,7 +150,7 @@ fn libraw(batch: &[PathBuf]) -> anyhow::Result<Measured> {
 /// `wedsync develop` in a child process, as a photographer runs it (LibRaw gets a fresh
 /// process too); returns its CPU time and its per-stage milliseconds.
 fn ours(
-    input: &Path,
+    batch: &[PathBuf],
     preset: &str,
     presets_dir: Option<&Path>,
     scratch: &Path,
@@ -161,18 +161,20 @@ fn ours(
     }
     cmd.args(["develop", "--timings", "--jobs", "1", "--preset", preset, "--out"])
         .arg(scratch.join("ours"))
-        .arg(input);
+        .args(batch);
     let start = children_cpu_seconds();
     let wall = Instant::now();
     let out = cmd.output().context("running wedsync develop")?;
     let n = batch.len() as f64;
-    let measured = Measured { cpu: (children_cpu_seconds() - start) / n, wall: wall.elapsed().as_secs_f64() / n };
+    let measured =
+        Measured { cpu: (children_cpu_seconds() - start) / n, wall: wall.elapsed().as_secs_f64() / n };
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         bail!("wedsync develop failed:\n{stdout}");
     }
     // The last file's stages: start-up costs are in the first.
-    let stages = stdout.lines().filter_map(|l| l.trim().strip_prefix("ms: ")).last().unwrap_or("").to_string();
+    let stages =
+        stdout.lines().filter_map(|l| l.trim().strip_prefix("ms: ")).next_back().unwrap_or("").to_string();
     Ok((measured, stages))
 }
 

@@ -1,5 +1,6 @@
 //! `wedsync develop INPUT... --preset NAME --out DIR`
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -43,7 +44,8 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let say = |line: String| bar.suspend(|| println!("{line}"));
+    // Output may go to a pipe that closes early (`| head`); that must not stop the batch.
+    let say = |line: String| bar.suspend(|| writeln!(std::io::stdout(), "{line}").unwrap_or(()));
     for (path, reason) in &found.missing {
         say(format!("FAILED {}: {reason}", path.display()));
     }
@@ -91,14 +93,14 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
 
     let failed = failed.into_inner();
     let done = found.files.len() + found.missing.len() - failed;
-    println!(
+    say(format!(
         "developed {done} file(s) with preset {} into {} ({:.1} MB) in {:.1} s; {failed} failed; {} skipped",
         preset.name,
         args.out.display(),
         bytes.into_inner() as f64 / 1e6,
         start.elapsed().as_secs_f64(),
         found.skipped.len(),
-    );
+    ));
     Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 

@@ -41,7 +41,24 @@ fn default_presets_dir() -> Option<PathBuf> {
     }
 }
 
+/// glibc serves every allocation over 32 MB with a fresh mmap and unmaps it on free, so each
+/// image's planes (100 MB and more) are page-faulted and zeroed by the kernel again — a
+/// third of the CPU time of a develop, measured. Serving them from the heap, and keeping
+/// freed memory there, lets the next image reuse them.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn keep_large_allocations() {
+    // SAFETY: mallopt only sets allocator parameters; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn keep_large_allocations() {}
+
 fn main() -> ExitCode {
+    keep_large_allocations();
     let cli = Cli::parse();
     let presets_dir = cli.presets_dir.or_else(default_presets_dir);
     let result = match cli.command {

@@ -7,6 +7,9 @@ use crate::image::{Rgb8, RgbF32};
 
 /// Rotates and mirrors `image` as EXIF `orientation` (1..=8) asks; other values leave it.
 pub fn apply(image: Rgb8, orientation: u16) -> Rgb8 {
+    if !(2..=8).contains(&orientation) {
+        return image;
+    }
     let pixels: &[[u8; 3]] = bytemuck::cast_slice(&image.data);
     let (data, width, height) = transform(pixels, image.width, image.height, orientation);
     Rgb8 { width, height, data: bytemuck::cast_vec(data) }

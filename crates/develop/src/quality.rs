@@ -97,7 +97,9 @@ fn first_guess(target: f64) -> u8 {
 /// The stitched tiles (the whole image when it is small already).
 fn proxy(image: &Rgb8) -> Rgb8 {
     let (tw, th) = (TILE * COLS, TILE * ROWS);
-    if image.width <= tw * 3 / 2 || image.height <= th * 3 / 2 {
+    // A small rendition is scored whole: it costs little, and a few tiles would be a
+    // large, unrepresentative share of it.
+    if image.width * image.height <= 3 * tw * th || image.width < tw || image.height < th {
         return image.clone();
     }
     let mut data = vec![0u8; tw * th * 3];

@@ -209,7 +209,14 @@ fn load_raw(path: &Path, bytes: Vec<u8>) -> Result<Source> {
         o @ 1..=8 => o,
         _ => 1,
     };
-    let metadata = raw_meta.as_ref().map(Metadata::from_raw).unwrap_or_default();
+    let mut metadata = raw_meta.as_ref().map(Metadata::from_raw).unwrap_or_default();
+    // rawler's metadata carries its short "clean" names; EXIF should say what the camera wrote.
+    for (field, written) in [(&mut metadata.make, &image.make), (&mut metadata.model, &image.model)] {
+        let written = written.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+        if !written.is_empty() {
+            *field = Some(written.to_string());
+        }
+    }
     let data = match image.data {
         RawImageData::Integer(v) => SensorData::U16(v),
         RawImageData::Float(v) => SensorData::F32(v),

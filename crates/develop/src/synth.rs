@@ -21,9 +21,11 @@ fn synth_error(path: &Path, reason: impl std::fmt::Display) -> Error {
     Error::Develop { path: path.to_path_buf(), reason: format!("making a synthetic DNG: {reason}") }
 }
 
-/// The file's RAW image, its metadata, and the picture area rounded inwards to even
-/// coordinates so that cutting there keeps the CFA phase: (x, y, width, height).
-fn decode(src: &Path) -> Result<(RawImage, rawler::decoders::RawMetadata, (usize, usize, usize, usize))> {
+/// A decoded source and its picture area rounded inwards to even coordinates, so that
+/// cutting there keeps the CFA phase: (x, y, width, height).
+type Decoded = (RawImage, rawler::decoders::RawMetadata, (usize, usize, usize, usize));
+
+fn decode(src: &Path) -> Result<Decoded> {
     let bytes = std::fs::read(src).map_err(|source| Error::Io { path: src.to_path_buf(), source })?;
     let source = RawSource::new_from_shared_vec(std::sync::Arc::new(bytes)).with_path(src);
     let params = RawDecodeParams::default();
