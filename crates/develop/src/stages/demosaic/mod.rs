@@ -62,8 +62,38 @@ pub fn apply(mosaic: &Mosaic, method: Demosaic) -> RgbF32 {
     }
 }
 
+/// Helpers for the demosaic tests: a smooth image, its mosaic, and the worst error.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::image::{Cfa, Mosaic, RgbF32};
+
+    /// A smooth colour gradient, where every method should come back nearly exact.
+    pub fn gradient(w: usize, h: usize) -> Vec<[f32; 3]> {
+        (0..w * h)
+            .map(|i| {
+                let (x, y) = ((i % w) as f32 / w as f32, (i / w) as f32 / h as f32);
+                [0.2 + 0.5 * x, 0.3 + 0.3 * y, 0.6 - 0.4 * x * y]
+            })
+            .collect()
+    }
+
+    pub fn mosaic_of(truth: &[[f32; 3]], w: usize, h: usize, cfa: Cfa) -> Mosaic {
+        let data = (0..w * h).map(|i| truth[i][cfa.color_at(i % w, i / w)]).collect();
+        Mosaic { width: w, height: h, data, cfa }
+    }
+
+    pub fn errors(out: &RgbF32, truth: &[[f32; 3]]) -> Vec<f32> {
+        out.data.iter().zip(truth).flat_map(|(a, b)| (0..3).map(move |c| (a[c] - b[c]).abs())).collect()
+    }
+
+    pub fn worst(out: &RgbF32, truth: &[[f32; 3]]) -> f32 {
+        errors(out, truth).into_iter().fold(0.0, f32::max)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing::{errors, gradient, mosaic_of, worst};
     use super::*;
 
     /// Fuji X-Trans: 6×6, 20 greens, 8 reds, 8 blues.
@@ -88,17 +118,10 @@ mod tests {
         assert_eq!(Demosaic::choose(&cfa, 6000, 4000, None), Demosaic::Neighbour);
         assert_eq!(Demosaic::choose(&cfa, 6000, 4000, Some(1000)), Demosaic::Neighbour);
         let (w, h) = (60, 42);
-        let truth: Vec<[f32; 3]> = (0..w * h)
-            .map(|i| {
-                let (x, y) = ((i % w) as f32 / w as f32, (i / w) as f32 / h as f32);
-                [0.7 - 0.3 * x, 0.2 + 0.4 * y, 0.5 + 0.2 * x - 0.1 * y]
-            })
-            .collect();
-        let data = (0..w * h).map(|i| truth[i][cfa.color_at(i % w, i / w)]).collect();
+        let truth = gradient(w, h);
         // RCD is asked for, but it cannot read an X-Trans mosaic: the neighbour method runs.
-        let out = apply(&Mosaic { width: w, height: h, data, cfa }, Demosaic::Rcd);
-        let errors: Vec<f32> =
-            out.data.iter().zip(&truth).flat_map(|(a, b)| (0..3).map(move |c| (a[c] - b[c]).abs())).collect();
+        let out = apply(&mosaic_of(&truth, w, h, cfa), Demosaic::Rcd);
+        let errors = errors(&out, &truth);
         let mean = errors.iter().sum::<f32>() / errors.len() as f32;
         let worst = errors.iter().copied().fold(0.0, f32::max);
         assert!(mean < 0.005 && worst < 0.03, "mean {mean}, worst {worst}");
@@ -107,23 +130,10 @@ mod tests {
     #[test]
     fn every_bayer_method_reconstructs_a_smooth_image() {
         let (w, h) = (50, 34);
-        let truth: Vec<[f32; 3]> = (0..w * h)
-            .map(|i| {
-                let (x, y) = ((i % w) as f32 / w as f32, (i / w) as f32 / h as f32);
-                [0.3 + 0.4 * x, 0.5 - 0.2 * y, 0.4 + 0.3 * x * y]
-            })
-            .collect();
-        let cfa = Cfa::rggb().shifted(1, 0);
-        let data: Vec<f32> = (0..w * h).map(|i| truth[i][cfa.color_at(i % w, i / w)]).collect();
-        let mosaic = Mosaic { width: w, height: h, data, cfa };
+        let truth = gradient(w, h);
+        let mosaic = mosaic_of(&truth, w, h, Cfa::rggb().shifted(1, 0));
         for method in [Demosaic::Rcd, Demosaic::Mhc, Demosaic::Neighbour] {
-            let out = apply(&mosaic, method);
-            let worst = out
-                .data
-                .iter()
-                .zip(&truth)
-                .flat_map(|(a, b)| (0..3).map(move |c| (a[c] - b[c]).abs()))
-                .fold(0.0f32, f32::max);
+            let worst = worst(&apply(&mosaic, method), &truth);
             assert!(worst < 0.03, "{}: worst error {worst}", method.name());
         }
         let half = apply(&mosaic, Demosaic::Half);

@@ -283,31 +283,17 @@ fn tile(win: &mut Window, ww: usize, wh: usize, pattern: &[usize; 4]) {
 mod tests {
     use super::*;
     use crate::image::Cfa;
+    use crate::stages::demosaic::testing::{gradient, mosaic_of, worst};
 
-    fn mosaic_of(truth: &[[f32; 3]], w: usize, h: usize, cfa: Cfa) -> Mosaic {
-        let data = (0..w * h).map(|i| truth[i][cfa.color_at(i % w, i / w)]).collect();
-        Mosaic { width: w, height: h, data, cfa }
-    }
-
-    /// A smooth colour gradient, mosaiced and demosaiced, comes back nearly exact — edges
-    /// and tile seams included, in every Bayer phase.
+    /// A smooth gradient comes back nearly exact — image edges and tile seams included, in
+    /// every Bayer phase.
     #[test]
     fn smooth_gradient_is_reconstructed_everywhere() {
         let (w, h) = (TILE + 37, TILE + 21);
-        let truth: Vec<[f32; 3]> = (0..w * h)
-            .map(|i| {
-                let (x, y) = ((i % w) as f32 / w as f32, (i / w) as f32 / h as f32);
-                [0.2 + 0.5 * x, 0.3 + 0.3 * y, 0.6 - 0.4 * x * y]
-            })
-            .collect();
+        let truth = gradient(w, h);
         for phase in [(0, 0), (1, 0), (0, 1), (1, 1)] {
             let out = demosaic(&mosaic_of(&truth, w, h, Cfa::rggb().shifted(phase.0, phase.1)));
-            let worst = out
-                .data
-                .iter()
-                .zip(&truth)
-                .flat_map(|(a, b)| (0..3).map(move |c| (a[c] - b[c]).abs()))
-                .fold(0.0f32, f32::max);
+            let worst = worst(&out, &truth);
             assert!(worst < 0.01, "phase {phase:?}: worst error {worst}");
         }
     }
