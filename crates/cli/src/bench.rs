@@ -49,7 +49,7 @@ pub fn run(cmd: Command, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode>
     for mp in &args.tiled {
         let dst = scratch.join(format!("tiled-{mp}mp.dng"));
         let (w, h) = synth::tiled_dng(&args.inputs[0], &dst, *mp)?;
-        println!(
+        say!(
             "made {} ({w}x{h}, {:.1} MP) from {}",
             dst.display(),
             (w * h) as f64 / 1e6,
@@ -57,14 +57,14 @@ pub fn run(cmd: Command, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode>
         );
         inputs.push(dst);
     }
-    println!(
+    say!(
         "CPU seconds per file, batches of {} in one invocation, {} thread(s), fastest of {} runs; ratio = ours / LibRaw (lower is better)",
         args.batch, args.threads, args.runs
     );
     for input in &inputs {
         let batch = copies(input, args.batch.max(1), &scratch)?;
         let libraw = best_of(args.runs, || libraw(&batch, args.threads))?;
-        println!(
+        say!(
             "\n{}\n  LibRaw dcraw_emu -q 3 + cjpeg -quality 92: {:.3} CPU-s ({:.3} s wall)",
             input.display(),
             libraw.cpu,
@@ -78,13 +78,13 @@ pub fn run(cmd: Command, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode>
                 stages = timings;
                 Ok(measured)
             })?;
-            println!(
+            say!(
                 "  wedsync develop --preset {name:<8} {:.3} CPU-s ({:.3} s wall)  ratio {:.2}",
                 ours.cpu,
                 ours.wall,
                 ours.cpu / libraw.cpu
             );
-            println!("      stage ms: {stages}");
+            say!("      stage ms: {stages}");
         }
     }
     std::fs::remove_dir_all(&scratch).ok();

@@ -1,6 +1,5 @@
 //! `wedsync develop INPUT... --preset NAME --out DIR`
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -45,7 +44,7 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     // Output may go to a pipe that closes early (`| head`); that must not stop the batch.
-    let say = |line: String| bar.suspend(|| writeln!(std::io::stdout(), "{line}").unwrap_or(()));
+    let say = |line: String| bar.suspend(|| crate::say(line));
     for (path, reason) in &found.missing {
         say(format!("FAILED {}: {reason}", path.display()));
     }

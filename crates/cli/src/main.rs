@@ -1,5 +1,12 @@
 //! `wedsync`: the headless WedSync Uploader.
 
+/// `println!` that ignores a closed stdout; see [`say`].
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::say(format_args!($($arg)*))
+    };
+}
+
 mod bench;
 mod develop;
 mod inputs;
@@ -31,6 +38,13 @@ enum Command {
     /// Benchmarks against peers measured in the same run.
     #[command(subcommand)]
     Bench(bench::Command),
+}
+
+/// Prints a line to stdout. A reader that went away (`wedsync … | head`) is no reason to
+/// panic or to stop a batch, so a failed write is ignored.
+pub(crate) fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    writeln!(std::io::stdout(), "{line}").unwrap_or(());
 }
 
 /// Where the studio's presets live when `--presets-dir` is not given.

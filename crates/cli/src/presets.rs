@@ -23,13 +23,13 @@ pub fn run(cmd: Command, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode>
         Command::List => {
             let set = PresetSet::load(presets_dir)?;
             for preset in set.iter() {
-                println!("{}", summary(preset));
+                say!("{}", summary(preset));
             }
         }
         Command::Show { name } => {
             let set = PresetSet::load(presets_dir)?;
             let p = set.get(&name)?;
-            println!(
+            say!(
                 "{}\n  subsampling: {:?}\n  metadata: {:?}\n  effort: {:?}",
                 summary(p),
                 p.subsampling,
@@ -44,10 +44,10 @@ pub fn run(cmd: Command, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode>
                     .map_err(anyhow::Error::from)
                     .and_then(|text| Ok(Preset::from_toml(&text, &file.display().to_string())?));
                 match checked {
-                    Ok(p) => println!("ok {}: {}", file.display(), summary(&p)),
+                    Ok(p) => say!("ok {}: {}", file.display(), summary(&p)),
                     Err(err) => {
                         bad += 1;
-                        println!("INVALID {}: {err}", file.display());
+                        say!("INVALID {}: {err}", file.display());
                     }
                 }
             }
