@@ -7,27 +7,29 @@ use crate::image::{Rgb8, RgbF32};
 
 /// Rotates and mirrors `image` as EXIF `orientation` (1..=8) asks; other values leave it.
 pub fn apply(image: Rgb8, orientation: u16) -> Rgb8 {
-    if !(2..=8).contains(&orientation) {
-        return image;
-    }
     let pixels: &[[u8; 3]] = bytemuck::cast_slice(&image.data);
-    let (data, width, height) = transform(pixels, image.width, image.height, orientation);
-    Rgb8 { width, height, data: bytemuck::cast_vec(data) }
+    match transform(pixels, image.width, image.height, orientation) {
+        Some((data, width, height)) => Rgb8 { width, height, data: bytemuck::cast_vec(data) },
+        None => image,
+    }
 }
 
 pub fn apply_f32(image: RgbF32, orientation: u16) -> RgbF32 {
-    let (data, width, height) = transform(&image.data, image.width, image.height, orientation);
-    RgbF32 { width, height, data }
+    match transform(&image.data, image.width, image.height, orientation) {
+        Some((data, width, height)) => RgbF32 { width, height, data },
+        None => image,
+    }
 }
 
+/// The transformed pixels and size; None when `orientation` asks for nothing.
 fn transform<T: Copy + Send + Sync>(
     pixels: &[T],
     w: usize,
     h: usize,
     orientation: u16,
-) -> (Vec<T>, usize, usize) {
+) -> Option<(Vec<T>, usize, usize)> {
     if !(2..=8).contains(&orientation) {
-        return (pixels.to_vec(), w, h);
+        return None;
     }
     let swap = orientation >= 5;
     let (ow, oh) = if swap { (h, w) } else { (w, h) };
@@ -50,7 +52,7 @@ fn transform<T: Copy + Send + Sync>(
             *px = pixels[sy * w + sx];
         }
     });
-    (data, ow, oh)
+    Some((data, ow, oh))
 }
 
 #[cfg(test)]

@@ -90,10 +90,7 @@ fn run_stage<'a>(stage: Stage, working: Working<'a>, frame: &RawFrame, plan: &Pl
         (Stage::Demosaic, Working::Mosaic(m)) => Working::Linear(demosaic::apply(&m, plan.demosaic)),
         (Stage::Color, Working::Linear(image)) => Working::Linear16(color::apply(&image, &frame.cam_to_srgb)),
         (Stage::Resize, Working::Linear16(image)) => {
-            let (w, h) = match plan.long_edge {
-                Some(edge) => resize::fit(image.width, image.height, edge),
-                None => (image.width, image.height),
-            };
+            let (w, h) = resize::fit(image.width, image.height, plan.long_edge);
             Working::Linear16(resize::apply(image, w, h).map_err(|e| develop_error(&frame.path, e))?)
         }
         (Stage::Tone, Working::Linear16(image)) => {
@@ -170,10 +167,7 @@ pub fn develop_file(path: &Path, preset: &Preset) -> Result<Rendition> {
 
 /// A camera JPEG is already developed: only resized, in linear light, and re-encoded.
 fn resize_srgb(image: Rgb8, long_edge: Option<usize>) -> std::result::Result<Rgb8, String> {
-    let (w, h) = match long_edge {
-        Some(edge) => resize::fit(image.width, image.height, edge),
-        None => return Ok(image),
-    };
+    let (w, h) = resize::fit(image.width, image.height, long_edge);
     if (w, h) == (image.width, image.height) {
         return Ok(image);
     }

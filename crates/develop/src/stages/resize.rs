@@ -7,8 +7,9 @@ use crate::image::Rgb16;
 
 /// The size that fits `long_edge` on the longer side, keeping the aspect ratio; the input
 /// size when it is already that small (renditions are never upscaled).
-pub fn fit(width: usize, height: usize, long_edge: usize) -> (usize, usize) {
+pub fn fit(width: usize, height: usize, long_edge: Option<usize>) -> (usize, usize) {
     let long = width.max(height);
+    let Some(long_edge) = long_edge else { return (width, height) };
     if long <= long_edge || long_edge == 0 {
         return (width, height);
     }
@@ -38,9 +39,10 @@ mod tests {
 
     #[test]
     fn fit_keeps_aspect_and_never_upscales() {
-        assert_eq!(fit(3522, 2348, 2048), (2048, 1365));
-        assert_eq!(fit(2348, 3522, 2048), (1365, 2048));
-        assert_eq!(fit(800, 600, 2048), (800, 600));
+        assert_eq!(fit(3522, 2348, Some(2048)), (2048, 1365));
+        assert_eq!(fit(2348, 3522, Some(2048)), (1365, 2048));
+        assert_eq!(fit(800, 600, Some(2048)), (800, 600));
+        assert_eq!(fit(800, 600, None), (800, 600));
     }
 
     #[test]
