@@ -33,8 +33,10 @@ pub fn encode_jpeg(
                 c.set_fastest_defaults();
                 c.set_optimize_coding(true);
             }
-            // mozjpeg's defaults: trellis quantisation and progressive scans.
-            Effort::Small => {}
+            // mozjpeg's defaults — trellis quantisation, progressive scans — less its search
+            // over scan scripts, which encodes the image several times over: measured on the
+            // CR2 at 2048 px, files 1–2 % larger at the same SSIMULACRA2 score in half the time.
+            Effort::Small => c.set_optimize_scans(false),
         }
         c.set_size(image.width, image.height);
         c.set_quality(f32::from(settings.quality.clamp(1, 100)));

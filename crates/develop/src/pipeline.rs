@@ -12,7 +12,8 @@ use crate::preset::{Preset, Quality};
 use crate::source::{load, RawFrame, Source};
 use crate::stages::demosaic::{self, Demosaic};
 use crate::stages::tone::{self, srgb8_to_linear16, ToneParams};
-use crate::stages::{color, highlights, levels, resize, Stage, ORDER};
+use crate::stages::color::ToSrgb16;
+use crate::stages::{highlights, levels, resize, Stage, ORDER};
 use crate::{icc, orient, quality};
 
 /// Wall-clock time of one step of one file.
@@ -40,7 +41,6 @@ pub struct Rendition {
 enum Working<'a> {
     Sensor(&'a RawFrame),
     Mosaic(Mosaic),
-    Linear(RgbF32),
     Linear16(Rgb16),
     Encoded(Rgb8),
 }
@@ -87,8 +87,9 @@ fn run_stage<'a>(stage: Stage, working: Working<'a>, frame: &RawFrame, plan: &Pl
             highlights::apply(&mut m);
             Working::Mosaic(m)
         }
-        (Stage::Demosaic, Working::Mosaic(m)) => Working::Linear(demosaic::apply(&m, plan.demosaic)),
-        (Stage::Color, Working::Linear(image)) => Working::Linear16(color::apply(&image, &frame.cam_to_srgb)),
+        (Stage::Demosaic, Working::Mosaic(m)) => {
+            Working::Linear16(demosaic::apply(&m, plan.demosaic, &ToSrgb16(frame.cam_to_srgb)))
+        }
         (Stage::Resize, Working::Linear16(image)) => {
             let (w, h) = resize::fit(image.width, image.height, plan.long_edge);
             Working::Linear16(resize::apply(image, w, h).map_err(|e| develop_error(&frame.path, e))?)

@@ -91,10 +91,13 @@ name = "gallery"
 long_edge = 3000
 target_score = 80
 
+# The preview that goes up first, from every frame: the fast encoder costs a tenth of the
+# CPU of trellis for files ~12 % larger at the same score (measured on the CR2).
 [[preset]]
 name = "web"
 long_edge = 2048
 target_score = 75
+effort = "fast"
 
 [[preset]]
 name = "social"
@@ -242,6 +245,7 @@ mod tests {
         let web = set.get("web").expect("web");
         assert_eq!(web.size, Size::LongEdge(2048));
         assert_eq!(web.quality, Quality::Target(75.0));
+        assert_eq!(web.effort, Effort::Fast);
         assert_eq!(set.get("full").expect("full").quality, Quality::Fixed(92));
     }
 

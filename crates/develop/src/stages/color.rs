@@ -1,9 +1,5 @@
 //! Camera RGB to linear sRGB through the camera's colour matrix.
 
-use rayon::prelude::*;
-
-use crate::image::{Rgb16, RgbF32};
-
 /// XYZ (D65) to linear sRGB's inverse: linear sRGB to XYZ, IEC 61966-2-1.
 const SRGB_TO_XYZ: [[f32; 3]; 3] = [
     [0.412_456_4, 0.357_576_1, 0.180_437_5],
@@ -48,22 +44,28 @@ fn invert3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
     Some(inv)
 }
 
-/// Applies `matrix` and quantises to 16 bits; out-of-gamut values (below 0, above 1) clip.
-pub fn apply(image: &RgbF32, m: &[[f32; 3]; 3]) -> Rgb16 {
-    let q = |v: f32| (v.clamp(0.0, 1.0) * 65535.0 + 0.5) as u16;
-    // Written out rather than with `[T; N]::map`, which does not inline here and cost 10×.
-    let data = image
-        .data
-        .par_iter()
-        .map(|&[r, g, b]| {
-            [
-                q(m[0][0] * r + m[0][1] * g + m[0][2] * b),
-                q(m[1][0] * r + m[1][1] * g + m[1][2] * b),
-                q(m[2][0] * r + m[2][1] * g + m[2][2] * b),
-            ]
-        })
-        .collect();
-    Rgb16 { width: image.width, height: image.height, data }
+/// Camera RGB to 16-bit linear sRGB, pixel by pixel. The demosaic methods apply it as they
+/// write each pixel, so the full-size floating-point camera image (12 bytes a pixel) is
+/// never stored: this stage costs no pass over memory of its own.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ToSrgb16(pub [[f32; 3]; 3]);
+
+impl ToSrgb16 {
+    /// Leaves the colours as they are: camera RGB, quantised (for tests of the demosaic).
+    pub const IDENTITY: ToSrgb16 = ToSrgb16([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]);
+
+    /// Applies the matrix and quantises; out-of-gamut values (below 0, above 1) clip.
+    #[inline]
+    pub fn pixel(&self, r: f32, g: f32, b: f32) -> [u16; 3] {
+        let m = &self.0;
+        let q = |v: f32| (v.clamp(0.0, 1.0) * 65535.0 + 0.5) as u16;
+        // Written out rather than with `[T; N]::map`, which does not inline here and cost 10×.
+        [
+            q(m[0][0] * r + m[0][1] * g + m[0][2] * b),
+            q(m[1][0] * r + m[1][1] * g + m[1][2] * b),
+            q(m[2][0] * r + m[2][1] * g + m[2][2] * b),
+        ]
+    }
 }
 
 #[cfg(test)]
@@ -77,8 +79,7 @@ mod tests {
         for row in &m {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{row:?}");
         }
-        let image = RgbF32 { width: 1, height: 1, data: vec![[0.5, 0.5, 0.5]] };
-        for v in apply(&image, &m).data[0] {
+        for v in ToSrgb16(m).pixel(0.5, 0.5, 0.5) {
             assert!(v.abs_diff(32768) <= 2, "{v}");
         }
     }

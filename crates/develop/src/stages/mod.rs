@@ -16,7 +16,6 @@ pub enum Stage {
     Highlights,
     Demosaic,
     Resize,
-    Color,
     Tone,
 }
 
@@ -24,13 +23,14 @@ pub enum Stage {
 /// - `levels` first: every later stage assumes 0 = black, 1 = clip, white-balanced.
 /// - `highlights` before `demosaic`, so interpolation never mixes a clipped channel with an
 ///   unclipped one (the source of magenta highlights on a white dress).
-/// - `color` before `resize`: it ends the floating-point part, clipping to the sRGB gamut and
-///   quantising to 16 bits, so the resizer runs on integers with SIMD (several times faster
-///   than on floats) at the precision the tone curve resolves anyway.
+/// - `color` (the camera matrix, [`color::ToSrgb16`]) is not a pass of its own: `demosaic`
+///   applies it as it writes each pixel. That ends the floating-point part before `resize`,
+///   clipping to the sRGB gamut and quantising to 16 bits, so the resizer runs on integers
+///   with SIMD (several times faster than on floats) at the precision the tone curve
+///   resolves anyway, and the full-size floating-point RGB image is never stored.
 /// - `resize` in linear light, which keeps fine bright detail (lace, veils) from darkening.
 /// - `tone` last, because it leaves linear light.
-pub const ORDER: [Stage; 6] =
-    [Stage::Levels, Stage::Highlights, Stage::Demosaic, Stage::Color, Stage::Resize, Stage::Tone];
+pub const ORDER: [Stage; 5] = [Stage::Levels, Stage::Highlights, Stage::Demosaic, Stage::Resize, Stage::Tone];
 
 impl Stage {
     pub fn name(self) -> &'static str {
@@ -39,7 +39,6 @@ impl Stage {
             Stage::Highlights => "highlights",
             Stage::Demosaic => "demosaic",
             Stage::Resize => "resize",
-            Stage::Color => "color",
             Stage::Tone => "tone",
         }
     }

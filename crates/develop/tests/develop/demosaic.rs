@@ -41,10 +41,10 @@ fn rcd_is_at_least_as_accurate_as_libraw_ahd() {
     let truth_in = interior(&truth, MARGIN);
     let mut rows: Vec<(String, f64)> = Vec::new();
     for method in [Demosaic::Rcd, Demosaic::Mhc, Demosaic::Neighbour] {
-        let out = demosaic::apply(&mosaic, method);
+        let out = demosaic::camera_rgb(&mosaic, method);
         rows.push((format!("wedsync {}", method.name()), psnr(&interior(&out, MARGIN), &truth_in)));
     }
-    let half = demosaic::apply(&mosaic, Demosaic::Half);
+    let half = demosaic::camera_rgb(&mosaic, Demosaic::Half);
     let truth_half = box_down(&truth, 2);
     rows.push((
         "wedsync half (vs truth at half size)".into(),

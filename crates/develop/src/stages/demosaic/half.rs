@@ -2,9 +2,10 @@
 
 use rayon::prelude::*;
 
-use crate::image::{Mosaic, RgbF32};
+use crate::image::{Mosaic, Rgb16};
+use crate::stages::color::ToSrgb16;
 
-pub fn demosaic(m: &Mosaic) -> RgbF32 {
+pub fn demosaic(m: &Mosaic, to_srgb: &ToSrgb16) -> Rgb16 {
     let (w, h) = (m.width / 2, m.height / 2);
     // Where each colour sits inside a quad, as offsets into the top row and the row below.
     let mut slots: [Vec<usize>; 3] = Default::default();
@@ -13,16 +14,16 @@ pub fn demosaic(m: &Mosaic) -> RgbF32 {
             slots[m.cfa.color_at(dx, dy)].push(i * m.width + dx);
         }
     }
-    let mut data = vec![[0.0f32; 3]; w * h];
+    let mut data = vec![[0u16; 3]; w * h];
     data.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
         let top = 2 * y * m.width;
         for (x, out) in row.iter_mut().enumerate() {
             let base = top + 2 * x;
-            for (c, offsets) in slots.iter().enumerate() {
-                let sum: f32 = offsets.iter().map(|o| m.data[base + o]).sum();
-                out[c] = sum / offsets.len() as f32;
-            }
+            let mean = |offsets: &Vec<usize>| {
+                offsets.iter().map(|o| m.data[base + o]).sum::<f32>() / offsets.len() as f32
+            };
+            *out = to_srgb.pixel(mean(&slots[0]), mean(&slots[1]), mean(&slots[2]));
         }
     });
-    RgbF32 { width: w, height: h, data }
+    Rgb16 { width: w, height: h, data }
 }

@@ -6,49 +6,62 @@
 use rayon::prelude::*;
 
 use super::neighbour;
-use crate::image::{Mosaic, RgbF32};
+use crate::image::{Mosaic, Rgb16};
+use crate::stages::color::ToSrgb16;
 
-pub fn demosaic(m: &Mosaic) -> RgbF32 {
+pub fn demosaic(m: &Mosaic, to_srgb: &ToSrgb16) -> Rgb16 {
     let (w, h) = (m.width, m.height);
-    let pattern = [m.cfa.color_at(0, 0), m.cfa.color_at(1, 0), m.cfa.color_at(0, 1), m.cfa.color_at(1, 1)];
-    let colour = |x: usize, y: usize| pattern[(y & 1) * 2 + (x & 1)];
-    let c = &m.data[..];
-    let mut data = vec![[0.0f32; 3]; w * h];
+    let mut data = vec![[0u16; 3]; w * h];
     data.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        let border = |x: usize, px: &mut [u16; 3]| {
+            let [r, g, b] = neighbour::pixel(m, x, y);
+            *px = to_srgb.pixel(r, g, b);
+        };
         if y < 2 || y + 2 >= h {
-            for (x, px) in row.iter_mut().enumerate() {
-                *px = neighbour::pixel(m, x, y);
-            }
+            row.iter_mut().enumerate().for_each(|(x, px)| border(x, px));
             return;
         }
-        for (x, px) in row.iter_mut().enumerate() {
-            if x < 2 || x + 2 >= w {
-                *px = neighbour::pixel(m, x, y);
-                continue;
-            }
-            let i = y * w + x;
-            let at = |dx: isize, dy: isize| c[(i as isize + dy * w as isize + dx) as usize];
-            let centre = at(0, 0);
-            let cross1 = at(-1, 0) + at(1, 0) + at(0, -1) + at(0, 1);
-            let cross2 = at(-2, 0) + at(2, 0) + at(0, -2) + at(0, 2);
-            let diag = at(-1, -1) + at(1, -1) + at(-1, 1) + at(1, 1);
-            let (horiz1, vert1) = (at(-1, 0) + at(1, 0), at(0, -1) + at(0, 1));
-            let (horiz2, vert2) = (at(-2, 0) + at(2, 0), at(0, -2) + at(0, 2));
-            let own = colour(x, y);
-            let mut out = [0.0f32; 3];
-            out[own] = centre;
-            if own == 1 {
-                // Green site: the colour of the horizontal neighbours, then of the vertical ones.
-                let along_row = (5.0 * centre + 4.0 * horiz1 - diag - horiz2 + 0.5 * vert2) / 8.0;
-                let along_col = (5.0 * centre + 4.0 * vert1 - diag - vert2 + 0.5 * horiz2) / 8.0;
-                out[colour(x + 1, y)] = along_row;
-                out[colour(x, y + 1)] = along_col;
-            } else {
-                out[1] = (4.0 * centre + 2.0 * cross1 - cross2) / 8.0;
-                out[2 - own] = (6.0 * centre + 2.0 * diag - 1.5 * cross2) / 8.0;
-            }
-            *px = out.map(|v| v.clamp(0.0, 1.0));
+        interior_row(m, y, &mut row[2..w - 2], to_srgb);
+        for x in [0, 1, w - 2, w - 1] {
+            border(x, &mut row[x]);
         }
     });
-    RgbF32 { width: w, height: h, data }
+    Rgb16 { width: w, height: h, data }
+}
+
+/// Columns `2..w - 2` of row `y`, where the 5×5 filters fit. Every filter is evaluated at
+/// every pixel and the right ones are picked by the pixel's colour: branch-free, so the
+/// loop vectorises, which more than pays for the filters that are thrown away.
+fn interior_row(m: &Mosaic, y: usize, out: &mut [[u16; 3]], to_srgb: &ToSrgb16) {
+    let (w, n) = (m.width, out.len());
+    let at = |dx: isize, dy: isize| {
+        let start = (y as isize + dy) as usize * w + (2 + dx) as usize;
+        &m.data[start..start + n]
+    };
+    let centre = at(0, 0);
+    let (west, east, north, south) = (at(-1, 0), at(1, 0), at(0, -1), at(0, 1));
+    let (west2, east2, north2, south2) = (at(-2, 0), at(2, 0), at(0, -2), at(0, 2));
+    let (nw, ne, sw, se) = (at(-1, -1), at(1, -1), at(-1, 1), at(1, 1));
+    // Column parity (from x = 2) of this row's green sites, and whether its other colour is red.
+    let greens = usize::from(m.cfa.color_at(2, y) != 1);
+    let red_row = m.cfa.color_at(2, y) == 0 || m.cfa.color_at(3, y) == 0;
+    for (k, px) in out.iter_mut().enumerate() {
+        let c = centre[k];
+        let (horiz1, vert1) = (west[k] + east[k], north[k] + south[k]);
+        let (horiz2, vert2) = (west2[k] + east2[k], north2[k] + south2[k]);
+        let diag = nw[k] + ne[k] + sw[k] + se[k];
+        // At a red or blue site: green, and the opposite chroma colour.
+        let green_here = (4.0 * c + 2.0 * (horiz1 + vert1) - (horiz2 + vert2)) / 8.0;
+        let opposite = (6.0 * c + 2.0 * diag - 1.5 * (horiz2 + vert2)) / 8.0;
+        // At a green site: the colour of the horizontal neighbours, then of the vertical ones.
+        let along_row = (5.0 * c + 4.0 * horiz1 - diag - horiz2 + 0.5 * vert2) / 8.0;
+        let along_col = (5.0 * c + 4.0 * vert1 - diag - vert2 + 0.5 * horiz2) / 8.0;
+        let (r, g, b) = match (k & 1 == greens, red_row) {
+            (true, true) => (along_row, c, along_col),
+            (true, false) => (along_col, c, along_row),
+            (false, true) => (c, green_here, opposite),
+            (false, false) => (opposite, green_here, c),
+        };
+        *px = to_srgb.pixel(r, g, b);
+    }
 }

@@ -1,4 +1,6 @@
-//! Demosaic: a one-channel mosaic in, linear camera RGB out.
+//! Demosaic: a one-channel mosaic in, 16-bit linear sRGB out. Each method applies the
+//! colour matrix ([`ToSrgb16`], the `color` stage) as it writes a pixel, so the
+//! floating-point camera image is never stored whole.
 //!
 //! - [`Demosaic::Rcd`] (Ratio Corrected Demosaicing, Luis Sanz Rodríguez) for full-size output
 //!   from Bayer sensors: sharp, and free of the maze artefacts of AHD.
@@ -16,7 +18,8 @@ mod mhc;
 mod neighbour;
 mod rcd;
 
-use crate::image::{Cfa, Mosaic, RgbF32};
+use crate::image::{Cfa, Mosaic, Rgb16, RgbF32};
+use crate::stages::color::ToSrgb16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Demosaic {
@@ -52,14 +55,19 @@ impl Demosaic {
 
 /// Runs `method` on `mosaic`. RCD and the quad method need a Bayer pattern; for any other
 /// CFA they fall back to the neighbour method rather than produce wrong colours.
-pub fn apply(mosaic: &Mosaic, method: Demosaic) -> RgbF32 {
+pub fn apply(mosaic: &Mosaic, method: Demosaic, to_srgb: &ToSrgb16) -> Rgb16 {
     let bayer = mosaic.cfa.is_bayer() && mosaic.width >= 16 && mosaic.height >= 16;
     match method {
-        Demosaic::Rcd if bayer => rcd::demosaic(mosaic),
-        Demosaic::Mhc if bayer => mhc::demosaic(mosaic),
-        Demosaic::Half if bayer => half::demosaic(mosaic),
-        _ => neighbour::demosaic(mosaic),
+        Demosaic::Rcd if bayer => rcd::demosaic(mosaic, to_srgb),
+        Demosaic::Mhc if bayer => mhc::demosaic(mosaic, to_srgb),
+        Demosaic::Half if bayer => half::demosaic(mosaic, to_srgb),
+        _ => neighbour::demosaic(mosaic, to_srgb),
     }
+}
+
+/// `method` on `mosaic` without the colour matrix: camera RGB, for measuring the demosaic.
+pub fn camera_rgb(mosaic: &Mosaic, method: Demosaic) -> RgbF32 {
+    apply(mosaic, method, &ToSrgb16::IDENTITY).to_f32()
 }
 
 /// Helpers for the demosaic tests: a smooth image, its mosaic, and the worst error.
@@ -120,7 +128,7 @@ mod tests {
         let (w, h) = (60, 42);
         let truth = gradient(w, h);
         // RCD is asked for, but it cannot read an X-Trans mosaic: the neighbour method runs.
-        let out = apply(&mosaic_of(&truth, w, h, cfa), Demosaic::Rcd);
+        let out = camera_rgb(&mosaic_of(&truth, w, h, cfa), Demosaic::Rcd);
         let errors = errors(&out, &truth);
         let mean = errors.iter().sum::<f32>() / errors.len() as f32;
         let worst = errors.iter().copied().fold(0.0, f32::max);
@@ -133,10 +141,10 @@ mod tests {
         let truth = gradient(w, h);
         let mosaic = mosaic_of(&truth, w, h, Cfa::rggb().shifted(1, 0));
         for method in [Demosaic::Rcd, Demosaic::Mhc, Demosaic::Neighbour] {
-            let worst = worst(&apply(&mosaic, method), &truth);
+            let worst = worst(&camera_rgb(&mosaic, method), &truth);
             assert!(worst < 0.03, "{}: worst error {worst}", method.name());
         }
-        let half = apply(&mosaic, Demosaic::Half);
+        let half = camera_rgb(&mosaic, Demosaic::Half);
         assert_eq!((half.width, half.height), (w / 2, h / 2));
     }
 

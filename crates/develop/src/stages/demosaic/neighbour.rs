@@ -4,16 +4,18 @@
 
 use rayon::prelude::*;
 
-use crate::image::{Mosaic, RgbF32};
+use crate::image::{Mosaic, Rgb16};
+use crate::stages::color::ToSrgb16;
 
-pub fn demosaic(m: &Mosaic) -> RgbF32 {
-    let mut data = vec![[0.0f32; 3]; m.width * m.height];
+pub fn demosaic(m: &Mosaic, to_srgb: &ToSrgb16) -> Rgb16 {
+    let mut data = vec![[0u16; 3]; m.width * m.height];
     data.par_chunks_mut(m.width).enumerate().for_each(|(y, row)| {
         for (x, out) in row.iter_mut().enumerate() {
-            *out = pixel(m, x, y);
+            let [r, g, b] = pixel(m, x, y);
+            *out = to_srgb.pixel(r, g, b);
         }
     });
-    RgbF32 { width: m.width, height: m.height, data }
+    Rgb16 { width: m.width, height: m.height, data }
 }
 
 pub(super) fn pixel(m: &Mosaic, x: usize, y: usize) -> [f32; 3] {
