@@ -1,4 +1,4 @@
-//! Resizing in linear light with Lanczos3 (fast_image_resize, SIMD and rayon).
+//! Resizing in linear light with Lanczos3 (fast_image_resize, SIMD).
 
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
@@ -26,10 +26,17 @@ pub fn apply(image: Rgb16, width: usize, height: usize) -> Result<Rgb16, String>
     let bytes: &[u8] = bytemuck::cast_slice(&image.data);
     let src = ImageRef::new(image.width as u32, image.height as u32, bytes, PixelType::U16x3)
         .map_err(|e| format!("resize: {e}"))?;
-    let mut dst = Image::new(width as u32, height as u32, PixelType::U16x3);
+    // The resizer writes straight into the output's pixels: no copy out of its own buffer.
+    let mut data = vec![[0u16; 3]; width * height];
+    let mut dst = Image::from_slice_u8(
+        width as u32,
+        height as u32,
+        bytemuck::cast_slice_mut(&mut data),
+        PixelType::U16x3,
+    )
+    .map_err(|e| format!("resize: {e}"))?;
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
     Resizer::new().resize(&src, &mut dst, &options).map_err(|e| format!("resize: {e}"))?;
-    let data: Vec<[u16; 3]> = bytemuck::cast_slice(dst.buffer()).to_vec();
     Ok(Rgb16 { width, height, data })
 }
 
