@@ -17,6 +17,7 @@ mod pipeline;
 mod preset;
 pub mod quality;
 mod source;
+mod ssimulacra2;
 pub mod stages;
 pub mod synth;
 

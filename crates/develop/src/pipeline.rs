@@ -10,9 +10,9 @@ use crate::image::{Mosaic, Rgb16, Rgb8, RgbF32};
 use crate::metadata::Metadata;
 use crate::preset::{Preset, Quality};
 use crate::source::{load, RawFrame, Source};
+use crate::stages::color::ToSrgb16;
 use crate::stages::demosaic::{self, Demosaic};
 use crate::stages::tone::{self, srgb8_to_linear16, ToneParams};
-use crate::stages::color::ToSrgb16;
 use crate::stages::{highlights, levels, resize, Stage, ORDER};
 use crate::{icc, orient, quality};
 

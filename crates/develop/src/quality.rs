@@ -9,10 +9,9 @@
 //! sky, skin and texture all count. It starts from a guess learnt from mozjpeg's behaviour,
 //! steps by the measured slope, and bisects; three or four encodes of the proxy usually do.
 
-use ssimulacra2::{compute_frame_ssimulacra2, LinearRgb};
-
 use crate::encode::{decode_jpeg, encode_jpeg, EncodeSettings};
 use crate::image::Rgb8;
+use crate::ssimulacra2::Reference;
 use crate::stages::tone::srgb8_to_linear;
 
 /// Proxy tiles: `TILE`×`TILE` pixels, `COLS`×`ROWS` of them.
@@ -37,14 +36,12 @@ pub struct SearchResult {
 /// 100 if none is.
 pub fn search(image: &Rgb8, target: f64, base: &EncodeSettings) -> Result<SearchResult, String> {
     let proxy = proxy(image);
-    let reference = linear(&proxy)?;
+    let reference = Reference::new(srgb8_to_linear(&proxy).data, proxy.width, proxy.height)?;
     let aim = (target + MARGIN).min(100.0);
     let score_at = |q: u8| -> Result<f64, String> {
         let settings = EncodeSettings { quality: q, ..*base };
         let jpeg = encode_jpeg(&proxy, &settings, None, None)?;
-        let decoded = decode_jpeg(&jpeg)?;
-        compute_frame_ssimulacra2(reference.clone(), linear(&decoded)?)
-            .map_err(|e| format!("ssimulacra2: {e}"))
+        reference.score(srgb8_to_linear(&decode_jpeg(&jpeg)?).data)
     };
 
     // `pass` is the lowest quality known to meet the aim, `fail` the highest known not to.
@@ -118,13 +115,11 @@ fn proxy(image: &Rgb8) -> Rgb8 {
     Rgb8 { width: tw, height: th, data }
 }
 
-/// 8-bit sRGB to linear light, which SSIMULACRA2 takes.
-pub fn linear(image: &Rgb8) -> Result<LinearRgb, String> {
-    LinearRgb::new(srgb8_to_linear(image).data, image.width, image.height)
-        .map_err(|e| format!("ssimulacra2 input: {e:?}"))
-}
-
 /// SSIMULACRA2 of `distorted` against `reference`, both 8-bit sRGB of the same size.
 pub fn score(reference: &Rgb8, distorted: &Rgb8) -> Result<f64, String> {
-    compute_frame_ssimulacra2(linear(reference)?, linear(distorted)?).map_err(|e| format!("ssimulacra2: {e}"))
+    if (reference.width, reference.height) != (distorted.width, distorted.height) {
+        return Err("ssimulacra2: the images differ in size".to_string());
+    }
+    Reference::new(srgb8_to_linear(reference).data, reference.width, reference.height)?
+        .score(srgb8_to_linear(distorted).data)
 }

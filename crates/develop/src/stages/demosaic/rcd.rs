@@ -137,7 +137,8 @@ type Pattern = [[usize; 2]; 2];
 
 pub fn demosaic(m: &Mosaic, to_srgb: &ToSrgb16) -> Rgb16 {
     let (w, h) = (m.width, m.height);
-    let pattern = [[m.cfa.color_at(0, 0), m.cfa.color_at(1, 0)], [m.cfa.color_at(0, 1), m.cfa.color_at(1, 1)]];
+    let pattern =
+        [[m.cfa.color_at(0, 0), m.cfa.color_at(1, 0)], [m.cfa.color_at(0, 1), m.cfa.color_at(1, 1)]];
     let mut data = vec![[0u16; 3]; w * h];
     data.par_chunks_mut(w * TILE).enumerate().for_each(|(band, out)| {
         let ty = band * TILE;
@@ -175,7 +176,8 @@ fn interpolate(win: &mut Window, ww: usize, wh: usize, pattern: &Pattern) {
     for y in 3..wh - 3 {
         let run = Run::new(ww, y, 3);
         let at = |dx, dy| run.at(c, dx, dy);
-        let (u3, u2, u1, cc, d1, d2, d3) = (at(0, -3), at(0, -2), at(0, -1), at(0, 0), at(0, 1), at(0, 2), at(0, 3));
+        let (u3, u2, u1, cc, d1, d2, d3) =
+            (at(0, -3), at(0, -2), at(0, -1), at(0, 0), at(0, 1), at(0, 2), at(0, 3));
         let (l3, l2, l1, r1, r2, r3) = (at(-3, 0), at(-2, 0), at(-1, 0), at(1, 0), at(2, 0), at(3, 0));
         let (v_out, h_out) = (run.out(hp_a), run.out(hp_b));
         for k in 0..run.n {
@@ -239,7 +241,8 @@ fn interpolate(win: &mut Window, ww: usize, wh: usize, pattern: &Pattern) {
     for y in 3..wh - 3 {
         let run = Run::new(ww, y, 3);
         let at = |dx, dy| run.at(c, dx, dy);
-        let (p3, p2, p1, cc, p_1, p_2, p_3) = (at(-3, -3), at(-2, -2), at(-1, -1), at(0, 0), at(1, 1), at(2, 2), at(3, 3));
+        let (p3, p2, p1, cc, p_1, p_2, p_3) =
+            (at(-3, -3), at(-2, -2), at(-1, -1), at(0, 0), at(1, 1), at(2, 2), at(3, 3));
         let (q3, q2, q1, q_1, q_2, q_3) = (at(3, -3), at(2, -2), at(1, -1), at(-1, 1), at(-2, 2), at(-3, 3));
         let (p_out, q_out) = (run.out(hp_a), run.out(hp_b));
         for k in 0..run.n {
@@ -263,10 +266,12 @@ fn interpolate(win: &mut Window, ww: usize, wh: usize, pattern: &Pattern) {
         // Both planes are written across the whole run: values at green sites are never read.
         let [first, second] = pattern[y & 1];
         let own = if first == 1 { second } else { first };
-        let (own_plane, other_plane) = if own == 0 { (&mut *red, &mut *blue) } else { (&mut *blue, &mut *red) };
+        let (own_plane, other_plane) =
+            if own == 0 { (&mut *red, &mut *blue) } else { (&mut *blue, &mut *red) };
         let (cc, gc) = (run.at(c, 0, 0), run.at(g, 0, 0));
         let at = |dx, dy| (run.at(c, dx, dy), run.at(g, dx, dy));
-        let ((c_nw, g_nw), (c_ne, g_ne), (c_sw, g_sw), (c_se, g_se)) = (at(-1, -1), at(1, -1), at(-1, 1), at(1, 1));
+        let ((c_nw, g_nw), (c_ne, g_ne), (c_sw, g_sw), (c_se, g_se)) =
+            (at(-1, -1), at(1, -1), at(-1, 1), at(1, 1));
         let ((_, g_nw2), (_, g_ne2), (_, g_sw2), (_, g_se2)) = (at(-2, -2), at(2, -2), at(-2, 2), at(2, 2));
         let ((c_nw3, _), (c_ne3, _), (c_sw3, _), (c_se3, _)) = (at(-3, -3), at(3, -3), at(-3, 3), at(3, 3));
         let (d_c, d_nw, d_ne) = (run.at(pq, 0, 0), run.at(pq, -1, -1), run.at(pq, 1, -1));
@@ -362,7 +367,8 @@ fn write_tile(
         let (g_n2, g_s2, g_w2, g_e2) = (at(g, 0, -2), at(g, 0, 2), at(g, -2, 0), at(g, 2, 0));
         let (d_c, d_nw, d_ne) = (at(vh, 0, 0), at(vh, -1, -1), at(vh, 1, -1));
         let (d_sw, d_se) = (at(vh, -1, 1), at(vh, 1, 1));
-        let (r_c, r_n, r_s, r_w, r_e) = (at(red, 0, 0), at(red, 0, -1), at(red, 0, 1), at(red, -1, 0), at(red, 1, 0));
+        let (r_c, r_n, r_s, r_w, r_e) =
+            (at(red, 0, 0), at(red, 0, -1), at(red, 0, 1), at(red, -1, 0), at(red, 1, 0));
         let (r_n3, r_s3, r_w3, r_e3) = (at(red, 0, -3), at(red, 0, 3), at(red, -3, 0), at(red, 3, 0));
         let (b_c, b_n, b_s, b_w, b_e) =
             (at(blue, 0, 0), at(blue, 0, -1), at(blue, 0, 1), at(blue, -1, 0), at(blue, 1, 0));
@@ -373,8 +379,16 @@ fn write_tile(
         for k in 0..run.n {
             let disc = refine(d_c[k], d_nw[k], d_ne[k], d_sw[k], d_se[k]);
             let greens_around = [gc[k], g_n[k], g_s[k], g_w[k], g_e[k], g_n2[k], g_s2[k], g_w2[k], g_e2[k]];
-            let r = at_green(disc, [r_n[k], r_s[k], r_w[k], r_e[k], r_n3[k], r_s3[k], r_w3[k], r_e3[k]], greens_around);
-            let b = at_green(disc, [b_n[k], b_s[k], b_w[k], b_e[k], b_n3[k], b_s3[k], b_w3[k], b_e3[k]], greens_around);
+            let r = at_green(
+                disc,
+                [r_n[k], r_s[k], r_w[k], r_e[k], r_n3[k], r_s3[k], r_w3[k], r_e3[k]],
+                greens_around,
+            );
+            let b = at_green(
+                disc,
+                [b_n[k], b_s[k], b_w[k], b_e[k], b_n3[k], b_s3[k], b_w3[k], b_e3[k]],
+                greens_around,
+            );
             let green_site = k & 1 == greens;
             row_r[k] = if green_site { r } else { r_c[k] };
             row_b[k] = if green_site { b } else { b_c[k] };
