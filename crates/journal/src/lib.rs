@@ -1,0 +1,18 @@
+//! The journal: one SQLite file that records every asset, rendition and upload and every
+//! change to them, so that a crash, a pulled card, a sleeping laptop or a dropped network
+//! loses nothing and repeats nothing. Each change is one transaction together with its
+//! event; after a kill at any instant the file is consistent and [`Journal::remaining`]
+//! says exactly what is left. It does not read photos, develop or upload: callers report.
+//! Main types: [`Journal`] (the one writer), [`Upload`], [`Remaining`], [`Error`].
+
+mod assets;
+mod error;
+mod open;
+mod renditions;
+mod uploads;
+
+pub use crate::assets::{AssetId, NewAsset};
+pub use crate::error::{Error, Result};
+pub use crate::open::{Journal, SCHEMA_VERSION};
+pub use crate::renditions::RenditionId;
+pub use crate::uploads::{NewUpload, Remaining, Upload, UploadId, UploadState};

@@ -1,0 +1,66 @@
+use rusqlite::OptionalExtension;
+
+use crate::assets::AssetId;
+use crate::error::{Error, Result};
+use crate::open::{event, Journal};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RenditionId(pub i64);
+
+impl Journal {
+    /// The rendition of `asset` with `preset`, planned (pending) if it was not already.
+    pub fn plan_rendition(&mut self, asset: AssetId, preset: &str) -> Result<RenditionId> {
+        self.change(|tx| {
+            let existing: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM renditions WHERE asset_id = ?1 AND preset = ?2",
+                    (asset.0, preset),
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = existing {
+                return Ok(RenditionId(id));
+            }
+            tx.execute(
+                "INSERT INTO renditions (asset_id, preset, state) VALUES (?1, ?2, 'pending')",
+                (asset.0, preset),
+            )?;
+            let id = tx.last_insert_rowid();
+            event(tx, "rendition.planned", id, Some(preset))?;
+            Ok(RenditionId(id))
+        })
+    }
+
+    /// The rendition's file is in the cache, complete, with this hash and size.
+    pub fn rendition_ready(
+        &mut self,
+        id: RenditionId,
+        cache_path: &str,
+        sha256: &str,
+        size: u64,
+    ) -> Result<()> {
+        self.change(|tx| {
+            let n = tx.execute(
+                "UPDATE renditions SET state = 'ready', cache_path = ?2, sha256 = ?3, size = ?4, error = NULL
+                 WHERE id = ?1",
+                (id.0, cache_path, sha256, size as i64),
+            )?;
+            if n == 0 {
+                return Err(Error::NotFound { what: "rendition", id: id.0 });
+            }
+            event(tx, "rendition.ready", id.0, Some(sha256))
+        })
+    }
+
+    /// Developing failed for a reason that retrying will not fix (a corrupt file).
+    pub fn rendition_failed(&mut self, id: RenditionId, error: &str) -> Result<()> {
+        self.change(|tx| {
+            let n = tx
+                .execute("UPDATE renditions SET state = 'failed', error = ?2 WHERE id = ?1", (id.0, error))?;
+            if n == 0 {
+                return Err(Error::NotFound { what: "rendition", id: id.0 });
+            }
+            event(tx, "rendition.failed", id.0, Some(error))
+        })
+    }
+}

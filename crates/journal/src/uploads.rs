@@ -1,0 +1,286 @@
+use rusqlite::{OptionalExtension, Row, Transaction};
+
+use crate::assets::AssetId;
+use crate::error::{Error, Result};
+use crate::open::{event, Journal};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UploadId(pub i64);
+
+/// `Queued` → `Sending` (the server made an upload URL) → `Verified`; `Failed` for good.
+/// A vanished or expired upload URL goes back to `Queued`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadState {
+    Queued,
+    Sending,
+    Verified,
+    Failed,
+}
+
+impl UploadState {
+    fn parse(s: &str) -> UploadState {
+        match s {
+            "sending" => UploadState::Sending,
+            "verified" => UploadState::Verified,
+            "failed" => UploadState::Failed,
+            _ => UploadState::Queued,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            UploadState::Queued => "queued",
+            UploadState::Sending => "sending",
+            UploadState::Verified => "verified",
+            UploadState::Failed => "failed",
+        }
+    }
+}
+
+/// Bytes to send to a destination: a rendition (`preset`) or the camera original (None).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewUpload {
+    pub asset: AssetId,
+    pub preset: Option<String>,
+    pub destination: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    pub id: UploadId,
+    pub asset: AssetId,
+    pub preset: Option<String>,
+    pub destination: String,
+    pub sha256: String,
+    pub size: u64,
+    pub state: UploadState,
+    pub url: Option<String>,
+    /// What the server last acknowledged.
+    pub offset: u64,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+/// What is left to do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Remaining {
+    pub renditions_pending: u64,
+    pub uploads_queued: u64,
+    pub uploads_sending: u64,
+    pub bytes_to_send: u64,
+    pub failed: u64,
+}
+
+const UPLOAD_COLUMNS: &str =
+    "id, asset_id, preset, destination, sha256, size, state, url, offset, attempts, last_error";
+
+fn upload_from_row(r: &Row) -> rusqlite::Result<Upload> {
+    Ok(Upload {
+        id: UploadId(r.get(0)?),
+        asset: AssetId(r.get(1)?),
+        preset: r.get(2)?,
+        destination: r.get(3)?,
+        sha256: r.get(4)?,
+        size: r.get::<_, i64>(5)? as u64,
+        state: UploadState::parse(&r.get::<_, String>(6)?),
+        url: r.get(7)?,
+        offset: r.get::<_, i64>(8)? as u64,
+        attempts: r.get::<_, i64>(9)? as u32,
+        last_error: r.get(10)?,
+    })
+}
+
+fn load(tx: &Transaction, id: UploadId) -> Result<Upload> {
+    tx.query_row(&format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?1"), [id.0], upload_from_row)
+        .optional()?
+        .ok_or(Error::NotFound { what: "upload", id: id.0 })
+}
+
+/// Loads the upload and checks it is in one of `from`, or names the refused `action`.
+fn expect(tx: &Transaction, id: UploadId, action: &'static str, from: &[UploadState]) -> Result<Upload> {
+    let upload = load(tx, id)?;
+    if !from.contains(&upload.state) {
+        return Err(Error::Transition { id: id.0, action, state: upload.state.name().to_string() });
+    }
+    Ok(upload)
+}
+
+impl Journal {
+    /// Plans sending these bytes to the destination, once: if the same content is already
+    /// planned, sending or verified there, that upload is returned instead.
+    pub fn plan_upload(&mut self, new: &NewUpload) -> Result<UploadId> {
+        self.change(|tx| {
+            let existing: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM uploads WHERE destination = ?1 AND sha256 = ?2",
+                    (&new.destination, &new.sha256),
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = existing {
+                return Ok(UploadId(id));
+            }
+            tx.execute(
+                "INSERT INTO uploads (asset_id, preset, destination, sha256, size, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued')",
+                (new.asset.0, &new.preset, &new.destination, &new.sha256, new.size as i64),
+            )?;
+            let id = tx.last_insert_rowid();
+            event(tx, "upload.planned", id, Some(&new.destination))?;
+            Ok(UploadId(id))
+        })
+    }
+
+    pub fn upload(&self, id: UploadId) -> Result<Upload> {
+        self.conn
+            .query_row(
+                &format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?1"),
+                [id.0],
+                upload_from_row,
+            )
+            .optional()?
+            .ok_or(Error::NotFound { what: "upload", id: id.0 })
+    }
+
+    /// The server created the upload at `url`; bytes go there from offset 0.
+    pub fn upload_created(&mut self, id: UploadId, url: &str) -> Result<()> {
+        self.change(|tx| {
+            expect(tx, id, "create", &[UploadState::Queued])?;
+            tx.execute(
+                "UPDATE uploads SET state = 'sending', url = ?2, offset = 0 WHERE id = ?1",
+                (id.0, url),
+            )?;
+            event(tx, "upload.created", id.0, Some(url))
+        })
+    }
+
+    /// The server acknowledged `offset` bytes (from a PATCH reply or a HEAD). It is recorded
+    /// as the server says, even if lower than before: the server's offset is the truth.
+    pub fn upload_progress(&mut self, id: UploadId, offset: u64) -> Result<()> {
+        self.change(|tx| {
+            let upload = expect(tx, id, "record progress of", &[UploadState::Sending])?;
+            if offset > upload.size {
+                return Err(Error::Transition {
+                    id: id.0,
+                    action: "go past the end of",
+                    state: "sending".into(),
+                });
+            }
+            tx.execute("UPDATE uploads SET offset = ?2 WHERE id = ?1", (id.0, offset as i64))?;
+            Ok(())
+        })
+    }
+
+    /// Every byte is on the server and it confirmed the content.
+    pub fn upload_verified(&mut self, id: UploadId) -> Result<()> {
+        self.change(|tx| {
+            let upload = expect(tx, id, "verify", &[UploadState::Sending])?;
+            if upload.offset != upload.size {
+                return Err(Error::Transition { id: id.0, action: "verify", state: "incomplete".into() });
+            }
+            tx.execute("UPDATE uploads SET state = 'verified', last_error = NULL WHERE id = ?1", [id.0])?;
+            event(tx, "upload.verified", id.0, None)
+        })
+    }
+
+    /// An attempt failed in a way worth retrying (network, 5xx); the upload stays where it is.
+    pub fn upload_attempt_failed(&mut self, id: UploadId, error: &str) -> Result<()> {
+        self.change(|tx| {
+            expect(tx, id, "retry", &[UploadState::Queued, UploadState::Sending])?;
+            tx.execute(
+                "UPDATE uploads SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                (id.0, error),
+            )?;
+            event(tx, "upload.retry", id.0, Some(error))
+        })
+    }
+
+    /// The upload URL is gone (expired, 404, 410): start again with a new one.
+    pub fn upload_restarted(&mut self, id: UploadId, error: &str) -> Result<()> {
+        self.change(|tx| {
+            expect(tx, id, "restart", &[UploadState::Sending])?;
+            tx.execute(
+                "UPDATE uploads SET state = 'queued', url = NULL, offset = 0, attempts = attempts + 1,
+                 last_error = ?2 WHERE id = ?1",
+                (id.0, error),
+            )?;
+            event(tx, "upload.restarted", id.0, Some(error))
+        })
+    }
+
+    /// Refused for good (the server rejected the file); a person has to look.
+    pub fn upload_failed(&mut self, id: UploadId, error: &str) -> Result<()> {
+        self.change(|tx| {
+            expect(tx, id, "fail", &[UploadState::Queued, UploadState::Sending])?;
+            tx.execute("UPDATE uploads SET state = 'failed', last_error = ?2 WHERE id = ?1", (id.0, error))?;
+            event(tx, "upload.failed", id.0, Some(error))
+        })
+    }
+
+    /// Whether these bytes are already verified at the destination.
+    pub fn is_verified(&self, destination: &str, sha256: &str) -> Result<bool> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM uploads WHERE destination = ?1 AND sha256 = ?2 AND state = 'verified'",
+            (destination, sha256),
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Uploads still to do at `destination`, renditions before originals, oldest first.
+    pub fn pending_uploads(&self, destination: &str, limit: usize) -> Result<Vec<Upload>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE destination = ?1 AND state IN ('queued', 'sending')
+             ORDER BY preset IS NULL, id LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map((destination, limit as i64), upload_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn remaining(&self) -> Result<Remaining> {
+        let renditions_pending: i64 =
+            self.conn
+                .query_row("SELECT count(*) FROM renditions WHERE state = 'pending'", [], |r| r.get(0))?;
+        let (queued, sending, bytes): (i64, i64, i64) = self.conn.query_row(
+            "SELECT count(*) FILTER (WHERE state = 'queued'), count(*) FILTER (WHERE state = 'sending'),
+                    coalesce(sum(size - offset) FILTER (WHERE state IN ('queued', 'sending')), 0)
+             FROM uploads",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let failed: i64 = self.conn.query_row(
+            "SELECT (SELECT count(*) FROM renditions WHERE state = 'failed')
+                  + (SELECT count(*) FROM uploads WHERE state = 'failed')",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(Remaining {
+            renditions_pending: renditions_pending as u64,
+            uploads_queued: queued as u64,
+            uploads_sending: sending as u64,
+            bytes_to_send: bytes as u64,
+            failed: failed as u64,
+        })
+    }
+}
+
+impl Journal {
+    /// Uploads verified at `destination`.
+    pub fn verified_count(&self, destination: &str) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM uploads WHERE destination = ?1 AND state = 'verified'",
+            [destination],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    /// Events of one kind in the log.
+    pub fn event_count(&self, kind: &str) -> Result<u64> {
+        let n: i64 =
+            self.conn.query_row("SELECT count(*) FROM events WHERE kind = ?1", [kind], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+}
