@@ -11,6 +11,7 @@ mod bench;
 mod develop;
 mod inputs;
 mod presets;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +39,8 @@ enum Command {
     /// Benchmarks against peers measured in the same run.
     #[command(subcommand)]
     Bench(bench::Command),
+    /// The reference ingestion server (tus 1.0 at /files), and its tokens.
+    Serve(serve::Args),
 }
 
 /// Prints a line to stdout. A reader that went away (`wedsync … | head`) is no reason to
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::Develop(args) => develop::run(args, presets_dir.as_deref()),
         Command::Presets(cmd) => presets::run(cmd, presets_dir.as_deref()),
         Command::Bench(cmd) => bench::run(cmd, presets_dir.as_deref()),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,

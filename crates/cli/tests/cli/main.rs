@@ -2,3 +2,4 @@
 
 mod develop;
 mod presets;
+mod serve;

@@ -1,0 +1,170 @@
+//! `wedsync serve`: the reference ingestion server, and `wedsync serve token add|list|revoke`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use wedsync_ingest::{Limits, SqliteTokens};
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Folder for the state database and the uploads' bytes (created if missing).
+    #[arg(long, global = true, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Address to listen on; the tus endpoint is /files.
+    #[arg(long, default_value = "127.0.0.1:1080", value_name = "ADDR")]
+    listen: String,
+    /// Largest upload accepted, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    max_size: Option<u64>,
+    /// Request bodies one token may stream at once.
+    #[arg(long, value_name = "N")]
+    transfers_per_token: Option<usize>,
+    /// Request bodies streaming at once over all tokens; past it, 503 + Retry-After.
+    #[arg(long, value_name = "N")]
+    max_transfers: Option<usize>,
+    /// Sustained requests per second per token (the burst is four times this).
+    #[arg(long, value_name = "N")]
+    rate: Option<f64>,
+    /// Seconds a request body may send nothing before it is cut off.
+    #[arg(long, value_name = "SECONDS")]
+    body_timeout: Option<u64>,
+    /// Seconds an unfinished upload lives after its last write.
+    #[arg(long, value_name = "SECONDS")]
+    expire_after: Option<u64>,
+    /// Log lines as JSON objects instead of text.
+    #[arg(long)]
+    json_logs: bool,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Manage bearer tokens (stored hashed; a token is shown once, when made).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(clap::Subcommand)]
+enum TokenCommand {
+    /// Make a token for a photographer or studio; prints it alone on the last line.
+    Add {
+        name: String,
+        /// The token may use the admin endpoints (/admin/*, /metrics).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List tokens (names, never the secrets).
+    List,
+    /// Revoke the live token with this name.
+    Revoke { name: String },
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let data = args.data.clone().context("--data DIR is required")?;
+    match args.command {
+        Some(Command::Token(cmd)) => token(cmd, &data),
+        None => serve(args, data),
+    }
+}
+
+fn token(cmd: TokenCommand, data: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let tokens = SqliteTokens::new(wedsync_ingest::open_db(data)?);
+    match cmd {
+        TokenCommand::Add { name, admin } => {
+            let token = tokens.add(&name, admin)?;
+            say!("token for {name}{} (shown once; store it now):", if admin { " (admin)" } else { "" });
+            say!("{token}");
+        }
+        TokenCommand::List => {
+            for t in tokens.list()? {
+                let state = if t.revoked { "revoked" } else { "live" };
+                say!(
+                    "{:<5} {:<30} {:<7} {}{}",
+                    t.id,
+                    t.name,
+                    state,
+                    t.created,
+                    if t.admin { "  admin" } else { "" }
+                );
+            }
+        }
+        TokenCommand::Revoke { name } => {
+            if !tokens.revoke(&name)? {
+                say!("no live token named {name}");
+                return Ok(ExitCode::FAILURE);
+            }
+            say!("revoked {name}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(args: Args, data: PathBuf) -> anyhow::Result<ExitCode> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if args.json_logs {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let mut limits = Limits::default();
+    if let Some(v) = args.max_size {
+        limits.max_size = v;
+    }
+    if let Some(v) = args.transfers_per_token {
+        limits.transfers_per_token = v;
+    }
+    if let Some(v) = args.max_transfers {
+        limits.max_transfers = v;
+    }
+    if let Some(v) = args.rate {
+        limits.requests_per_second = v;
+        limits.burst = v * 4.0;
+    }
+    if let Some(v) = args.body_timeout {
+        limits.body_idle_timeout = Duration::from_secs(v.max(1));
+    }
+    if let Some(v) = args.expire_after {
+        limits.expire_after = Duration::from_secs(v.max(1));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let ingest = wedsync_ingest::open_local(&data, limits)?;
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("listen on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        say!("listening on http://{addr}/files (data {})", data.display());
+        wedsync_ingest::serve(ingest, listener, shutdown()).await?;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,230 @@
+//! `wedsync serve` as a process: tokens from the command line, and crash safety — the
+//! server killed with SIGKILL during 50 concurrent uploads by tus-js-client, restarted, and
+//! every acknowledged offset still there and every file byte-identical in the end.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn wedsync(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wedsync")).args(args).output().expect("run wedsync");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+fn token(data: &Path, name: &str, admin: bool) -> String {
+    let mut args = vec!["serve", "token", "add", name, "--data", data.to_str().expect("utf-8")];
+    if admin {
+        args.push("--admin");
+    }
+    let (code, out) = wedsync(&args);
+    assert_eq!(code, 0, "{out}");
+    out.lines().last().expect("a line").to_string()
+}
+
+/// A child process killed (SIGKILL) when dropped, so a failing test leaves nothing running.
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `wedsync serve` on `port` and waits for its "listening" line.
+fn start_server(data: &Path, port: u16) -> Kill {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wedsync"))
+        .args(["serve", "--data", data.to_str().expect("utf-8"), "--listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start server");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(first.starts_with("listening on http://127.0.0.1:"), "{first}");
+    Kill(child)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// One request over a fresh connection; status, headers (lowercase names) and body.
+fn request(port: u16, method: &str, path: &str, token: &str) -> (u16, HashMap<String, String>, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nTus-Resumable: 1.0.0\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).expect("write");
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
+    let text = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = text.split("\r\n");
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, raw.get(split + 4..).unwrap_or_default().to_vec())
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("root")
+}
+
+#[test]
+fn tokens_are_made_listed_and_revoked_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let t = token(dir.path(), "studio-a", false);
+    assert!(t.starts_with("wst_") && t.len() == 68, "{t}");
+    token(dir.path(), "ops", true);
+    let (code, out) = wedsync(&["serve", "token", "list", "--data", data]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("studio-a") && out.contains("admin") && !out.contains(&t), "{out}");
+    let (code, out) = wedsync(&["serve", "token", "add", "studio-a", "--data", data]);
+    assert_eq!(code, 2, "a live name cannot be reused: {out}");
+    assert_eq!(wedsync(&["serve", "token", "revoke", "studio-a", "--data", data]).0, 0);
+    assert_eq!(wedsync(&["serve", "token", "revoke", "studio-a", "--data", data]).0, 1);
+    let (_, out) = wedsync(&["serve", "token", "list", "--data", data]);
+    assert!(out.contains("revoked"), "{out}");
+    let (code, out) = wedsync(&["serve", "token", "list"]);
+    assert_eq!(code, 2, "--data is required: {out}");
+}
+
+#[test]
+fn a_killed_server_loses_no_acknowledged_offset_and_clients_resume() {
+    let node_dir = repo_root().join("tests/peers/node");
+    assert!(node_dir.join("node_modules/tus-js-client").exists(), "run scripts/install-deps");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let alice = token(&data, "alice", false);
+    let port = free_port();
+    let mut server = start_server(&data, port);
+
+    // 50 photo-like files of 0.5–2.5 MB.
+    let inputs = dir.path().join("in");
+    std::fs::create_dir_all(&inputs).expect("mkdir");
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let files: Vec<(PathBuf, Vec<u8>)> = (0..50)
+        .map(|i| {
+            let len = 500_000 + (i * 41_000) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 32) as u8
+                })
+                .collect();
+            let path = inputs.join(format!("IMG_{i:04}.jpg"));
+            std::fs::write(&path, &bytes).expect("write");
+            (path, bytes)
+        })
+        .collect();
+    let opts = serde_json::json!({
+        "endpoint": format!("http://127.0.0.1:{port}/files"),
+        "token": alice,
+        "files": files.iter().map(|(p, _)| p.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+        "mode": "plain",
+        "chunkSize": 131072,
+        "retryDelays": [200, 500, 1000, 1000, 2000, 2000, 3000, 3000, 5000, 5000, 5000],
+    });
+    let mut node = Kill(
+        Command::new("node")
+            .arg(node_dir.join("tus-upload.mjs"))
+            .arg(opts.to_string())
+            .current_dir(&node_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start node"),
+    );
+    let events: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let reader = {
+        let events = events.clone();
+        let stdout = node.0.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str(&line) {
+                    events.lock().expect("lock").push(v);
+                }
+            }
+        })
+    };
+
+    // Kill the server once a good part of the chunks are acknowledged, mid-flight.
+    let start = Instant::now();
+    loop {
+        let acks = events.lock().expect("lock").iter().filter(|e| e["event"] == "ack").count();
+        if acks >= 150 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "uploads too slow to reach the kill point");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = server.0.kill(); // SIGKILL
+    let _ = server.0.wait();
+    let acked: HashMap<String, u64> = {
+        let events = events.lock().expect("lock");
+        let mut m = HashMap::new();
+        for e in events.iter().filter(|e| e["event"] == "ack") {
+            let (Some(url), Some(off)) = (e["url"].as_str(), e["offset"].as_u64()) else { continue };
+            let path = url[url.find("/files/").expect("url")..].to_string();
+            let v = m.entry(path).or_insert(0);
+            *v = off.max(*v);
+        }
+        m
+    };
+    let done_before = events.lock().expect("lock").iter().filter(|e| e["event"] == "done").count();
+    eprintln!(
+        "killed the server with {} uploads acknowledged in part, {done_before} of 50 done",
+        acked.len()
+    );
+    assert!(done_before < 50, "the kill came after every upload finished");
+
+    server = start_server(&data, port);
+    for (path, off) in &acked {
+        let (status, headers, _) = request(port, "HEAD", path, &alice);
+        assert_eq!(status, 200, "{path}");
+        let now: u64 = headers.get("upload-offset").and_then(|v| v.parse().ok()).expect("offset");
+        assert!(now >= *off, "{path}: acknowledged {off}, server now says {now}");
+    }
+
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = node.0.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "clients did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = reader.join();
+    let events = events.lock().expect("lock").clone();
+    assert!(
+        status.success(),
+        "tus-js-client reported errors: {:?}",
+        events.iter().filter(|e| e["event"] == "error").collect::<Vec<_>>()
+    );
+    for (i, (_, bytes)) in files.iter().enumerate() {
+        let url = events
+            .iter()
+            .find(|e| e["event"] == "done" && e["file"] == i)
+            .and_then(|e| e["url"].as_str())
+            .unwrap_or_else(|| panic!("file {i} not done"));
+        let (status, _, body) = request(port, "GET", &url[url.find("/files/").expect("url")..], &alice);
+        assert_eq!(status, 200, "file {i}");
+        assert!(body == *bytes, "file {i} differs: {} bytes, expected {}", body.len(), bytes.len());
+    }
+    drop(server);
+}

@@ -1,0 +1,143 @@
+//! Errors: [`Error`] for what goes wrong inside the server (storage, state), and
+//! [`TusError`], the one protocol error enum, which knows its status code.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::headers::TUS_VERSION;
+
+/// A failure inside the server: the store, the state database, the file system.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("state database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("upload {id}: {op}: {source}")]
+    File { id: String, op: &'static str, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("upload {0} not found")]
+    NotFound(String),
+    #[error("upload {0} is being written by another request")]
+    Locked(String),
+    #[error("upload {id}: offset {given} does not match {actual}")]
+    OffsetMismatch { id: String, given: u64, actual: u64 },
+    #[error("upload {id}: {why}")]
+    Invalid { id: String, why: String },
+    #[error("background task failed: {0}")]
+    Task(String),
+    /// The request body was refused while streaming (checksum, length); nothing of it is kept.
+    #[error("body refused: {0}")]
+    Refused(TusError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every error a tus request can end with. Client errors are logged at debug level; only
+/// [`TusError::Internal`] is a server fault, and its details never reach the client.
+#[derive(Debug, thiserror::Error)]
+pub enum TusError {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("no such upload")]
+    NotFound,
+    #[error("this server does not offer that method")]
+    MethodNotAllowed,
+    #[error("Upload-Offset {given} does not match the upload's offset {actual}")]
+    OffsetMismatch { given: u64, actual: u64 },
+    #[error("the upload expired")]
+    Gone,
+    #[error("Tus-Resumable must be {TUS_VERSION}")]
+    UnsupportedVersion,
+    #[error("too large: {0}")]
+    TooLarge(String),
+    #[error("Content-Type must be application/offset+octet-stream")]
+    UnsupportedMediaType,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the upload is being written by another request")]
+    Locked,
+    #[error("checksum mismatch: the chunk was discarded")]
+    ChecksumMismatch,
+    #[error("SHA-256 of the upload does not match its metadata; it is quarantined")]
+    Quarantined,
+    #[error("too many requests for this token")]
+    TooManyRequests { retry_after: u64 },
+    #[error("the server is overloaded")]
+    Overloaded { retry_after: u64 },
+    #[error("request body stalled")]
+    Timeout,
+    #[error("internal error")]
+    Internal(#[source] Box<Error>),
+}
+
+impl TusError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            TusError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            TusError::Unauthorized => StatusCode::UNAUTHORIZED,
+            TusError::Forbidden(_) => StatusCode::FORBIDDEN,
+            TusError::NotFound => StatusCode::NOT_FOUND,
+            TusError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            TusError::OffsetMismatch { .. } | TusError::Conflict(_) => StatusCode::CONFLICT,
+            TusError::Gone => StatusCode::GONE,
+            TusError::UnsupportedVersion => StatusCode::PRECONDITION_FAILED,
+            TusError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            TusError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            TusError::Locked => StatusCode::LOCKED,
+            // 460 is the checksum extension's own code.
+            TusError::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+            TusError::Quarantined => StatusCode::UNPROCESSABLE_ENTITY,
+            TusError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            TusError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            TusError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            TusError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<Error> for TusError {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::NotFound(_) => TusError::NotFound,
+            Error::Locked(_) => TusError::Locked,
+            Error::OffsetMismatch { given, actual, .. } => TusError::OffsetMismatch { given, actual },
+            Error::Refused(e) => e,
+            other => TusError::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl IntoResponse for TusError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            TusError::Internal(err) => tracing::error!(error = %err, "request failed"),
+            other => tracing::debug!(status = status.as_u16(), error = %other, "request refused"),
+        }
+        let body = match &self {
+            TusError::Internal(_) => "internal error\n".to_string(),
+            other => format!("{other}\n"),
+        };
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert("Tus-Resumable", HeaderValue::from_static(TUS_VERSION));
+        headers.insert("Cache-Control", HeaderValue::from_static("no-store"));
+        match self {
+            TusError::UnsupportedVersion => {
+                headers.insert("Tus-Version", HeaderValue::from_static(TUS_VERSION));
+            }
+            TusError::Unauthorized => {
+                headers.insert("WWW-Authenticate", HeaderValue::from_static("Bearer"));
+            }
+            TusError::TooManyRequests { retry_after } | TusError::Overloaded { retry_after } => {
+                headers.insert("Retry-After", HeaderValue::from(retry_after));
+            }
+            _ => {}
+        }
+        response
+    }
+}

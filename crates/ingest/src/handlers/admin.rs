@@ -1,0 +1,94 @@
+//! Operations: the admin's view of uploads and statistics (admin tokens only), `/metrics`
+//! in Prometheus text format (admin tokens only), `/healthz` (open).
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::authenticate;
+use crate::error::TusError;
+use crate::state::Ingest;
+use crate::store::UploadState;
+
+async fn admin(ingest: &Ingest, headers: &HeaderMap) -> Result<(), TusError> {
+    let principal = authenticate(ingest, headers).await?;
+    if !principal.admin {
+        return Err(TusError::Forbidden("admin token required"));
+    }
+    Ok(())
+}
+
+/// GET /admin/uploads[?state=receiving|complete|quarantined|all][&limit=N]: uploads, oldest
+/// first; by default the active (receiving) ones.
+pub(crate) async fn uploads(
+    State(ingest): State<Ingest>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, TusError> {
+    admin(&ingest, &headers).await?;
+    let state = match query.get("state").map(String::as_str) {
+        None => Some(UploadState::Receiving),
+        Some("all") => None,
+        Some(s) => Some(UploadState::parse(s).ok_or_else(|| TusError::BadRequest("unknown state".into()))?),
+    };
+    let limit = match query.get("limit") {
+        Some(v) => v.parse().map_err(|_| TusError::BadRequest("limit must be a number".into()))?,
+        None => 1000,
+    };
+    let list = ingest.inner.store.list(state, limit).await?;
+    Ok(Json(list).into_response())
+}
+
+/// GET /admin/stats: counts of uploads by state, bytes, transfers in flight, counters.
+pub(crate) async fn stats(State(ingest): State<Ingest>, headers: HeaderMap) -> Result<Response, TusError> {
+    admin(&ingest, &headers).await?;
+    let stats = ingest.inner.store.stats().await?;
+    let m = &ingest.inner.metrics;
+    let body = serde_json::json!({
+        "uploads": stats,
+        "transfers_in_flight": ingest.inner.guards.transfers_in_flight(),
+        "created_total": m.created.load(Ordering::Relaxed),
+        "completed_total": m.completed.load(Ordering::Relaxed),
+        "quarantined_total": m.quarantined.load(Ordering::Relaxed),
+        "terminated_total": m.terminated.load(Ordering::Relaxed),
+        "expired_total": m.expired.load(Ordering::Relaxed),
+        "bytes_received_total": m.bytes_received.load(Ordering::Relaxed),
+        "checksum_mismatches_total": m.checksum_mismatches.load(Ordering::Relaxed),
+    });
+    Ok(Json(body).into_response())
+}
+
+/// GET /metrics.
+pub(crate) async fn metrics(State(ingest): State<Ingest>, headers: HeaderMap) -> Result<Response, TusError> {
+    admin(&ingest, &headers).await?;
+    let stats = ingest.inner.store.stats().await?;
+    let text = ingest.inner.metrics.render(&[
+        (
+            "wedsync_ingest_transfers_in_flight",
+            "Request bodies streaming now.",
+            ingest.inner.guards.transfers_in_flight() as u64,
+        ),
+        ("wedsync_ingest_uploads_receiving", "Unfinished uploads.", stats.receiving),
+        ("wedsync_ingest_uploads_complete", "Completed uploads held.", stats.complete),
+        ("wedsync_ingest_uploads_quarantined", "Quarantined uploads held.", stats.quarantined),
+        ("wedsync_ingest_bytes_stored", "Bytes held for all uploads.", stats.bytes_stored),
+    ]);
+    let mut response = (StatusCode::OK, text).into_response();
+    response.headers_mut().insert("Content-Type", HeaderValue::from_static("text/plain; version=0.0.4"));
+    Ok(response)
+}
+
+/// GET /healthz: 200 when the state store answers.
+pub(crate) async fn healthz(State(ingest): State<Ingest>) -> Response {
+    match ingest.inner.store.stats().await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "state store unavailable\n").into_response()
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! POST /files: create an upload (creation, creation-with-upload, creation-defer-length,
+//! and partial or final uploads of the concatenation extension).
+
+use std::sync::atomic::Ordering;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::patch::write_chunk;
+use super::{authenticate, check_content_type, check_version, describe, header, owned};
+use crate::error::TusError;
+use crate::headers::{format_metadata, parse_concat, parse_metadata, parse_u64, ConcatRequest};
+use crate::state::Ingest;
+use crate::store::{ConcatRole, NewUpload, UploadState};
+
+pub(crate) async fn post(
+    State(ingest): State<Ingest>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, TusError> {
+    check_version(&headers)?;
+    let principal = authenticate(&ingest, &headers).await?;
+    let store = &ingest.inner.store;
+    let max = ingest.limits().max_size;
+
+    let concat = match header(&headers, "Upload-Concat")? {
+        None => ConcatRole::None,
+        Some(_) if store.concat().is_none() => {
+            return Err(TusError::BadRequest("this server does not concatenate".into()))
+        }
+        Some(v) => match parse_concat(v)? {
+            ConcatRequest::Partial => ConcatRole::Partial,
+            ConcatRequest::Final(ids) => ConcatRole::Final(ids),
+        },
+    };
+    let length = header(&headers, "Upload-Length")?.map(|v| parse_u64("Upload-Length", v)).transpose()?;
+    let defer = match header(&headers, "Upload-Defer-Length")? {
+        None => false,
+        Some("1") if store.defer_length().is_some() => true,
+        Some(_) => return Err(TusError::BadRequest("Upload-Defer-Length must be 1".into())),
+    };
+    let metadata = match header(&headers, "Upload-Metadata")? {
+        Some(v) => format_metadata(&parse_metadata(v)?),
+        None => String::new(),
+    };
+    let has_body = headers.contains_key("Transfer-Encoding")
+        || header(&headers, "Content-Length")?.is_some_and(|v| v.trim() != "0");
+
+    let length = match &concat {
+        ConcatRole::Final(parts) => {
+            if length.is_some() || defer {
+                return Err(TusError::BadRequest("a final upload takes its length from its parts".into()));
+            }
+            if has_body {
+                return Err(TusError::Forbidden("a final upload is made by concatenation, not by a body"));
+            }
+            let mut total = Some(0u64);
+            for id in parts {
+                let part = owned(&ingest, &principal, id).await.map_err(|e| match e {
+                    TusError::NotFound => {
+                        TusError::BadRequest("Upload-Concat names an unknown upload".into())
+                    }
+                    other => other,
+                })?;
+                if part.concat != ConcatRole::Partial {
+                    return Err(TusError::BadRequest(
+                        "Upload-Concat names an upload that is not partial".into(),
+                    ));
+                }
+                total = match (total, part.length) {
+                    (Some(t), Some(l)) => Some(t.saturating_add(l)),
+                    _ => None,
+                };
+            }
+            if total.is_some_and(|t| t > max) {
+                return Err(TusError::TooLarge(format!("the limit is {max} bytes")));
+            }
+            total
+        }
+        _ => match (length, defer) {
+            (Some(_), true) => {
+                return Err(TusError::BadRequest(
+                    "Upload-Length and Upload-Defer-Length exclude each other".into(),
+                ))
+            }
+            (None, false) => {
+                return Err(TusError::BadRequest("Upload-Length or Upload-Defer-Length is required".into()))
+            }
+            (Some(l), false) if l > max => {
+                return Err(TusError::TooLarge(format!("the limit is {max} bytes")))
+            }
+            (l, _) => l,
+        },
+    };
+    if has_body {
+        check_content_type(&headers)?;
+        if let (Some(len), Some(l)) = (header(&headers, "Content-Length")?, length) {
+            if parse_u64("Content-Length", len)? > l {
+                return Err(TusError::TooLarge("the body is longer than the upload".into()));
+            }
+        }
+    }
+
+    let is_final = matches!(concat, ConcatRole::Final(_));
+    let mut upload = store.create(NewUpload { owner: principal.id, length, metadata, concat }).await?;
+    ingest.inner.metrics.created.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(upload = %upload.id, owner = %principal.name, length = ?upload.length, "upload created");
+
+    if is_final {
+        if let Some(concat) = store.concat() {
+            if let Some(done) = concat.concatenate(&upload.id).await? {
+                let state = crate::complete::finish(&ingest, &done).await?;
+                upload = crate::store::Upload { state, ..done };
+            }
+        }
+    } else if upload.length == Some(0) {
+        upload.state = crate::complete::finish(&ingest, &upload).await?;
+    } else if has_body {
+        // The upload exists whatever happens to its first chunk: a refused or broken body
+        // leaves it at offset 0 (or where the bytes stopped), and the client resumes.
+        match write_chunk(&ingest, &principal, upload.clone(), &headers, body).await {
+            Ok(u) => upload = u,
+            Err(TusError::Internal(e)) => return Err(TusError::Internal(e)),
+            Err(e) => {
+                tracing::debug!(upload = %upload.id, error = %e, "first chunk not taken");
+                upload = store.get(&upload.id).await?;
+            }
+        }
+    }
+
+    let mut response = StatusCode::CREATED.into_response();
+    describe(response.headers_mut(), &upload);
+    if !has_body && !is_final {
+        response.headers_mut().remove("Upload-Offset");
+    }
+    let location = HeaderValue::from_str(&format!("/files/{}", upload.id))
+        .map_err(|_| TusError::BadRequest("unrepresentable id".into()))?;
+    response.headers_mut().insert("Location", location);
+    if upload.state == UploadState::Quarantined {
+        let mut err = TusError::Quarantined.into_response();
+        err.headers_mut().insert("Location", response.headers()["Location"].clone());
+        return Ok(err);
+    }
+    Ok(response)
+}

@@ -1,0 +1,57 @@
+//! Running the server on a socket: recovery after a crash, the expiry sweeper, graceful
+//! shutdown.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::auth::SqliteTokens;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::state::Ingest;
+use crate::store::FileStore;
+
+/// The local backends in `data` (created if missing): the state database
+/// `data/ingest.sqlite`, the bytes under `data/uploads`.
+pub fn open_local(data: &Path, limits: Limits) -> Result<Ingest> {
+    let db = open_db(data)?;
+    let store = FileStore::open(data, db.clone(), limits.expire_after)?;
+    Ok(Ingest::new(Arc::new(store), Arc::new(SqliteTokens::new(db)), limits))
+}
+
+/// The state database in `data`, for token management without a running server.
+pub fn open_db(data: &Path) -> Result<Db> {
+    std::fs::create_dir_all(data).map_err(|source| Error::Io { path: data.display().to_string(), source })?;
+    Db::open(&data.join("ingest.sqlite"))
+}
+
+/// Serves `ingest` on `listener` until `shutdown` resolves. Uploads a crash left finished
+/// but unverified are verified first; expired uploads are swept in the background.
+pub async fn serve(
+    ingest: Ingest,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let recovered = ingest.recover().await?;
+    if recovered > 0 {
+        tracing::info!(recovered, "finished uploads a previous run left unverified");
+    }
+    let sweeper = {
+        let ingest = ingest.clone();
+        let every = ingest.limits().sweep_every;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(e) = ingest.sweep().await {
+                    tracing::error!(error = %e, "sweeping expired uploads failed");
+                }
+            }
+        })
+    };
+    let app = crate::router::router(ingest);
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    sweeper.abort();
+    result.map_err(|source| Error::Io { path: "listener".into(), source })
+}

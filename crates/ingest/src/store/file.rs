@@ -1,0 +1,540 @@
+//! The local store: upload state in SQLite, bytes in one file per upload under
+//! `DATA/uploads/<id>` (quarantined ones move to `DATA/quarantine/<id>`). File names are the
+//! server's ids, never anything a client sent.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use rusqlite::{params, OptionalExtension, Row};
+use tokio::io::AsyncReadExt;
+
+use super::{
+    Body, BodyError, Concat, ConcatRole, DeferLength, NewUpload, Reader, Stats, Terminate, Upload,
+    UploadState, UploadStore,
+};
+use crate::db::{now, Db};
+use crate::error::{Error, Result};
+
+/// Bytes gathered from the request before one write to the file: large enough that writes
+/// are few, small enough that 1,000 uploads in flight hold a few hundred MB at most.
+const WRITE_BUFFER: usize = 256 * 1024;
+/// How long an append waits for another request on the same upload to finish.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+pub struct FileStore {
+    db: Db,
+    uploads: PathBuf,
+    quarantine: PathBuf,
+    /// Seconds an unfinished upload lives after its last write.
+    ttl: u64,
+    /// Uploads with an append or termination running.
+    busy: Mutex<HashSet<String>>,
+    /// Concatenations run one at a time, so two parts finishing together write the final once.
+    concat_lock: tokio::sync::Mutex<()>,
+}
+
+/// Marks an upload busy until dropped.
+struct Busy<'a> {
+    store: &'a FileStore,
+    id: String,
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut busy) = self.store.busy.lock() {
+            busy.remove(&self.id);
+        }
+    }
+}
+
+const COLUMNS: &str = "id, owner, length, offset, metadata, concat, parts, state, note, created, expires";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Upload> {
+    let concat: String = r.get(5)?;
+    let parts: Option<String> = r.get(6)?;
+    let state: String = r.get(7)?;
+    Ok(Upload {
+        id: r.get(0)?,
+        owner: r.get(1)?,
+        length: r.get::<_, Option<i64>>(2)?.map(|v| v as u64),
+        offset: r.get::<_, i64>(3)? as u64,
+        metadata: r.get(4)?,
+        concat: match concat.as_str() {
+            "partial" => ConcatRole::Partial,
+            "final" => ConcatRole::Final(
+                parts.unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            ),
+            _ => ConcatRole::None,
+        },
+        state: UploadState::parse(&state).unwrap_or(UploadState::Receiving),
+        note: r.get(8)?,
+        created: r.get::<_, i64>(9)? as u64,
+        expires: r.get::<_, Option<i64>>(10)?.map(|v| v as u64),
+    })
+}
+
+fn io<'a>(id: &'a str, op: &'static str) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |source| Error::File { id: id.to_string(), op, source }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+async fn blocking<R: Send + 'static>(f: impl FnOnce() -> Result<R> + Send + 'static) -> Result<R> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Task(e.to_string()))?
+}
+
+impl FileStore {
+    /// Opens the store in `data` (creating its folders), sharing `db` for state.
+    pub fn open(data: &Path, db: Db, expire_after: Duration) -> Result<FileStore> {
+        let uploads = data.join("uploads");
+        let quarantine = data.join("quarantine");
+        for dir in [&uploads, &quarantine] {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
+        }
+        Ok(FileStore {
+            db,
+            uploads,
+            quarantine,
+            ttl: expire_after.as_secs().max(1),
+            busy: Mutex::new(HashSet::new()),
+            concat_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn path(&self, id: &str, state: UploadState) -> PathBuf {
+        match state {
+            UploadState::Quarantined => self.quarantine.join(id),
+            _ => self.uploads.join(id),
+        }
+    }
+
+    fn try_busy(&self, id: &str) -> Option<Busy<'_>> {
+        let mut busy = self.busy.lock().ok()?;
+        busy.insert(id.to_string()).then(|| Busy { store: self, id: id.to_string() })
+    }
+
+    async fn busy(&self, id: &str) -> Result<Busy<'_>> {
+        let start = tokio::time::Instant::now();
+        loop {
+            if let Some(guard) = self.try_busy(id) {
+                return Ok(guard);
+            }
+            if start.elapsed() > LOCK_WAIT {
+                return Err(Error::Locked(id.to_string()));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn remove_files(&self, id: &str) -> Result<()> {
+        let paths = [self.uploads.join(id), self.quarantine.join(id)];
+        let id = id.to_string();
+        blocking(move || {
+            for p in paths {
+                match std::fs::remove_file(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io(&id, "remove")(e)),
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Writes `body` into `file` from its current position, through one buffer, off the async
+/// threads. Returns the file, the bytes written, and how the body ended.
+async fn write_body(mut file: File, mut body: Body, id: &str) -> Result<(File, u64, Option<BodyError>)> {
+    let mut buf: Vec<u8> = Vec::with_capacity(WRITE_BUFFER);
+    let mut written = 0u64;
+    let mut ended = None;
+    loop {
+        let next = body.next().await;
+        let last = match next {
+            Some(Ok(bytes)) => {
+                buf.extend_from_slice(&bytes);
+                false
+            }
+            Some(Err(e)) => {
+                ended = Some(e);
+                true
+            }
+            None => true,
+        };
+        if (last || buf.len() >= WRITE_BUFFER)
+            && !buf.is_empty()
+            && !matches!(ended, Some(BodyError::Refused(_)))
+        {
+            let id = id.to_string();
+            let len = buf.len() as u64;
+            (file, buf) = blocking(move || {
+                file.write_all(&buf).map_err(io(&id, "write"))?;
+                buf.clear();
+                Ok((file, buf))
+            })
+            .await?;
+            written += len;
+        }
+        if last {
+            return Ok((file, written, ended));
+        }
+    }
+}
+
+#[async_trait]
+impl UploadStore for FileStore {
+    async fn create(&self, new: NewUpload) -> Result<Upload> {
+        let mut raw = [0u8; 16];
+        getrandom::fill(&mut raw).map_err(|e| Error::Task(format!("random id: {e}")))?;
+        let id = hex::encode(raw);
+        let created = now();
+        let (concat, parts) = match &new.concat {
+            ConcatRole::None => ("none", None),
+            ConcatRole::Partial => ("partial", None),
+            ConcatRole::Final(ids) => ("final", Some(ids.join(" "))),
+        };
+        if !matches!(new.concat, ConcatRole::Final(_)) {
+            let path = self.uploads.join(&id);
+            let dir = self.uploads.clone();
+            let id2 = id.clone();
+            blocking(move || {
+                File::create_new(&path).and_then(|f| f.sync_all()).map_err(io(&id2, "create"))?;
+                sync_dir(&dir).map_err(io(&id2, "sync folder"))
+            })
+            .await?;
+        }
+        let upload = Upload {
+            id: id.clone(),
+            owner: new.owner,
+            length: new.length,
+            offset: 0,
+            metadata: new.metadata.clone(),
+            concat: new.concat.clone(),
+            state: UploadState::Receiving,
+            note: None,
+            created,
+            expires: Some(created + self.ttl),
+        };
+        let (owner, length, metadata, expires) =
+            (new.owner, new.length.map(|v| v as i64), new.metadata, (created + self.ttl) as i64);
+        self.db
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO uploads (id, owner, length, metadata, concat, parts, created, expires)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![id, owner, length, metadata, concat, parts, created as i64, expires],
+                )
+            })
+            .await?;
+        Ok(upload)
+    }
+
+    async fn get(&self, id: &str) -> Result<Upload> {
+        let key = id.to_string();
+        self.db
+            .call(move |c| {
+                c.query_row(&format!("SELECT {COLUMNS} FROM uploads WHERE id = ?1"), [key], from_row)
+                    .optional()
+            })
+            .await?
+            .ok_or_else(|| Error::NotFound(id.to_string()))
+    }
+
+    async fn append(&self, id: &str, offset: u64, body: Body) -> Result<u64> {
+        let _busy = self.busy(id).await?;
+        let upload = self.get(id).await?;
+        if upload.state != UploadState::Receiving || upload.is_final() {
+            return Err(Error::Invalid { id: id.to_string(), why: "not receiving bytes".into() });
+        }
+        if upload.offset != offset {
+            return Err(Error::OffsetMismatch { id: id.to_string(), given: offset, actual: upload.offset });
+        }
+        let path = self.uploads.join(id);
+        let key = id.to_string();
+        let file = blocking(move || {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(io(&key, "open"))?;
+            // Bytes past the committed offset were never acknowledged: drop them.
+            f.set_len(offset).map_err(io(&key, "truncate"))?;
+            f.seek(SeekFrom::Start(offset)).map_err(io(&key, "seek"))?;
+            Ok(f)
+        })
+        .await?;
+        let (file, written, ended) = write_body(file, body, id).await?;
+        let key = id.to_string();
+        let refused = match ended {
+            Some(BodyError::Refused(e)) => Some(e),
+            _ => None,
+        };
+        let keep = if refused.is_some() { 0 } else { written };
+        blocking(move || {
+            if keep != written {
+                file.set_len(offset + keep).map_err(io(&key, "truncate"))?;
+            }
+            // Durable before the offset that says so is committed.
+            file.sync_data().map_err(io(&key, "sync"))
+        })
+        .await?;
+        if let Some(e) = refused {
+            return Err(Error::Refused(e));
+        }
+        let new_offset = offset + written;
+        if written > 0 {
+            let (key, expires) = (id.to_string(), (now() + self.ttl) as i64);
+            self.db
+                .call(move |c| {
+                    c.execute(
+                        "UPDATE uploads SET offset = ?2, expires = ?3 WHERE id = ?1",
+                        params![key, new_offset as i64, expires],
+                    )
+                })
+                .await?;
+        }
+        Ok(new_offset)
+    }
+
+    async fn read(&self, id: &str) -> Result<Reader> {
+        let upload = self.get(id).await?;
+        let first = self.path(id, upload.state);
+        let file = match tokio::fs::File::open(&first).await {
+            Ok(f) => f,
+            // Moved to or from quarantine by a crashed `set_state`.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let other =
+                    if first.starts_with(&self.quarantine) { &self.uploads } else { &self.quarantine };
+                tokio::fs::File::open(other.join(id)).await.map_err(io(id, "open"))?
+            }
+            Err(e) => return Err(io(id, "open")(e)),
+        };
+        Ok(Box::pin(file.take(upload.offset)))
+    }
+
+    async fn set_state(&self, id: &str, state: UploadState, note: Option<String>) -> Result<()> {
+        if state == UploadState::Quarantined {
+            let (from, to, dir) = (self.uploads.join(id), self.quarantine.join(id), self.quarantine.clone());
+            let key = id.to_string();
+            blocking(move || {
+                match std::fs::rename(&from, &to) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && to.exists() => {}
+                    Err(e) => return Err(io(&key, "quarantine")(e)),
+                }
+                sync_dir(&dir).map_err(io(&key, "sync folder"))
+            })
+            .await?;
+        }
+        let key = id.to_string();
+        self.db
+            .call(move |c| {
+                c.execute(
+                    "UPDATE uploads SET state = ?2, note = ?3, expires = NULL WHERE id = ?1",
+                    params![key, state.as_str(), note],
+                )
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn list(&self, state: Option<UploadState>, limit: usize) -> Result<Vec<Upload>> {
+        let state = state.map(|s| s.as_str());
+        self.db
+            .call(move |c| {
+                let mut stmt = c.prepare(&format!(
+                    "SELECT {COLUMNS} FROM uploads WHERE ?1 IS NULL OR state = ?1 ORDER BY created, id LIMIT ?2"
+                ))?;
+                let rows = stmt.query_map(params![state, limit as i64], from_row)?;
+                rows.collect()
+            })
+            .await
+    }
+
+    async fn stats(&self) -> Result<Stats> {
+        self.db
+            .call(|c| {
+                let mut stats = Stats::default();
+                let mut stmt = c.prepare(
+                    "SELECT state, COUNT(*), COALESCE(SUM(offset), 0) FROM uploads GROUP BY state",
+                )?;
+                let rows = stmt.query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                })?;
+                for row in rows {
+                    let (state, count, bytes) = row?;
+                    stats.bytes_stored += bytes as u64;
+                    match UploadState::parse(&state) {
+                        Some(UploadState::Receiving) => stats.receiving = count as u64,
+                        Some(UploadState::Complete) => stats.complete = count as u64,
+                        Some(UploadState::Quarantined) => stats.quarantined = count as u64,
+                        None => {}
+                    }
+                }
+                Ok(stats)
+            })
+            .await
+    }
+
+    async fn remove_expired(&self, now: u64) -> Result<Vec<String>> {
+        let ids: Vec<String> = self
+            .db
+            .call(move |c| {
+                let mut stmt =
+                    c.prepare("SELECT id FROM uploads WHERE state = 'receiving' AND expires < ?1")?;
+                let rows = stmt.query_map([now as i64], |r| r.get(0))?;
+                rows.collect()
+            })
+            .await?;
+        let mut removed = Vec::new();
+        for id in ids {
+            let Some(_busy) = self.try_busy(&id) else { continue };
+            let key = id.clone();
+            let n = self
+                .db
+                .call(move |c| {
+                    c.execute(
+                        "DELETE FROM uploads WHERE id = ?1 AND state = 'receiving' AND expires < ?2",
+                        params![key, now as i64],
+                    )
+                })
+                .await?;
+            if n > 0 {
+                self.remove_files(&id).await?;
+                removed.push(id);
+            }
+        }
+        Ok(removed)
+    }
+
+    fn terminate(&self) -> Option<&dyn Terminate> {
+        Some(self)
+    }
+    fn concat(&self) -> Option<&dyn Concat> {
+        Some(self)
+    }
+    fn defer_length(&self) -> Option<&dyn DeferLength> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Terminate for FileStore {
+    async fn terminate(&self, id: &str) -> Result<()> {
+        let _busy = self.try_busy(id).ok_or_else(|| Error::Locked(id.to_string()))?;
+        let key = id.to_string();
+        let n = self.db.call(move |c| c.execute("DELETE FROM uploads WHERE id = ?1", [key])).await?;
+        if n == 0 {
+            return Err(Error::NotFound(id.to_string()));
+        }
+        self.remove_files(id).await
+    }
+}
+
+#[async_trait]
+impl Concat for FileStore {
+    async fn concatenate(&self, id: &str) -> Result<Option<Upload>> {
+        let _one_at_a_time = self.concat_lock.lock().await;
+        let upload = self.get(id).await?;
+        let ConcatRole::Final(part_ids) = &upload.concat else {
+            return Err(Error::Invalid { id: id.to_string(), why: "not a final upload".into() });
+        };
+        if upload.state != UploadState::Receiving {
+            return Ok(None);
+        }
+        let mut parts = Vec::with_capacity(part_ids.len());
+        for part in part_ids {
+            let p = self.get(part).await?;
+            if p.state != UploadState::Complete {
+                return Ok(None);
+            }
+            parts.push(p);
+        }
+        let total: u64 = parts.iter().map(|p| p.offset).sum();
+        let sources: Vec<(PathBuf, u64)> =
+            parts.iter().map(|p| (self.uploads.join(&p.id), p.offset)).collect();
+        let (target, dir, key) = (self.uploads.join(id), self.uploads.clone(), id.to_string());
+        blocking(move || {
+            let mut out = File::create(&target).map_err(io(&key, "create"))?;
+            for (path, len) in sources {
+                let mut part = File::open(&path).map_err(io(&key, "open part"))?.take_bytes(len);
+                std::io::copy(&mut part, &mut out).map_err(io(&key, "concatenate"))?;
+            }
+            out.sync_all().map_err(io(&key, "sync"))?;
+            sync_dir(&dir).map_err(io(&key, "sync folder"))
+        })
+        .await?;
+        let key = id.to_string();
+        self.db
+            .call(move |c| {
+                c.execute(
+                    "UPDATE uploads SET length = ?2, offset = ?2 WHERE id = ?1",
+                    params![key, total as i64],
+                )
+            })
+            .await?;
+        Ok(Some(Upload { length: Some(total), offset: total, ..upload }))
+    }
+
+    async fn finals_of(&self, id: &str) -> Result<Vec<String>> {
+        let pattern = format!("% {id} %");
+        self.db
+            .call(move |c| {
+                let mut stmt = c.prepare(
+                    "SELECT id FROM uploads WHERE concat = 'final' AND state = 'receiving'
+                     AND (' ' || parts || ' ') LIKE ?1",
+                )?;
+                let rows = stmt.query_map([pattern], |r| r.get(0))?;
+                rows.collect()
+            })
+            .await
+    }
+}
+
+/// `Read::take` under a name that does not clash with tokio's `AsyncReadExt::take`.
+trait TakeBytes: std::io::Read + Sized {
+    fn take_bytes(self, n: u64) -> std::io::Take<Self> {
+        std::io::Read::take(self, n)
+    }
+}
+impl<R: std::io::Read> TakeBytes for R {}
+
+#[async_trait]
+impl DeferLength for FileStore {
+    async fn declare_length(&self, id: &str, length: u64) -> Result<()> {
+        let key = id.to_string();
+        let current: Option<Option<i64>> = self
+            .db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let current: Option<Option<i64>> = tx
+                    .query_row("SELECT length FROM uploads WHERE id = ?1", [&key], |r| r.get(0))
+                    .optional()?;
+                if current == Some(None) {
+                    tx.execute("UPDATE uploads SET length = ?2 WHERE id = ?1", params![key, length as i64])?;
+                }
+                tx.commit()?;
+                Ok(current)
+            })
+            .await?;
+        match current {
+            None => Err(Error::NotFound(id.to_string())),
+            Some(None) => Ok(()),
+            Some(Some(l)) if l as u64 == length => Ok(()),
+            Some(Some(_)) => {
+                Err(Error::Invalid { id: id.to_string(), why: "Upload-Length cannot change".into() })
+            }
+        }
+    }
+}

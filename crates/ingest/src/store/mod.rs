@@ -1,0 +1,217 @@
+//! What the protocol handlers need from storage, as traits. The handlers know nothing of
+//! files or SQL: a store implements the core [`UploadStore`] and, where it can, the optional
+//! [`Terminate`], [`Concat`] and [`DeferLength`]; the `Tus-Extension` header is derived from
+//! which of those it offers ([`extensions`]). The local store is [`FileStore`] (SQLite state,
+//! one file per upload); another backend (PostgreSQL + object storage) is another
+//! implementation of the same traits.
+
+mod file;
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use futures_util::Stream;
+use serde::Serialize;
+
+pub use self::file::FileStore;
+use crate::error::{Result, TusError};
+
+/// A request body on its way into a store. The handler has already wrapped it with the
+/// checks it owns (length, checksum, idle timeout); the store only has to honour the two
+/// kinds of [`BodyError`].
+pub type Body = Pin<Box<dyn Stream<Item = std::result::Result<bytes::Bytes, BodyError>> + Send>>;
+
+/// Bytes read back from a store (the first `offset` bytes of an upload).
+pub type Reader = Pin<Box<dyn tokio::io::AsyncRead + Send>>;
+
+/// How a body can end other than normally.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The client went away or stalled: keep (and commit) every byte that arrived.
+    Interrupted,
+    /// The body is refused (checksum mismatch, too long): keep nothing of this request.
+    Refused(TusError),
+}
+
+/// The life of an upload after its bytes are all in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadState {
+    /// Created, bytes still arriving (or, for a final upload, partial uploads unfinished).
+    Receiving,
+    /// Every byte is in and the declared SHA-256, if any, matched: published to its owner.
+    Complete,
+    /// Every byte is in but the declared SHA-256 did not match: kept apart, never served.
+    Quarantined,
+}
+
+impl UploadState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadState::Receiving => "receiving",
+            UploadState::Complete => "complete",
+            UploadState::Quarantined => "quarantined",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [UploadState::Receiving, UploadState::Complete, UploadState::Quarantined]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// The concatenation role of an upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConcatRole {
+    None,
+    Partial,
+    /// The ids of its partial uploads, in order.
+    Final(Vec<String>),
+}
+
+/// What a client asked to create. The handler has validated every field.
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    /// The token that owns it; nobody else sees it.
+    pub owner: i64,
+    /// `None` while deferred, and for a final upload whose parts' lengths are not all known.
+    pub length: Option<u64>,
+    /// `Upload-Metadata` in canonical form.
+    pub metadata: String,
+    pub concat: ConcatRole,
+}
+
+/// An upload as the store last committed it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Upload {
+    pub id: String,
+    pub owner: i64,
+    pub length: Option<u64>,
+    /// Bytes durably stored and acknowledged.
+    pub offset: u64,
+    pub metadata: String,
+    pub concat: ConcatRole,
+    pub state: UploadState,
+    /// Why it is quarantined, for the admin.
+    pub note: Option<String>,
+    /// Unix seconds.
+    pub created: u64,
+    /// Unix seconds after which an unfinished upload is gone; `None` once finished.
+    pub expires: Option<u64>,
+}
+
+impl Upload {
+    pub fn is_final(&self) -> bool {
+        matches!(self.concat, ConcatRole::Final(_))
+    }
+}
+
+/// Counts for the admin's statistics.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    pub receiving: u64,
+    pub complete: u64,
+    pub quarantined: u64,
+    /// Bytes held for all uploads (acknowledged offsets).
+    pub bytes_stored: u64,
+}
+
+/// The core of a store: create, look up, append, read back, expire.
+///
+/// Contract: ids are chosen by the store and are 32 lowercase hex digits. A store never
+/// reports an offset that is not durable: `append` returns only after the bytes are synced,
+/// and the offset is committed after them, so a crash at any point loses nothing that was
+/// acknowledged. Bytes past the committed offset (from a crash mid-write) are ignored and
+/// overwritten by the next append.
+#[async_trait]
+pub trait UploadStore: Send + Sync + 'static {
+    /// Creates an upload with no bytes, expiring after the store's time to live.
+    async fn create(&self, new: NewUpload) -> Result<Upload>;
+
+    /// The upload, or [`crate::Error::NotFound`].
+    async fn get(&self, id: &str) -> Result<Upload>;
+
+    /// Writes `body` at `offset` and returns the new offset once it is durable.
+    ///
+    /// At most one append (or termination) per upload runs at a time: a second one gets
+    /// [`crate::Error::Locked`]. `offset` must equal the committed offset, else
+    /// [`crate::Error::OffsetMismatch`]. When the body yields [`BodyError::Interrupted`] the
+    /// bytes so far are committed; when it yields [`BodyError::Refused`] none of this call's
+    /// bytes are, and the error comes back as [`crate::Error::Refused`]. The caller has
+    /// checked the upload's length; the store does not.
+    async fn append(&self, id: &str, offset: u64, body: Body) -> Result<u64>;
+
+    /// The upload's committed bytes, in whichever state it is.
+    async fn read(&self, id: &str) -> Result<Reader>;
+
+    /// Records the outcome of a finished upload (complete or quarantined, with a note).
+    async fn set_state(&self, id: &str, state: UploadState, note: Option<String>) -> Result<()>;
+
+    /// Uploads in `state` (all when `None`), oldest first, at most `limit`.
+    async fn list(&self, state: Option<UploadState>, limit: usize) -> Result<Vec<Upload>>;
+
+    async fn stats(&self) -> Result<Stats>;
+
+    /// Removes unfinished uploads whose expiry is before `now` (unix seconds) and returns
+    /// their ids. An upload being written is skipped until its append ends.
+    async fn remove_expired(&self, now: u64) -> Result<Vec<String>>;
+
+    /// The termination extension, if this store offers it.
+    fn terminate(&self) -> Option<&dyn Terminate> {
+        None
+    }
+    /// The concatenation extension (with unfinished partial uploads), if offered.
+    fn concat(&self) -> Option<&dyn Concat> {
+        None
+    }
+    /// The creation-defer-length extension, if offered.
+    fn defer_length(&self) -> Option<&dyn DeferLength> {
+        None
+    }
+}
+
+/// Deleting an upload and its bytes on the client's request.
+#[async_trait]
+pub trait Terminate: Send + Sync {
+    /// Removes the upload; [`crate::Error::Locked`] while an append is running.
+    async fn terminate(&self, id: &str) -> Result<()>;
+}
+
+/// Final uploads made of partial ones (`Upload-Concat`). The handler checks that the parts
+/// exist, belong to the creator and are partial uploads; `create` with
+/// [`ConcatRole::Final`] stores the list.
+#[async_trait]
+pub trait Concat: Send + Sync {
+    /// If every part of the final upload `id` is complete, writes the final's bytes (the
+    /// parts in order), commits length = offset, and returns it; `None` if a part is still
+    /// receiving or the final is already done. Safe to call concurrently and repeatedly.
+    async fn concatenate(&self, id: &str) -> Result<Option<Upload>>;
+
+    /// The unfinished final uploads that include the partial upload `id`.
+    async fn finals_of(&self, id: &str) -> Result<Vec<String>>;
+}
+
+/// Setting the length of an upload created with `Upload-Defer-Length`.
+#[async_trait]
+pub trait DeferLength: Send + Sync {
+    /// Sets the length once; a different length for an upload that has one is refused.
+    async fn declare_length(&self, id: &str, length: u64) -> Result<()>;
+}
+
+/// The `Tus-Extension` list for `store`: the extensions the handlers implement on their own,
+/// plus those the store offers.
+pub fn extensions(store: &dyn UploadStore) -> Vec<&'static str> {
+    let mut list = vec!["creation", "creation-with-upload", "expiration", "checksum"];
+    if store.defer_length().is_some() {
+        list.push("creation-defer-length");
+    }
+    if store.terminate().is_some() {
+        list.push("termination");
+    }
+    if store.concat().is_some() {
+        list.extend(["concatenation", "concatenation-unfinished"]);
+    }
+    list
+}

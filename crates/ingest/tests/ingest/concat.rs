@@ -1,0 +1,79 @@
+//! The concatenation extension (POST with Upload-Concat), including unfinished partials.
+
+use crate::support::{b64, bytes, sha256_hex, Server};
+
+fn partial(server: &Server, token: &str, len: usize) -> String {
+    let n = len.to_string();
+    let r = server.tus(token, "POST", "/files", &[("Upload-Length", &n), ("Upload-Concat", "partial")], b"");
+    assert_eq!(r.status, 201, "{r:?}");
+    r.header("location").expect("location").to_string()
+}
+
+#[test]
+fn a_final_upload_is_its_parts_in_order_even_when_made_before_they_finish() {
+    let server = Server::start();
+    let data = bytes(30_000, 31);
+    let parts: Vec<String> = (0..3).map(|_| partial(&server, &server.alice, 10_000)).collect();
+    assert_eq!(server.patch(&server.alice, &parts[1], 0, &data[10_000..20_000], &[]).status, 204);
+    let head = server.tus(&server.alice, "HEAD", &parts[1], &[], b"");
+    assert_eq!(head.header("upload-concat"), Some("partial"));
+
+    // The final upload, with absolute and relative URLs, before parts 0 and 2 are done.
+    let concat = format!("final;{} {} {}", server.url(&parts[0]), parts[1], server.url(&parts[2]));
+    let meta = format!("sha256 {}", b64(sha256_hex(&data).as_bytes()));
+    let r = server.tus(
+        &server.alice,
+        "POST",
+        "/files",
+        &[("Upload-Concat", &concat), ("Upload-Metadata", &meta)],
+        b"",
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    let fin = r.header("location").expect("location").to_string();
+    let head = server.tus(&server.alice, "HEAD", &fin, &[], b"");
+    assert!(head.header("upload-offset").is_none(), "no offset before concatenation: {head:?}");
+    assert!(head.header("upload-concat").is_some_and(|v| v.starts_with("final;")));
+    assert_eq!(head.header("upload-length"), Some("30000"));
+    assert_eq!(server.patch(&server.alice, &fin, 0, b"x", &[]).status, 403, "PATCH to a final upload");
+    assert_eq!(server.download(&server.alice, &fin).status, 409);
+
+    assert_eq!(server.patch(&server.alice, &parts[2], 0, &data[20_000..], &[]).status, 204);
+    assert_eq!(server.patch(&server.alice, &parts[0], 0, &data[..10_000], &[]).status, 204);
+    let head = server.tus(&server.alice, "HEAD", &fin, &[], b"");
+    assert_eq!(head.header("upload-offset"), Some("30000"));
+    assert_eq!(head.header("wedsync-upload-state"), Some("complete"));
+    assert!(server.download(&server.alice, &fin).body == data);
+}
+
+#[test]
+fn a_final_upload_of_finished_parts_is_complete_at_once() {
+    let server = Server::start();
+    let a = partial(&server, &server.alice, 3);
+    let b = partial(&server, &server.alice, 3);
+    assert_eq!(server.patch(&server.alice, &a, 0, b"abc", &[]).status, 204);
+    assert_eq!(server.patch(&server.alice, &b, 0, b"def", &[]).status, 204);
+    let r = server.tus(&server.alice, "POST", "/files", &[("Upload-Concat", &format!("final;{a} {b}"))], b"");
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.header("upload-offset"), Some("6"));
+    let fin = r.header("location").expect("location").to_string();
+    assert_eq!(server.download(&server.alice, &fin).body, b"abcdef");
+}
+
+#[test]
+fn final_uploads_name_only_the_creators_partial_uploads() {
+    let server = Server::start();
+    let mine = partial(&server, &server.alice, 3);
+    let bobs = partial(&server, &server.bob, 3);
+    let plain = server.create(&server.alice, 3, None);
+    for (concat, extra, status) in [
+        (format!("final;{mine} {bobs}"), None, 400),
+        (format!("final;{mine} {plain}"), None, 400),
+        (format!("final;{mine}"), Some(("Upload-Length", "3")), 400),
+        ("final;/files/../../etc/passwd".to_string(), None, 400),
+    ] {
+        let mut h = vec![("Upload-Concat", concat.as_str())];
+        h.extend(extra);
+        let r = server.tus(&server.alice, "POST", "/files", &h, b"");
+        assert_eq!(r.status, status, "{concat}: {r:?}");
+    }
+}

@@ -1,0 +1,14 @@
+//! The ingestion server over real sockets: one module per verb, then concatenation, the
+//! admin endpoints, limits, and clients written by others (tus-js-client, tuspy).
+
+mod admin;
+mod concat;
+mod delete;
+mod get;
+mod head;
+mod limits;
+mod options;
+mod patch;
+mod peers;
+mod post;
+mod support;
