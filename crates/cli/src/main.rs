@@ -64,7 +64,8 @@ fn default_presets_dir() -> Option<PathBuf> {
 /// freed memory there, lets the next image reuse them.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn keep_large_allocations() {
-    // SAFETY: mallopt only sets allocator parameters; called before any other thread exists.
+    // SAFETY: mallopt only sets allocator parameters; called before any other thread exists
+    // (argument parsing starts none).
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
@@ -75,8 +76,11 @@ fn keep_large_allocations() {
 fn keep_large_allocations() {}
 
 fn main() -> ExitCode {
-    keep_large_allocations();
     let cli = Cli::parse();
+    // Only where images are developed: a long-running server should give memory back.
+    if matches!(cli.command, Command::Develop(_) | Command::Bench(_)) {
+        keep_large_allocations();
+    }
     let presets_dir = cli.presets_dir.or_else(default_presets_dir);
     let result = match cli.command {
         Command::Develop(args) => develop::run(args, presets_dir.as_deref()),
