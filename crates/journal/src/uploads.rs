@@ -1,4 +1,4 @@
-use rusqlite::{OptionalExtension, Row, Transaction};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction};
 
 use crate::assets::AssetId;
 use crate::error::{Error, Result};
@@ -92,8 +92,9 @@ fn upload_from_row(r: &Row) -> rusqlite::Result<Upload> {
     })
 }
 
-fn load(tx: &Transaction, id: UploadId) -> Result<Upload> {
-    tx.query_row(&format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?1"), [id.0], upload_from_row)
+/// One upload by id, through the journal's connection or a transaction on it.
+fn load(conn: &Connection, id: UploadId) -> Result<Upload> {
+    conn.query_row(&format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?1"), [id.0], upload_from_row)
         .optional()?
         .ok_or(Error::NotFound { what: "upload", id: id.0 })
 }
@@ -134,14 +135,7 @@ impl Journal {
     }
 
     pub fn upload(&self, id: UploadId) -> Result<Upload> {
-        self.conn
-            .query_row(
-                &format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?1"),
-                [id.0],
-                upload_from_row,
-            )
-            .optional()?
-            .ok_or(Error::NotFound { what: "upload", id: id.0 })
+        load(&self.conn, id)
     }
 
     /// The server created the upload at `url`; bytes go there from offset 0.

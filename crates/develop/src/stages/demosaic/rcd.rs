@@ -276,7 +276,7 @@ fn interpolate(win: &mut Window, ww: usize, wh: usize, pattern: &Pattern) {
         let ((c_nw3, _), (c_ne3, _), (c_sw3, _), (c_se3, _)) = (at(-3, -3), at(3, -3), at(-3, 3), at(3, 3));
         let (d_c, d_nw, d_ne) = (run.at(pq, 0, 0), run.at(pq, -1, -1), run.at(pq, 1, -1));
         let (d_sw, d_se) = (run.at(pq, -1, 1), run.at(pq, 1, 1));
-        own_plane[run.start..run.start + run.n].copy_from_slice(cc);
+        run.out(own_plane).copy_from_slice(cc);
         let out = run.out(other_plane);
         for k in 0..run.n {
             let g_here = gc[k];
