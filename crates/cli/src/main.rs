@@ -10,6 +10,7 @@ macro_rules! say {
 mod bench;
 mod develop;
 mod inputs;
+mod loadtest;
 mod presets;
 mod serve;
 
@@ -41,6 +42,9 @@ enum Command {
     Bench(bench::Command),
     /// The reference ingestion server (tus 1.0 at /files), and its tokens.
     Serve(serve::Args),
+    /// Load benchmark: many concurrent chunked uploads against `wedsync serve` and, in the
+    /// same run, @tus/server; chunk latency, throughput, errors, server memory.
+    Loadtest(loadtest::Args),
 }
 
 /// Prints a line to stdout. A reader that went away (`wedsync … | head`) is no reason to
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
         Command::Presets(cmd) => presets::run(cmd, presets_dir.as_deref()),
         Command::Bench(cmd) => bench::run(cmd, presets_dir.as_deref()),
         Command::Serve(args) => serve::run(args),
+        Command::Loadtest(args) => loadtest::run(args),
     };
     match result {
         Ok(code) => code,

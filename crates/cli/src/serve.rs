@@ -33,6 +33,9 @@ pub struct Args {
     /// Seconds a request body may send nothing before it is cut off.
     #[arg(long, value_name = "SECONDS")]
     body_timeout: Option<u64>,
+    /// Seconds a connection may take to send a request's headers.
+    #[arg(long, value_name = "SECONDS")]
+    header_timeout: Option<u64>,
     /// Seconds an unfinished upload lives after its last write.
     #[arg(long, value_name = "SECONDS")]
     expire_after: Option<u64>,
@@ -128,6 +131,9 @@ fn serve(args: Args, data: PathBuf) -> anyhow::Result<ExitCode> {
     }
     if let Some(v) = args.body_timeout {
         limits.body_idle_timeout = Duration::from_secs(v.max(1));
+    }
+    if let Some(v) = args.header_timeout {
+        limits.header_timeout = Duration::from_secs(v.max(1));
     }
     if let Some(v) = args.expire_after {
         limits.expire_after = Duration::from_secs(v.max(1));

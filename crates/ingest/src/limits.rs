@@ -22,6 +22,9 @@ pub struct Limits {
     pub burst: f64,
     /// A request body that sends nothing for this long is cut off (bytes so far are kept).
     pub body_idle_timeout: Duration,
+    /// A connection must deliver a request's whole header within this long (slow-header
+    /// clients hold sockets without ever reaching a handler).
+    pub header_timeout: Duration,
     /// An unfinished upload is removed this long after its last write.
     pub expire_after: Duration,
     /// How often expired uploads are swept.
@@ -37,6 +40,7 @@ impl Default for Limits {
             requests_per_second: 500.0,
             burst: 2000.0,
             body_idle_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(15),
             expire_after: Duration::from_secs(24 * 3600),
             sweep_every: Duration::from_secs(60),
         }

@@ -50,8 +50,60 @@ pub async fn serve(
             }
         })
     };
+    let header_timeout = ingest.limits().header_timeout;
     let app = crate::router::router(ingest);
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    accept(listener, app, header_timeout, shutdown).await;
     sweeper.abort();
-    result.map_err(|source| Error::Io { path: "listener".into(), source })
+    Ok(())
+}
+
+/// hyper grows a connection's read buffer to about 400 KB while a body streams in; with a
+/// thousand uploads at once that alone was 400 MB. Bodies are written to disk in pieces of
+/// this size anyway.
+const CONNECTION_BUFFER: usize = 64 * 1024;
+
+/// The accept loop: one task per connection, HTTP/1.1 or HTTP/2, with a header read
+/// timeout (axum::serve sets none) and bounded buffers. On shutdown, stops accepting and
+/// lets requests in progress finish.
+async fn accept(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    header_timeout: std::time::Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(CONNECTION_BUFFER);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, mostly: wait for connections to close.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let watched = graceful.watcher().watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = watched.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }

@@ -68,6 +68,7 @@ pub struct TusClient {
     destination: Destination,
     endpoint: Url,
     capabilities: Capabilities,
+    chunk_checksums: bool,
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -108,7 +109,13 @@ impl TusClient {
             .connect_timeout(Duration::from_secs(15))
             .build()
             .map_err(|source| Error::Network { method: "OPTIONS", url: url.clone(), source })?;
-        let mut client = TusClient { http, destination, endpoint, capabilities: Capabilities::default() };
+        let mut client = TusClient {
+            http,
+            destination,
+            endpoint,
+            capabilities: Capabilities::default(),
+            chunk_checksums: true,
+        };
         let response = client.send(client.request(Method::OPTIONS, &url), "OPTIONS", &url).await?;
         if !response.status().is_success() {
             return Err(refusal("OPTIONS", &url, response).await);
@@ -132,6 +139,13 @@ impl TusClient {
         &self.destination
     }
 
+    /// Whether chunks carry their SHA-256 where the server checks them (the default). Only
+    /// `wedsync loadtest` turns this off, so that servers with and without the checksum
+    /// extension get the same requests.
+    pub fn set_chunk_checksums(&mut self, on: bool) {
+        self.chunk_checksums = on;
+    }
+
     fn request(&self, method: Method, url: &str) -> RequestBuilder {
         let request = self.http.request(method, url).header("Tus-Resumable", TUS_VERSION);
         match &self.destination.token {
@@ -148,7 +162,7 @@ impl TusClient {
     /// (460) instead of stored.
     fn with_chunk(&self, request: RequestBuilder, chunk: Bytes) -> RequestBuilder {
         let request = request.header(CONTENT_TYPE, OFFSET_OCTET_STREAM);
-        let request = if self.capabilities.checks_sha256() {
+        let request = if self.chunk_checksums && self.capabilities.checks_sha256() {
             let digest = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&chunk));
             request.header("Upload-Checksum", format!("sha256 {digest}"))
         } else {

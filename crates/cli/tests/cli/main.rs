@@ -1,5 +1,6 @@
 //! End-to-end tests of the `wedsync` binary.
 
 mod develop;
+mod loadtest;
 mod presets;
 mod serve;

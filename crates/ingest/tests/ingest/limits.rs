@@ -76,3 +76,22 @@ fn transfers_are_capped_per_token_then_overall_with_503() {
     assert_eq!(server.patch(&server.bob, &b2, 0, &[b'y'; 100], &[]).status, 204);
     assert_eq!(server.offset(&server.alice, &a1), 100);
 }
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_cut_off_and_others_are_served() {
+    let server = Server::with(Limits { header_timeout: Duration::from_secs(1), ..Limits::default() });
+    let mut slow = server.connect();
+    slow.write_all(b"PATCH /files/x HTTP/1.1\r\nHost: ingest\r\nTus-Resumable: 1.0.0\r\n").expect("write");
+    let began = std::time::Instant::now();
+    // Meanwhile the server serves everyone else.
+    let path = server.create(&server.alice, 10, None);
+    assert_eq!(server.offset(&server.alice, &path), 0);
+    // The server answers 408 or just closes; either way the connection ends, long before
+    // the test's own 60 s read timeout.
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut slow, &mut rest);
+    let waited = began.elapsed();
+    assert!(waited < Duration::from_secs(20), "the slow connection stayed open {waited:?}");
+    let reply = String::from_utf8_lossy(&rest);
+    assert!(rest.is_empty() || reply.starts_with("HTTP/1.1 408"), "{reply}");
+}
