@@ -13,6 +13,8 @@ mod inputs;
 mod loadtest;
 mod presets;
 mod serve;
+mod status;
+mod upload;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +34,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Develop camera files into the presets and upload them (and, if asked, the originals),
+    /// finishing whatever an earlier run left.
+    Upload(upload::Args),
+    /// What the journal says: files, renditions, uploads per destination, problems.
+    Status(status::Args),
     /// Develop camera files (RAW or JPEG) into JPEG renditions.
     Develop(develop::Args),
     /// List, show or check quality presets.
@@ -82,11 +89,13 @@ fn keep_large_allocations() {}
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Only where images are developed: a long-running server should give memory back.
-    if matches!(cli.command, Command::Develop(_) | Command::Bench(_)) {
+    if matches!(cli.command, Command::Develop(_) | Command::Upload(_) | Command::Bench(_)) {
         keep_large_allocations();
     }
     let presets_dir = cli.presets_dir.or_else(default_presets_dir);
     let result = match cli.command {
+        Command::Upload(args) => upload::run(args, presets_dir.as_deref()),
+        Command::Status(args) => status::run(args),
         Command::Develop(args) => develop::run(args, presets_dir.as_deref()),
         Command::Presets(cmd) => presets::run(cmd, presets_dir.as_deref()),
         Command::Bench(cmd) => bench::run(cmd, presets_dir.as_deref()),

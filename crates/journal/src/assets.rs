@@ -59,4 +59,20 @@ impl Journal {
             Ok(AssetId(id))
         })
     }
+
+    /// Where the asset was seen, most recently recorded first.
+    pub fn source_paths(&self, asset: AssetId) -> Result<Vec<String>> {
+        let mut stmt =
+            self.conn.prepare("SELECT path FROM sources WHERE asset_id = ?1 ORDER BY rowid DESC")?;
+        let rows = stmt.query_map([asset.0], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+    }
+
+    /// The SHA-256 (hex) of the asset's bytes.
+    pub fn asset_sha256(&self, asset: AssetId) -> Result<String> {
+        self.conn
+            .query_row("SELECT sha256 FROM assets WHERE id = ?1", [asset.0], |r| r.get(0))
+            .optional()?
+            .ok_or(crate::error::Error::NotFound { what: "asset", id: asset.0 })
+    }
 }

@@ -9,10 +9,12 @@ mod assets;
 mod error;
 mod open;
 mod renditions;
+mod status;
 mod uploads;
 
 pub use crate::assets::{AssetId, NewAsset};
 pub use crate::error::{Error, Result};
 pub use crate::open::{Journal, SCHEMA_VERSION};
-pub use crate::renditions::RenditionId;
+pub use crate::renditions::{Rendition, RenditionId};
+pub use crate::status::{DestinationStatus, Problem};
 pub use crate::uploads::{NewUpload, Remaining, Upload, UploadId, UploadState};

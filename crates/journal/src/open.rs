@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 
 /// Numbered migrations, applied in order; `PRAGMA user_version` records the last one run.
 /// A released migration is never edited: a change is a new file.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/001_initial.sql"), include_str!("../migrations/002_upload_priority.sql")];
 
 /// The schema version this program writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -7,6 +7,14 @@ use crate::open::{event, Journal};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RenditionId(pub i64);
 
+/// A rendition as recorded; `file` is set once it is ready.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendition {
+    pub id: RenditionId,
+    pub state: String,
+    pub file: Option<(String, String, u64)>,
+}
+
 impl Journal {
     /// The rendition of `asset` with `preset`, planned (pending) if it was not already.
     pub fn plan_rendition(&mut self, asset: AssetId, preset: &str) -> Result<RenditionId> {
@@ -29,6 +37,27 @@ impl Journal {
             event(tx, "rendition.planned", id, Some(preset))?;
             Ok(RenditionId(id))
         })
+    }
+
+    /// The rendition of `asset` with `preset`, if planned; `file` is (cache path, SHA-256,
+    /// size) when it is ready.
+    pub fn rendition(&self, asset: AssetId, preset: &str) -> Result<Option<Rendition>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, state, cache_path, sha256, size FROM renditions WHERE asset_id = ?1 AND preset = ?2",
+                (asset.0, preset),
+                |r| {
+                    let file = match (r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?) {
+                        (Some(path), Some(sha)) if r.get::<_, String>(1)? == "ready" => {
+                            Some((path, sha, r.get::<_, i64>(4)? as u64))
+                        }
+                        _ => None,
+                    };
+                    Ok(Rendition { id: RenditionId(r.get(0)?), state: r.get(1)?, file })
+                },
+            )
+            .optional()?)
     }
 
     /// The rendition's file is in the cache, complete, with this hash and size.

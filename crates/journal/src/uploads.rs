@@ -45,6 +45,8 @@ pub struct NewUpload {
     pub destination: String,
     pub sha256: String,
     pub size: u64,
+    /// Higher goes first within its lane (renditions, then originals).
+    pub priority: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -124,9 +126,9 @@ impl Journal {
                 return Ok(UploadId(id));
             }
             tx.execute(
-                "INSERT INTO uploads (asset_id, preset, destination, sha256, size, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued')",
-                (new.asset.0, &new.preset, &new.destination, &new.sha256, new.size as i64),
+                "INSERT INTO uploads (asset_id, preset, destination, sha256, size, state, priority)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6)",
+                (new.asset.0, &new.preset, &new.destination, &new.sha256, new.size as i64, new.priority),
             )?;
             let id = tx.last_insert_rowid();
             event(tx, "upload.planned", id, Some(&new.destination))?;
@@ -223,11 +225,12 @@ impl Journal {
         Ok(n > 0)
     }
 
-    /// Uploads still to do at `destination`, renditions before originals, oldest first.
+    /// Uploads still to do at `destination`: renditions before originals, then by priority,
+    /// then oldest first.
     pub fn pending_uploads(&self, destination: &str, limit: usize) -> Result<Vec<Upload>> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE destination = ?1 AND state IN ('queued', 'sending')
-             ORDER BY preset IS NULL, id LIMIT ?2"
+             ORDER BY preset IS NULL, priority DESC, id LIMIT ?2"
         ))?;
         let rows = stmt.query_map((destination, limit as i64), upload_from_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -1,13 +1,17 @@
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION};
+use futures_util::StreamExt;
+use reqwest::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode, Url};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::metadata::encode_metadata;
+use crate::pacing::Bandwidth;
 
 const TUS_VERSION: &str = "1.0.0";
 const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
@@ -62,6 +66,46 @@ pub struct Created {
     pub offset: u64,
 }
 
+/// How bodies are sent: the stall timeout, the shared bandwidth cap, and a counter of body
+/// bytes handed to the network (what the adaptive stream count measures).
+#[derive(Debug, Clone)]
+pub struct Pace {
+    /// A request that takes no body bytes and gets no reply for this long is cut.
+    pub stall: Duration,
+    /// Shared by every request of every stream, so the cap holds for the whole upload.
+    pub bandwidth: Option<Arc<Mutex<Bandwidth>>>,
+    pub sent: Arc<AtomicU64>,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Pace { stall: Duration::from_secs(30), bandwidth: None, sent: Arc::new(AtomicU64::new(0)) }
+    }
+}
+
+/// Bodies go out in pieces this size: the unit of pacing and of progress.
+const PIECE: usize = 64 * 1024;
+
+/// When the current request last moved (a body piece taken), in ms since `start`.
+struct Progress {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Progress {
+    fn new() -> Arc<Progress> {
+        Arc::new(Progress { start: Instant::now(), last_ms: AtomicU64::new(0) })
+    }
+
+    fn touch(&self) {
+        self.last_ms.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn idle(&self) -> Duration {
+        self.start.elapsed().saturating_sub(Duration::from_millis(self.last_ms.load(Ordering::Relaxed)))
+    }
+}
+
 /// A client for one tus server.
 pub struct TusClient {
     http: Client,
@@ -69,6 +113,7 @@ pub struct TusClient {
     endpoint: Url,
     capabilities: Capabilities,
     chunk_checksums: bool,
+    pace: Pace,
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -115,8 +160,10 @@ impl TusClient {
             endpoint,
             capabilities: Capabilities::default(),
             chunk_checksums: true,
+            pace: Pace::default(),
         };
-        let response = client.send(client.request(Method::OPTIONS, &url), "OPTIONS", &url).await?;
+        let options = client.request(Method::OPTIONS, &url).timeout(client.pace.stall);
+        let response = client.send(options, "OPTIONS", &url).await?;
         if !response.status().is_success() {
             return Err(refusal("OPTIONS", &url, response).await);
         }
@@ -146,6 +193,14 @@ impl TusClient {
         self.chunk_checksums = on;
     }
 
+    pub fn set_pace(&mut self, pace: Pace) {
+        self.pace = pace;
+    }
+
+    pub fn pace(&self) -> &Pace {
+        &self.pace
+    }
+
     fn request(&self, method: Method, url: &str) -> RequestBuilder {
         let request = self.http.request(method, url).header("Tus-Resumable", TUS_VERSION);
         match &self.destination.token {
@@ -159,16 +214,60 @@ impl TusClient {
     }
 
     /// Adds the chunk's SHA-256 when the server checks them, so a damaged chunk is refused
-    /// (460) instead of stored.
-    fn with_chunk(&self, request: RequestBuilder, chunk: Bytes) -> RequestBuilder {
-        let request = request.header(CONTENT_TYPE, OFFSET_OCTET_STREAM);
+    /// (460) instead of stored. The body goes out in pieces, each waiting for the bandwidth
+    /// cap and marking progress for the stall watchdog.
+    fn with_chunk(&self, request: RequestBuilder, chunk: Bytes, progress: &Arc<Progress>) -> RequestBuilder {
+        let request = request.header(CONTENT_TYPE, OFFSET_OCTET_STREAM).header(CONTENT_LENGTH, chunk.len());
         let request = if self.chunk_checksums && self.capabilities.checks_sha256() {
             let digest = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&chunk));
             request.header("Upload-Checksum", format!("sha256 {digest}"))
         } else {
             request
         };
-        request.body(chunk)
+        let pieces: Vec<Bytes> =
+            (0..chunk.len()).step_by(PIECE).map(|at| chunk.slice(at..chunk.len().min(at + PIECE))).collect();
+        let (pace, progress) = (self.pace.clone(), progress.clone());
+        let body = futures_util::stream::iter(pieces).then(move |piece| {
+            let (pace, progress) = (pace.clone(), progress.clone());
+            async move {
+                let wait = match &pace.bandwidth {
+                    Some(bucket) => bucket.lock().map(|mut b| b.take(piece.len() as u64, Instant::now())),
+                    None => Ok(Duration::ZERO),
+                }
+                .unwrap_or(Duration::ZERO);
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                progress.touch();
+                pace.sent.fetch_add(piece.len() as u64, Ordering::Relaxed);
+                Ok::<Bytes, std::io::Error>(piece)
+            }
+        });
+        request.body(reqwest::Body::wrap_stream(body))
+    }
+
+    /// Sends a request with a body, cutting it when it stalls.
+    async fn send_body(
+        &self,
+        request: RequestBuilder,
+        method: &'static str,
+        url: &str,
+        progress: &Progress,
+    ) -> Result<Response> {
+        let stall = self.pace.stall;
+        let watchdog = async {
+            loop {
+                let idle = progress.idle();
+                if idle >= stall {
+                    return;
+                }
+                tokio::time::sleep(stall - idle).await;
+            }
+        };
+        tokio::select! {
+            response = self.send(request, method, url) => response,
+            () = watchdog => Err(Error::Stalled { method, url: url.to_string(), after: stall }),
+        }
     }
 
     /// Creates an upload of `length` bytes. `first` (at most one chunk) goes in the same
@@ -193,15 +292,16 @@ impl TusClient {
             .request(Method::POST, url)
             .header("Upload-Length", length)
             .header("Upload-Metadata", encode_metadata(metadata));
+        let progress = Progress::new();
         let sent = match first.filter(|_| self.capabilities.has("creation-with-upload")) {
             Some(chunk) => {
                 let n = chunk.len() as u64;
-                request = self.with_chunk(request, chunk);
+                request = self.with_chunk(request, chunk, &progress);
                 n
             }
             None => 0,
         };
-        let response = self.send(request, "POST", url).await?;
+        let response = self.send_body(request, "POST", url, &progress).await?;
         if response.status() != StatusCode::CREATED {
             return Err(refusal("POST", url, response).await);
         }
@@ -217,7 +317,8 @@ impl TusClient {
 
     /// The server's offset for the upload at `url` (HEAD).
     pub async fn offset(&self, url: &str) -> Result<u64> {
-        let response = self.send(self.request(Method::HEAD, url), "HEAD", url).await?;
+        let request = self.request(Method::HEAD, url).timeout(self.pace.stall);
+        let response = self.send(request, "HEAD", url).await?;
         if !response.status().is_success() {
             return Err(refusal("HEAD", url, response).await);
         }
@@ -227,9 +328,13 @@ impl TusClient {
     /// Sends `chunk` at `offset` (PATCH) and returns the server's new offset.
     pub async fn patch(&self, url: &str, offset: u64, chunk: Bytes) -> Result<u64> {
         let len = chunk.len() as u64;
-        let request =
-            self.with_chunk(self.request(Method::PATCH, url).header("Upload-Offset", offset), chunk);
-        let response = self.send(request, "PATCH", url).await?;
+        let progress = Progress::new();
+        let request = self.with_chunk(
+            self.request(Method::PATCH, url).header("Upload-Offset", offset),
+            chunk,
+            &progress,
+        );
+        let response = self.send_body(request, "PATCH", url, &progress).await?;
         match response.status().as_u16() {
             204 | 200 => {
                 let server = offset_of(url, &response)?;
@@ -252,7 +357,8 @@ impl TusClient {
 
     /// Deletes the upload (termination); one already gone counts as deleted.
     pub async fn terminate(&self, url: &str) -> Result<()> {
-        let response = self.send(self.request(Method::DELETE, url), "DELETE", url).await?;
+        let request = self.request(Method::DELETE, url).timeout(self.pace.stall);
+        let response = self.send(request, "DELETE", url).await?;
         match response.status().as_u16() {
             204 | 200 | 404 | 410 => Ok(()),
             _ => Err(refusal("DELETE", url, response).await),

@@ -6,6 +6,10 @@ pub enum Error {
     /// No response (connection refused or reset, timeout): retry later, re-HEAD first.
     #[error("{method} {url}: {source}")]
     Network { method: &'static str, url: String, source: reqwest::Error },
+    /// The request made no progress for the stall timeout (no body bytes taken, or no reply):
+    /// it was cut; resume from the server's offset.
+    #[error("{method} {url}: no progress for {after:?}, cut")]
+    Stalled { method: &'static str, url: String, after: std::time::Duration },
     /// The upload is gone (404, 410): create it again.
     #[error("{url}: the upload is gone ({status})")]
     Gone { url: String, status: u16 },
@@ -33,7 +37,10 @@ impl Error {
     /// Worth trying again as it is (after a pause): network trouble, 5xx, 423, 429.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Network { .. } | Error::ChecksumMismatch { .. } | Error::OffsetMismatch { .. } => true,
+            Error::Network { .. }
+            | Error::Stalled { .. }
+            | Error::ChecksumMismatch { .. }
+            | Error::OffsetMismatch { .. } => true,
             Error::Status { status, .. } => *status >= 500 || *status == 423 || *status == 429,
             Error::Gone { .. } | Error::Protocol { .. } | Error::Read { .. } | Error::Record(_) => false,
         }

@@ -3,17 +3,21 @@
 //! server checks them, and termination. One [`TusClient`] talks to one destination.
 //! [`send`] drives one file to the end through those requests, reporting every
 //! acknowledged offset to a [`Record`] (the journal) before the next request.
-//! It does not schedule or retry: the scheduler decides what to send and when to try again.
-//! Main types: [`TusClient`], [`Destination`], [`send`], [`Record`], [`Error`].
+//! [`run`] is the scheduler: several files at once from a [`Queue`] (the journal), retries
+//! with backoff, stall cuts, a bandwidth cap ([`Pace`]) and adaptive stream counts.
+//! Main types: [`TusClient`], [`Destination`], [`send`], [`Record`], [`run`], [`Queue`],
+//! [`Policy`], [`Error`].
 
 mod client;
 mod error;
 mod metadata;
 mod pacing;
+mod schedule;
 mod send;
 
-pub use crate::client::{Capabilities, Created, Destination, TusClient};
+pub use crate::client::{Capabilities, Created, Destination, Pace, TusClient};
 pub use crate::error::{Error, Result};
 pub use crate::metadata::encode_metadata;
 pub use crate::pacing::{Backoff, Bandwidth};
+pub use crate::schedule::{run, Climb, Next, Policy, Queue, Summary, Task};
 pub use crate::send::{send, Job, Record, Sent};

@@ -1,0 +1,73 @@
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// `config.toml` in the home folder. Every field is optional:
+///
+/// ```toml
+/// [destination]
+/// endpoint = "https://ingest.example/files"
+/// token = "wst_…"
+/// chunk_mib = 8          # bytes per PATCH, in MiB
+///
+/// [upload]
+/// streams = 4
+/// adaptive = false
+/// limit_mbit = 0         # bandwidth cap in Mbit/s; 0 = none
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub destination: Option<DestinationConfig>,
+    #[serde(default)]
+    pub upload: UploadConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationConfig {
+    pub endpoint: String,
+    pub token: Option<String>,
+    pub chunk_mib: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadConfig {
+    pub streams: Option<usize>,
+    pub adaptive: Option<bool>,
+    pub limit_mbit: Option<f64>,
+}
+
+impl Config {
+    /// The configuration at `path`; a missing file is the empty configuration.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(source) => return Err(Error::Io { path: path.to_path_buf(), source }),
+        };
+        toml::from_str(&text).map_err(|e| Error::Config { path: path.to_path_buf(), reason: e.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_empty_and_a_bad_one_names_itself() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        assert!(Config::load(&path).expect("missing is fine").destination.is_none());
+        std::fs::write(&path, "[destination]\nendpoint = \"http://x/files\"\nchunk_mib = 8\n")
+            .expect("write");
+        let config = Config::load(&path).expect("valid");
+        assert_eq!(config.destination.expect("destination").chunk_mib, Some(8.0));
+        std::fs::write(&path, "[destination]\nendpont = \"typo\"\n").expect("write");
+        let err = Config::load(&path).expect_err("unknown key").to_string();
+        assert!(err.contains("config.toml") && err.contains("endpont"), "{err}");
+    }
+}

@@ -1,0 +1,19 @@
+use std::path::PathBuf;
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("journal: {0}")]
+    Journal(#[from] wedsync_journal::Error),
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}: {reason}", path.display())]
+    Config { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Transfer(#[from] wedsync_transfer::Error),
+    #[error("the journal lock was poisoned by a panic")]
+    Poisoned,
+    #[error("{0}")]
+    Task(String),
+}

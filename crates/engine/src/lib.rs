@@ -1,0 +1,19 @@
+//! The engine: from camera files to verified uploads. It records each file in the journal
+//! (hashing it once), develops the renditions the presets ask for into a content-addressed
+//! cache, plans their uploads (and the originals' when asked), and runs the scheduler over
+//! what the journal says is left — so a second run after any interruption does only what is
+//! missing. The CLI and the desktop app drive it; it prints nothing.
+//! Main types: [`Home`], [`UploadRequest`], [`upload`], [`Event`], [`Config`].
+
+mod config;
+mod error;
+mod hash;
+mod home;
+mod queue;
+mod upload;
+
+pub use crate::config::{Config, DestinationConfig};
+pub use crate::error::{Error, Result};
+pub use crate::hash::sha256_file;
+pub use crate::home::Home;
+pub use crate::upload::{upload, Event, Report, UploadRequest};

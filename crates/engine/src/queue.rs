@@ -1,0 +1,189 @@
+//! The journal as the scheduler's queue: the next upload is the journal's most urgent one
+//! still to do, and every outcome goes back into it.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use wedsync_journal::{Journal, Upload, UploadId};
+use wedsync_transfer::{Error, Job, Next, Queue, Record, Sent, Task};
+
+use crate::upload::Event;
+
+pub(crate) type Events = Arc<dyn Fn(Event) + Send + Sync>;
+
+pub(crate) struct JournalQueue {
+    pub journal: Arc<Mutex<Journal>>,
+    pub destination: String,
+    /// Files are still being recorded and developed: an empty queue may fill again.
+    pub producing: Arc<AtomicBool>,
+    pub gallery: Option<String>,
+    pub events: Events,
+    /// Uploads given up on in this run (they stay queued for the next).
+    pub left: Mutex<HashSet<UploadId>>,
+}
+
+impl JournalQueue {
+    fn lock(&self) -> Option<std::sync::MutexGuard<'_, Journal>> {
+        self.journal.lock().ok()
+    }
+
+    /// How messages name an upload; takes the journal lock.
+    fn name_of(&self, key: &UploadId) -> String {
+        self.lock()
+            .and_then(|j| {
+                j.upload(*key).ok().map(|u| describe(&j.source_paths(u.asset).unwrap_or_default(), &u))
+            })
+            .unwrap_or_else(|| format!("upload {}", key.0))
+    }
+
+    /// The file and metadata for `upload`, or why there is none now.
+    fn task(&self, journal: &Journal, upload: &Upload) -> Result<Task<UploadId>, String> {
+        let sources = journal.source_paths(upload.asset).map_err(|e| e.to_string())?;
+        let (path, filename, filetype) = match &upload.preset {
+            Some(preset) => {
+                let rendition = journal.rendition(upload.asset, preset).map_err(|e| e.to_string())?;
+                let (path, _, _) = rendition.and_then(|r| r.file).ok_or("its rendition is not developed")?;
+                (path, format!("{}_{preset}.jpg", stem(sources.first())), "image/jpeg".to_string())
+            }
+            None => {
+                // The original from wherever it still is with the size recorded (a card
+                // may have been pulled; another slot or a copy may hold the same bytes).
+                let path = sources
+                    .iter()
+                    .find(|p| std::fs::metadata(p).is_ok_and(|m| m.len() == upload.size))
+                    .ok_or("the original is at none of its known paths (card removed?)")?;
+                let name = Path::new(path)
+                    .file_name()
+                    .map_or("original".into(), |n| n.to_string_lossy().into_owned());
+                (path.clone(), name, "application/octet-stream".to_string())
+            }
+        };
+        let asset = journal.asset_sha256(upload.asset).map_err(|e| e.to_string())?;
+        let mut metadata = vec![
+            ("filename".to_string(), filename),
+            ("filetype".to_string(), filetype),
+            ("sha256".to_string(), upload.sha256.clone()),
+            ("asset".to_string(), asset),
+            ("preset".to_string(), upload.preset.clone().unwrap_or_else(|| "original".into())),
+        ];
+        if let Some(gallery) = &self.gallery {
+            metadata.push(("gallery".to_string(), gallery.clone()));
+        }
+        Ok(Task {
+            key: upload.id,
+            job: Job { path: path.into(), length: upload.size, metadata, url: upload.url.clone() },
+            record: Box::new(JournalRecord { journal: self.journal.clone(), id: upload.id }),
+        })
+    }
+}
+
+fn stem(path: Option<&String>) -> String {
+    path.and_then(|p| Path::new(p).file_stem()).map_or("asset".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// "IMG_0001.CR2 (web)" for messages.
+pub(crate) fn describe(sources: &[String], upload: &Upload) -> String {
+    let name = sources
+        .first()
+        .and_then(|p| Path::new(p).file_name())
+        .map_or(format!("asset {}", upload.asset.0), |n| n.to_string_lossy().into_owned());
+    format!("{name} ({})", upload.preset.as_deref().unwrap_or("original"))
+}
+
+impl Queue for JournalQueue {
+    type Key = UploadId;
+
+    fn next(&self, busy: &HashSet<UploadId>) -> Next<UploadId> {
+        let Some(journal) = self.lock() else { return Next::Done };
+        let Ok(left) = self.left.lock().map(|l| l.clone()) else { return Next::Done };
+        let pending = match journal.pending_uploads(&self.destination, busy.len() + left.len() + 1) {
+            Ok(p) => p,
+            Err(_) => return Next::Later,
+        };
+        let producing = self.producing.load(Ordering::Acquire);
+        match pending.iter().find(|u| !busy.contains(&u.id) && !left.contains(&u.id)) {
+            None if producing => Next::Later,
+            None => Next::Done,
+            // Originals wait until every rendition is developed and queued: the renditions
+            // are what the gallery needs tonight.
+            Some(upload) if upload.preset.is_none() && producing => Next::Later,
+            Some(upload) => match self.task(&journal, upload) {
+                Ok(task) => Next::Task(task),
+                Err(why) => {
+                    let name = describe(&journal.source_paths(upload.asset).unwrap_or_default(), upload);
+                    (self.events)(Event::Left { name, error: why });
+                    if let Ok(mut l) = self.left.lock() {
+                        l.insert(upload.id);
+                    }
+                    Next::Later
+                }
+            },
+        }
+    }
+
+    fn sent(&self, key: &UploadId, _sent: &Sent) {
+        let result = self.lock().map(|mut j| {
+            j.upload_verified(*key)
+                .and_then(|()| j.upload(*key))
+                .map(|u| (describe(&j.source_paths(u.asset).unwrap_or_default(), &u), u.size))
+        });
+        match result {
+            Some(Ok((name, bytes))) => (self.events)(Event::Verified { name, bytes }),
+            Some(Err(e)) => {
+                (self.events)(Event::UploadFailed { name: self.name_of(key), error: format!("journal: {e}") })
+            }
+            None => {}
+        }
+    }
+
+    fn attempt_failed(&self, key: &UploadId, error: &Error, giving_up: bool) {
+        if let Some(mut j) = self.lock() {
+            let _ = j.upload_attempt_failed(*key, &error.to_string());
+        }
+        let name = self.name_of(key);
+        if giving_up {
+            if let Ok(mut l) = self.left.lock() {
+                l.insert(*key);
+            }
+            (self.events)(Event::Left { name, error: error.to_string() });
+        } else {
+            (self.events)(Event::Retrying { name, error: error.to_string() });
+        }
+    }
+
+    fn failed(&self, key: &UploadId, error: &Error) {
+        if let Some(mut j) = self.lock() {
+            let _ = j.upload_failed(*key, &error.to_string());
+        }
+        (self.events)(Event::UploadFailed { name: self.name_of(key), error: error.to_string() });
+    }
+}
+
+/// Records one upload's progress in the journal, each fact before the next request.
+struct JournalRecord {
+    journal: Arc<Mutex<Journal>>,
+    id: UploadId,
+}
+
+impl JournalRecord {
+    fn with(&self, f: impl FnOnce(&mut Journal) -> wedsync_journal::Result<()>) -> Result<(), String> {
+        let mut journal = self.journal.lock().map_err(|_| "the journal lock was poisoned".to_string())?;
+        f(&mut journal).map_err(|e| e.to_string())
+    }
+}
+
+impl Record for JournalRecord {
+    fn created(&mut self, url: &str) -> Result<(), String> {
+        self.with(|j| j.upload_created(self.id, url))
+    }
+
+    fn acknowledged(&mut self, offset: u64) -> Result<(), String> {
+        self.with(|j| j.upload_progress(self.id, offset))
+    }
+
+    fn restarted(&mut self, reason: &str) -> Result<(), String> {
+        self.with(|j| j.upload_restarted(self.id, reason))
+    }
+}

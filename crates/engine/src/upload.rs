@@ -1,0 +1,342 @@
+//! `upload`: record, develop and send, with development running ahead of the upload so the
+//! link is busy as soon as the first rendition is ready.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use wedsync_develop::{develop_file, Preset};
+use wedsync_journal::{AssetId, Journal, NewAsset, NewUpload, Remaining};
+use wedsync_transfer::{Destination, Pace, Policy, Summary, TusClient};
+
+use crate::error::{Error, Result};
+use crate::hash::sha256_file;
+use crate::home::Home;
+use crate::queue::{Events, JournalQueue};
+
+/// What to upload and how.
+pub struct UploadRequest {
+    /// Camera files (folders already expanded by the caller).
+    pub files: Vec<PathBuf>,
+    /// Renditions to make and send, in this order; may be empty with `originals`.
+    pub presets: Vec<Preset>,
+    /// Also send the camera files, after every rendition.
+    pub originals: bool,
+    pub destination: Destination,
+    pub policy: Policy,
+    pub pace: Pace,
+    /// Sent as `gallery` metadata, for the platform to file the uploads under.
+    pub gallery: Option<String>,
+    /// Threads developing at once.
+    pub develop_threads: usize,
+}
+
+/// What happened, as it happens.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A camera file is in the journal (`hashed` false: known from an earlier run).
+    Recorded {
+        path: PathBuf,
+        hashed: bool,
+    },
+    Developed {
+        path: PathBuf,
+        preset: String,
+        bytes: u64,
+        cached: bool,
+    },
+    /// This file (or one rendition of it) could not be developed; the others go on.
+    DevelopFailed {
+        path: PathBuf,
+        preset: Option<String>,
+        error: String,
+    },
+    Verified {
+        name: String,
+        bytes: u64,
+    },
+    Retrying {
+        name: String,
+        error: String,
+    },
+    /// Left for the next run (failing repeatedly, or its file is not reachable now).
+    Left {
+        name: String,
+        error: String,
+    },
+    UploadFailed {
+        name: String,
+        error: String,
+    },
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub files: usize,
+    pub developed: usize,
+    pub develop_failed: usize,
+    pub transfer: Summary,
+    /// Set when the destination could not be reached at all; everything stays queued.
+    pub unreachable: Option<String>,
+    /// What the journal says is left, after the run.
+    pub remaining: Remaining,
+    pub seconds: f64,
+}
+
+/// Records, develops and uploads `request.files`, finishing whatever earlier runs left at
+/// the same destination.
+pub async fn upload(home: &Home, request: UploadRequest, events: Events) -> Result<Report> {
+    let started = Instant::now();
+    let journal = Arc::new(Mutex::new(Journal::open(&home.journal())?));
+    let producing = Arc::new(AtomicBool::new(true));
+    let counts = Arc::new(Counts::default());
+    let request = Arc::new(request);
+    let endpoint = request.destination.endpoint.clone();
+
+    let producer = {
+        let (journal, producing, counts, request, events) =
+            (journal.clone(), producing.clone(), counts.clone(), request.clone(), events.clone());
+        let cache = home.cache();
+        tokio::task::spawn_blocking(move || {
+            produce(&journal, &cache, &request, &counts, &events);
+            producing.store(false, Ordering::Release);
+        })
+    };
+
+    let connected = TusClient::connect(request.destination.clone()).await;
+    let (transfer, unreachable) = match connected {
+        Ok(mut client) => {
+            client.set_pace(request.pace.clone());
+            let queue = JournalQueue {
+                journal: journal.clone(),
+                destination: endpoint,
+                producing,
+                gallery: request.gallery.clone(),
+                events,
+                left: Mutex::new(Default::default()),
+            };
+            (wedsync_transfer::run(client, queue, request.policy.clone()).await, None)
+        }
+        Err(e) => (Summary::default(), Some(e.to_string())),
+    };
+    producer.await.map_err(|e| Error::Task(format!("developing: {e}")))?;
+    let remaining = journal.lock().map_err(|_| Error::Poisoned)?.remaining()?;
+    Ok(Report {
+        files: request.files.len(),
+        developed: counts.developed.load(Ordering::Relaxed),
+        develop_failed: counts.failed.load(Ordering::Relaxed),
+        transfer,
+        unreachable,
+        remaining,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[derive(Default)]
+struct Counts {
+    next: AtomicUsize,
+    developed: AtomicUsize,
+    failed: AtomicUsize,
+}
+
+/// Runs `develop_threads` threads over the files until all are recorded, developed and
+/// planned for upload.
+fn produce(
+    journal: &Mutex<Journal>,
+    cache: &Path,
+    request: &UploadRequest,
+    counts: &Counts,
+    events: &Events,
+) {
+    std::thread::scope(|scope| {
+        for _ in 0..request.develop_threads.clamp(1, request.files.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = counts.next.fetch_add(1, Ordering::Relaxed);
+                let Some(path) = request.files.get(i) else { return };
+                if let Err(error) = prepare(journal, cache, path, request, counts, events) {
+                    counts.failed.fetch_add(1, Ordering::Relaxed);
+                    events(Event::DevelopFailed {
+                        path: path.clone(),
+                        preset: None,
+                        error: error.to_string(),
+                    });
+                }
+            });
+        }
+    });
+}
+
+/// One camera file: recorded (hashed unless known unchanged), each rendition developed
+/// unless the cache has it, and every upload planned.
+fn prepare(
+    journal: &Mutex<Journal>,
+    cache: &Path,
+    path: &Path,
+    request: &UploadRequest,
+    counts: &Counts,
+    events: &Events,
+) -> Result<()> {
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64);
+    let name = path.to_string_lossy().into_owned();
+    let lock = || journal.lock().map_err(|_| Error::Poisoned);
+    let known = lock()?.known_source(&name, meta.len(), mtime_ns)?;
+    let rating = sidecar_rating(path);
+    let asset = match known {
+        Some(asset) => asset,
+        None => {
+            let sha256 = sha256_file(path).map_err(io)?;
+            let new = NewAsset {
+                path: name.clone(),
+                size: meta.len(),
+                mtime_ns,
+                sha256,
+                capture_time: None,
+                camera: None,
+                rating,
+            };
+            lock()?.record_asset(&new)?
+        }
+    };
+    events(Event::Recorded { path: path.to_path_buf(), hashed: known.is_none() });
+    let priority = rating.unwrap_or(0);
+    let destination = &request.destination.endpoint;
+    for preset in &request.presets {
+        let Some((sha256, size)) = rendition(journal, cache, path, asset, preset, counts, events)? else {
+            continue;
+        };
+        let new = NewUpload {
+            asset,
+            preset: Some(preset.name.clone()),
+            destination: destination.clone(),
+            sha256,
+            size,
+            priority,
+        };
+        lock()?.plan_upload(&new)?;
+    }
+    if request.originals {
+        let sha256 = lock()?.asset_sha256(asset)?;
+        let new = NewUpload {
+            asset,
+            preset: None,
+            destination: destination.clone(),
+            sha256,
+            size: meta.len(),
+            priority,
+        };
+        lock()?.plan_upload(&new)?;
+    }
+    Ok(())
+}
+
+/// The rendition's SHA-256 and size: from the cache when an earlier run made it, else
+/// developed now. `None` when it cannot be made (reported; the file's other work goes on).
+fn rendition(
+    journal: &Mutex<Journal>,
+    cache: &Path,
+    path: &Path,
+    asset: AssetId,
+    preset: &Preset,
+    counts: &Counts,
+    events: &Events,
+) -> Result<Option<(String, u64)>> {
+    let lock = || journal.lock().map_err(|_| Error::Poisoned);
+    let id = lock()?.plan_rendition(asset, &preset.name)?;
+    let recorded = lock()?.rendition(asset, &preset.name)?;
+    if let Some((file, sha256, size)) = recorded.as_ref().and_then(|r| r.file.clone()) {
+        if std::fs::metadata(&file).is_ok_and(|m| m.len() == size) {
+            events(Event::Developed {
+                path: path.to_path_buf(),
+                preset: preset.name.clone(),
+                bytes: size,
+                cached: true,
+            });
+            return Ok(Some((sha256, size)));
+        }
+    }
+    let developed = develop_file(path, preset).map_err(|e| e.to_string()).and_then(|r| {
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&r.jpeg));
+        let target = cache.join(format!("{sha256}.jpg"));
+        write_atomically(&target, &r.jpeg).map_err(|e| format!("{}: {e}", target.display()))?;
+        Ok((target, sha256, r.jpeg.len() as u64))
+    });
+    match developed {
+        Ok((target, sha256, size)) => {
+            lock()?.rendition_ready(id, &target.to_string_lossy(), &sha256, size)?;
+            counts.developed.fetch_add(1, Ordering::Relaxed);
+            events(Event::Developed {
+                path: path.to_path_buf(),
+                preset: preset.name.clone(),
+                bytes: size,
+                cached: false,
+            });
+            Ok(Some((sha256, size)))
+        }
+        Err(error) => {
+            lock()?.rendition_failed(id, &error)?;
+            counts.failed.fetch_add(1, Ordering::Relaxed);
+            events(Event::DevelopFailed {
+                path: path.to_path_buf(),
+                preset: Some(preset.name.clone()),
+                error,
+            });
+            Ok(None)
+        }
+    }
+}
+
+/// Written under a temporary name and renamed, so the cache never holds half a file.
+fn write_atomically(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let partial = target.with_extension("partial");
+    std::fs::write(&partial, bytes)?;
+    std::fs::File::open(&partial)?.sync_all()?;
+    std::fs::rename(&partial, target)
+}
+
+/// The star rating an editor (Lightroom, Photo Mechanic, Bridge) wrote to the XMP sidecar
+/// beside the file (`IMG_0001.xmp` or `IMG_0001.CR2.xmp`), as `xmp:Rating="4"` or
+/// `<xmp:Rating>4</xmp:Rating>`.
+fn sidecar_rating(path: &Path) -> Option<i64> {
+    let candidates = [path.with_extension("xmp"), path.with_extension("XMP"), {
+        let mut p = path.as_os_str().to_owned();
+        p.push(".xmp");
+        PathBuf::from(p)
+    }];
+    let text = candidates.iter().find_map(|p| std::fs::read_to_string(p).ok())?;
+    let at = text.find("xmp:Rating")? + "xmp:Rating".len();
+    let digits: String = text[at..]
+        .chars()
+        .skip_while(|c| matches!(c, '=' | '"' | '\'' | '>' | ' '))
+        .take_while(|c| c.is_ascii_digit() || *c == '-')
+        .collect();
+    digits.parse().ok().filter(|r| (-1..=5).contains(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratings_are_read_from_either_xmp_form_and_absent_otherwise() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let raw = dir.path().join("IMG_0001.CR2");
+        assert_eq!(sidecar_rating(&raw), None);
+        std::fs::write(dir.path().join("IMG_0001.xmp"), r#"<rdf:Description xmp:Rating="4" />"#)
+            .expect("write");
+        assert_eq!(sidecar_rating(&raw), Some(4));
+        let other = dir.path().join("IMG_0002.CR2");
+        std::fs::write(dir.path().join("IMG_0002.CR2.xmp"), "<xmp:Rating>5</xmp:Rating>").expect("write");
+        assert_eq!(sidecar_rating(&other), Some(5));
+        let bad = dir.path().join("IMG_0003.CR2");
+        std::fs::write(dir.path().join("IMG_0003.xmp"), r#"xmp:Rating="99""#).expect("write");
+        assert_eq!(sidecar_rating(&bad), None);
+    }
+}
