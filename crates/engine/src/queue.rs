@@ -132,6 +132,10 @@ impl Queue for JournalQueue {
         match result {
             Some(Ok((name, bytes))) => (self.events)(Event::Verified { name, bytes }),
             Some(Err(e)) => {
+                // Not handed out again in this run: it would only fail the same way.
+                if let Ok(mut l) = self.left.lock() {
+                    l.insert(*key);
+                }
                 (self.events)(Event::UploadFailed { name: self.name_of(key), error: format!("journal: {e}") })
             }
             None => {}

@@ -180,10 +180,11 @@ enum Outcome {
 }
 
 /// Records through to the journal, and notes what the retry loop needs: the upload URL
-/// once made, and whether an attempt moved the offset.
+/// once made, and whether an attempt moved the offset past the furthest one seen.
 struct Tracking {
     inner: Box<dyn Record + Send>,
     url: Option<String>,
+    furthest: Option<u64>,
     progressed: bool,
 }
 
@@ -194,12 +195,16 @@ impl Record for Tracking {
     }
 
     fn acknowledged(&mut self, offset: u64) -> Result<(), String> {
-        self.progressed = true;
+        if self.furthest.is_none_or(|f| offset > f) {
+            self.progressed = self.furthest.is_some();
+            self.furthest = Some(offset);
+        }
         self.inner.acknowledged(offset)
     }
 
     fn restarted(&mut self, reason: &str) -> Result<(), String> {
         self.url = None;
+        self.furthest = None;
         self.inner.restarted(reason)
     }
 }
@@ -208,7 +213,7 @@ impl Record for Tracking {
 async fn attempts<Q: Queue>(shared: &Shared<Q>, task: Task<Q::Key>, seed: u64) -> Outcome {
     let Task { key, mut job, record } = task;
     let policy = &shared.policy;
-    let mut tracking = Tracking { inner: record, url: job.url.clone(), progressed: false };
+    let mut tracking = Tracking { inner: record, url: job.url.clone(), furthest: None, progressed: false };
     let mut backoff =
         Backoff::new(policy.backoff_base, policy.backoff_cap, seed.wrapping_mul(0x9e37_79b9) + 1);
     loop {

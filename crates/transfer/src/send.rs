@@ -61,7 +61,11 @@ pub async fn send(client: &TusClient, job: &Job, record: &mut impl Record) -> Re
         None => None,
     };
     let (url, mut offset) = match resumed {
-        Some(at) => at,
+        Some((url, offset)) => {
+            // The server may be ahead of the record: a crash after its reply, before ours.
+            record.acknowledged(offset).map_err(fail)?;
+            (url, offset)
+        }
         None => {
             let first = read_chunk(&mut file, 0, chunk_size.min(job.length)).await.map_err(read_err)?;
             let pairs: Vec<(&str, &str)> =
@@ -85,6 +89,11 @@ pub async fn send(client: &TusClient, job: &Job, record: &mut impl Record) -> Re
                 offset = server;
                 bad_checksums = 0;
                 record.acknowledged(offset).map_err(fail)?;
+            }
+            // The server is elsewhere (another client, a lost reply): go on from there. A
+            // 409 that leaves the offset where it was would loop; it ends the attempt.
+            Err(Error::OffsetMismatch { server, url: u, sent }) if server == offset => {
+                return Err(Error::OffsetMismatch { url: u, sent, server });
             }
             Err(Error::OffsetMismatch { server, .. }) => {
                 resent += len;

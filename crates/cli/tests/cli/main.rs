@@ -4,3 +4,5 @@ mod develop;
 mod loadtest;
 mod presets;
 mod serve;
+mod support;
+mod upload;

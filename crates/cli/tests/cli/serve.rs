@@ -3,84 +3,13 @@
 //! every acknowledged offset still there and every file byte-identical in the end.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn wedsync(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wedsync")).args(args).output().expect("run wedsync");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
-
-fn token(data: &Path, name: &str, admin: bool) -> String {
-    let mut args = vec!["serve", "token", "add", name, "--data", data.to_str().expect("utf-8")];
-    if admin {
-        args.push("--admin");
-    }
-    let (code, out) = wedsync(&args);
-    assert_eq!(code, 0, "{out}");
-    out.lines().last().expect("a line").to_string()
-}
-
-/// A child process killed (SIGKILL) when dropped, so a failing test leaves nothing running.
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `wedsync serve` on `port` and waits for its "listening" line.
-fn start_server(data: &Path, port: u16) -> Kill {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wedsync"))
-        .args(["serve", "--data", data.to_str().expect("utf-8"), "--listen", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start server");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().and_then(Result::ok).unwrap_or_default();
-    assert!(first.starts_with("listening on http://127.0.0.1:"), "{first}");
-    Kill(child)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-/// One request over a fresh connection; status, headers (lowercase names) and body.
-fn request(port: u16, method: &str, path: &str, token: &str) -> (u16, HashMap<String, String>, Vec<u8>) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nTus-Resumable: 1.0.0\r\nAuthorization: Bearer {token}\r\n\r\n"
-    );
-    s.write_all(head.as_bytes()).expect("write");
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
-    let text = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = text.split("\r\n");
-    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    (status, headers, raw.get(split + 4..).unwrap_or_default().to_vec())
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("root")
-}
+use crate::support::{free_port, random_bytes, repo_root, request, start_server, token, wedsync, Kill};
 
 #[test]
 fn tokens_are_made_listed_and_revoked_from_the_command_line() {
@@ -115,18 +44,10 @@ fn a_killed_server_loses_no_acknowledged_offset_and_clients_resume() {
     // 50 photo-like files of 0.5–2.5 MB.
     let inputs = dir.path().join("in");
     std::fs::create_dir_all(&inputs).expect("mkdir");
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let files: Vec<(PathBuf, Vec<u8>)> = (0..50)
         .map(|i| {
-            let len = 500_000 + (i * 41_000) as usize;
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    (x >> 32) as u8
-                })
-                .collect();
+            let bytes = random_bytes(500_000 + i * 41_000, &mut seed);
             let path = inputs.join(format!("IMG_{i:04}.jpg"));
             std::fs::write(&path, &bytes).expect("write");
             (path, bytes)

@@ -1,0 +1,148 @@
+//! What the binary's tests share: running `wedsync`, servers as child processes killed
+//! when dropped, raw HTTP requests, test files.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+pub fn wedsync(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wedsync")).args(args).output().expect("run wedsync");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+pub fn token(data: &Path, name: &str, admin: bool) -> String {
+    let mut args = vec!["serve", "token", "add", name, "--data", data.to_str().expect("utf-8")];
+    if admin {
+        args.push("--admin");
+    }
+    let (code, out) = wedsync(&args);
+    assert_eq!(code, 0, "{out}");
+    out.lines().last().expect("a line").to_string()
+}
+
+/// A child process killed (SIGKILL) when dropped, so a failing test leaves nothing running.
+pub struct Kill(pub Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `wedsync serve` on `port` and waits for its "listening" line.
+pub fn start_server(data: &Path, port: u16) -> Kill {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wedsync"))
+        .args(["serve", "--data", data.to_str().expect("utf-8"), "--listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start server");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(first.starts_with("listening on http://127.0.0.1:"), "{first}");
+    Kill(child)
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// One request over a fresh connection; status, headers (lowercase names) and body.
+pub fn request(port: u16, method: &str, path: &str, token: &str) -> (u16, HashMap<String, String>, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nTus-Resumable: 1.0.0\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).expect("write");
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
+    let text = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = text.split("\r\n");
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, raw.get(split + 4..).unwrap_or_default().to_vec())
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("root")
+}
+
+/// `len` pseudo-random bytes (xorshift), different for every call on the same seed.
+pub fn random_bytes(len: usize, seed: &mut u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            (*seed >> 32) as u8
+        })
+        .collect()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The SHA-256 of every file in `dir` whose name passes `keep`.
+pub fn hashes_in(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut all: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().is_file() && keep(&e.file_name().to_string_lossy()))
+                .map(|e| sha256_hex(&std::fs::read(e.path()).expect("read")))
+                .collect()
+        })
+        .unwrap_or_default();
+    all.sort();
+    all
+}
+
+/// Starts a peer server that prints "listening PORT" first; returns it and its port.
+fn start_peer(mut command: Command, name: &str) -> (Kill, String) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {name} (run scripts/install-deps): {e}"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+    let port =
+        line.trim().strip_prefix("listening ").unwrap_or_else(|| panic!("{name} said {line:?}")).to_string();
+    (Kill(child), port)
+}
+
+/// @tus/server with its file store in `dir`; returns it and its endpoint.
+pub fn start_tus_node(dir: &Path) -> (Kill, String) {
+    let mut command = Command::new("node");
+    command.arg(repo_root().join("tests/peers/node/tus-node-server.mjs")).arg(dir);
+    let (server, port) = start_peer(command, "@tus/server");
+    (server, format!("http://127.0.0.1:{port}/files"))
+}
+
+/// tuspyserver (FastAPI, under uvicorn, in the peers' venv) storing in `dir`; returns it
+/// and its endpoint, with the trailing slash its OPTIONS route needs.
+pub fn start_tuspyserver(dir: &Path) -> (Kill, String) {
+    let home = std::env::var_os("HOME").expect("HOME");
+    let python = Path::new(&home).join(".cache/wedsync/venv/bin/python");
+    let mut command = Command::new(python);
+    command.arg(repo_root().join("tests/peers/python/tuspyserver_app.py")).arg(dir);
+    let (server, port) = start_peer(command, "tuspyserver");
+    (server, format!("http://127.0.0.1:{port}/files/"))
+}
