@@ -1,6 +1,7 @@
 //! End-to-end tests of the `wedsync` binary.
 
 mod develop;
+mod faults;
 mod loadtest;
 mod presets;
 mod serve;
