@@ -16,6 +16,20 @@ use wedsync_develop::{synth, PresetSet};
 pub enum Command {
     /// CPU time of `wedsync develop` against LibRaw's dcraw_emu -q 3 + cjpeg.
     Develop(DevelopArgs),
+    /// Make N distinct RAW frames (DNG) from one, for upload benchmarks: the same sensor
+    /// data shifted sideways, so each is its own file and its own rendition.
+    Frames(FramesArgs),
+}
+
+#[derive(clap::Args)]
+pub struct FramesArgs {
+    /// The RAW file to derive the frames from.
+    input: PathBuf,
+    #[arg(long, default_value_t = 200)]
+    count: usize,
+    /// Folder for FRAME_0000.dng, FRAME_0001.dng, … (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -42,7 +56,23 @@ pub struct DevelopArgs {
 }
 
 pub fn run(cmd: Command, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let Command::Develop(args) = cmd;
+    match cmd {
+        Command::Develop(args) => develop(args, presets_dir),
+        Command::Frames(args) => frames(args),
+    }
+}
+
+fn frames(args: FramesArgs) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.out).with_context(|| format!("create {}", args.out.display()))?;
+    for k in 0..args.count {
+        let dst = args.out.join(format!("FRAME_{k:04}.dng"));
+        synth::shifted_dng(&args.input, &dst, k * 7 + 1)?;
+    }
+    say!("made {} frames from {} in {}", args.count, args.input.display(), args.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn develop(args: DevelopArgs, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let presets = PresetSet::load(presets_dir)?;
     let scratch = tempfile_dir()?;
     let mut inputs = args.inputs.clone();

@@ -96,15 +96,31 @@ fn write(
 /// Writes `dst`: `src`'s picture area repeated to about `megapixels`, at 3:2 like the
 /// sensor it stands for. Returns the new sensor size.
 pub fn tiled_dng(src: &Path, dst: &Path, megapixels: f64) -> Result<(usize, usize)> {
+    tile(src, dst, Some(megapixels), 0)
+}
+
+/// Writes `dst`: `src`'s picture area at its own size with its columns rotated by
+/// `2 * shift` (an even shift keeps the CFA phase) — frames that are different files and
+/// develop into different renditions, for benchmarks that need many.
+pub fn shifted_dng(src: &Path, dst: &Path, shift: usize) -> Result<(usize, usize)> {
+    tile(src, dst, None, shift)
+}
+
+fn tile(src: &Path, dst: &Path, megapixels: Option<f64>, shift: usize) -> Result<(usize, usize)> {
     let (image, meta, (x0, y0, w, h)) = decode(src)?;
-    let height = ((megapixels * 1e6 / 1.5).sqrt() as usize) / 2 * 2;
-    let width = (height * 3 / 2) / 2 * 2;
+    let (width, height) = match megapixels {
+        Some(mp) => {
+            let height = ((mp * 1e6 / 1.5).sqrt() as usize) / 2 * 2;
+            ((height * 3 / 2) / 2 * 2, height)
+        }
+        None => (w, h),
+    };
     let raw = pixels(&image);
     let stride = image.width;
     let mut data = Vec::with_capacity(width * height);
     for y in 0..height {
         let row = &raw[(y0 + y % h) * stride + x0..][..w];
-        data.extend((0..width).map(|x| row[x % w]));
+        data.extend((0..width).map(|x| row[(x + 2 * shift) % w]));
     }
     write(image, &meta, data, width, height, dst)?;
     Ok((width, height))

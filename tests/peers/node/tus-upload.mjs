@@ -1,7 +1,8 @@
 // Drives tus-js-client (a tus client written by others) against a server, for the ingest
 // tests. Usage: node tus-upload.mjs '<json>' with
 //   { endpoint, token, files: [path...], mode: "plain" | "parallel" | "interrupt",
-//     chunkSize?, parallel?, retryDelays? }
+//     chunkSize?, parallel?, retryDelays?, concurrency? }
+// `concurrency` bounds the files in flight (default: all at once).
 // Prints one JSON object per line: {event:"ack", file, offset, url} after every chunk the server
 // acknowledged, {event:"interrupted", file, offset} (interrupt mode: the server's offset
 // after the PATCH was cut), {event:"done", file, url}, {event:"error", file, message}.
@@ -75,18 +76,27 @@ async function interrupted(file, i) {
 }
 
 let failed = 0
+async function one(file, i) {
+  try {
+    let url
+    if (opts.mode === 'interrupt') url = await interrupted(file, i)
+    else if (opts.mode === 'parallel')
+      url = await upload(file, i, () => ({ parallelUploads: opts.parallel ?? 3 }))
+    else url = await upload(file, i, () => ({ uploadDataDuringCreation: true }))
+    say({ event: 'done', file: i, url })
+  } catch (e) {
+    failed++
+    say({ event: 'error', file: i, message: String(e && e.message ? e.message : e) })
+  }
+}
+// A fixed number of workers, each taking the next file when it finishes one.
+let next = 0
+const workers = Math.min(opts.concurrency ?? opts.files.length, opts.files.length)
 await Promise.all(
-  opts.files.map(async (file, i) => {
-    try {
-      let url
-      if (opts.mode === 'interrupt') url = await interrupted(file, i)
-      else if (opts.mode === 'parallel')
-        url = await upload(file, i, () => ({ parallelUploads: opts.parallel ?? 3 }))
-      else url = await upload(file, i, () => ({ uploadDataDuringCreation: true }))
-      say({ event: 'done', file: i, url })
-    } catch (e) {
-      failed++
-      say({ event: 'error', file: i, message: String(e && e.message ? e.message : e) })
+  Array.from({ length: workers }, async () => {
+    while (next < opts.files.length) {
+      const i = next++
+      await one(opts.files[i], i)
     }
   }),
 )

@@ -92,12 +92,13 @@ fn renditions_and_originals_reach_our_server_once_and_a_second_run_sends_nothing
     assert!(out.contains("401"), "{out}");
 }
 
-#[test]
-fn renditions_and_originals_reach_tus_node_server_byte_identical() {
+/// The samples' `web` renditions and originals sent to a peer server storing in a folder:
+/// the folder's data files (not its `sidecar`-suffixed metadata) are exactly those bytes.
+fn a_peer_receives_everything(start: fn(&Path) -> (Kill, String), sidecar: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (store, home) = (dir.path().join("store"), dir.path().join("home"));
     std::fs::create_dir_all(&store).expect("mkdir");
-    let (_server, url) = start_tus_node(&store);
+    let (_server, url) = start(&store);
     let samples = samples();
     let (code, out) = wedsync_at(
         &home,
@@ -114,33 +115,18 @@ fn renditions_and_originals_reach_tus_node_server_byte_identical() {
         ],
     );
     assert_eq!(code, 0, "{out}");
-    let stored = hashes_in(&store, |n| !n.ends_with(".json"));
+    let stored = hashes_in(&store, |n| !n.ends_with(sidecar));
     assert_eq!(stored, expected(&home, &sample_files()));
 }
 
 #[test]
+fn renditions_and_originals_reach_tus_node_server_byte_identical() {
+    a_peer_receives_everything(start_tus_node, ".json");
+}
+
+#[test]
 fn renditions_and_originals_reach_tuspyserver_byte_identical() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (store, home) = (dir.path().join("store"), dir.path().join("home"));
-    let (_server, url) = start_tuspyserver(&store);
-    let samples = samples();
-    let (code, out) = wedsync_at(
-        &home,
-        &[
-            "upload",
-            samples.to_str().expect("utf-8"),
-            "--preset",
-            "web",
-            "--originals",
-            "--to",
-            &url,
-            "--chunk-mib",
-            "1",
-        ],
-    );
-    assert_eq!(code, 0, "{out}");
-    let stored = hashes_in(&store, |n| !n.ends_with(".info"));
-    assert_eq!(stored, expected(&home, &sample_files()));
+    a_peer_receives_everything(start_tuspyserver, ".info");
 }
 
 #[test]
