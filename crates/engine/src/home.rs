@@ -1,4 +1,4 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
@@ -27,10 +27,6 @@ impl Home {
         std::fs::create_dir_all(root.join("cache"))
             .map_err(|source| Error::Io { path: root.clone(), source })?;
         Ok(Home { root })
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     pub fn journal(&self) -> PathBuf {
