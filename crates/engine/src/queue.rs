@@ -97,7 +97,7 @@ impl Queue for JournalQueue {
 
     fn next(&self, busy: &HashSet<UploadId>) -> Next<UploadId> {
         let Some(journal) = self.lock() else { return Next::Done };
-        let Ok(left) = self.left.lock().map(|l| l.clone()) else { return Next::Done };
+        let Ok(mut left) = self.left.lock() else { return Next::Done };
         let pending = match journal.pending_uploads(&self.destination, busy.len() + left.len() + 1) {
             Ok(p) => p,
             Err(_) => return Next::Later,
@@ -114,9 +114,7 @@ impl Queue for JournalQueue {
                 Err(why) => {
                     let name = describe(&journal.source_paths(upload.asset).unwrap_or_default(), upload);
                     (self.events)(Event::Left { name, error: why });
-                    if let Ok(mut l) = self.left.lock() {
-                        l.insert(upload.id);
-                    }
+                    left.insert(upload.id);
                     Next::Later
                 }
             },

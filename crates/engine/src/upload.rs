@@ -122,7 +122,7 @@ pub async fn upload(home: &Home, request: UploadRequest, events: Events) -> Resu
         Err(e) => (Summary::default(), Some(e.to_string())),
     };
     producer.await.map_err(|e| Error::Task(format!("developing: {e}")))?;
-    let remaining = journal.lock().map_err(|_| Error::Poisoned)?.remaining()?;
+    let remaining = locked(&journal)?.remaining()?;
     Ok(Report {
         files: request.files.len(),
         developed: counts.developed.load(Ordering::Relaxed),
@@ -186,8 +186,7 @@ fn prepare(
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos() as i64);
     let name = path.to_string_lossy().into_owned();
-    let lock = || journal.lock().map_err(|_| Error::Poisoned);
-    let known = lock()?.known_source(&name, meta.len(), mtime_ns)?;
+    let known = locked(journal)?.known_source(&name, meta.len(), mtime_ns)?;
     let rating = sidecar_rating(path);
     let asset = match known {
         Some(asset) => asset,
@@ -202,7 +201,7 @@ fn prepare(
                 camera: None,
                 rating,
             };
-            lock()?.record_asset(&new)?
+            locked(journal)?.record_asset(&new)?
         }
     };
     events(Event::Recorded { path: path.to_path_buf(), hashed: known.is_none() });
@@ -220,10 +219,10 @@ fn prepare(
             size,
             priority,
         };
-        lock()?.plan_upload(&new)?;
+        locked(journal)?.plan_upload(&new)?;
     }
     if request.originals {
-        let sha256 = lock()?.asset_sha256(asset)?;
+        let sha256 = locked(journal)?.asset_sha256(asset)?;
         let new = NewUpload {
             asset,
             preset: None,
@@ -232,7 +231,7 @@ fn prepare(
             size: meta.len(),
             priority,
         };
-        lock()?.plan_upload(&new)?;
+        locked(journal)?.plan_upload(&new)?;
     }
     Ok(())
 }
@@ -248,9 +247,8 @@ fn rendition(
     counts: &Counts,
     events: &Events,
 ) -> Result<Option<(String, u64)>> {
-    let lock = || journal.lock().map_err(|_| Error::Poisoned);
-    let id = lock()?.plan_rendition(asset, &preset.name)?;
-    let recorded = lock()?.rendition(asset, &preset.name)?;
+    let id = locked(journal)?.plan_rendition(asset, &preset.name)?;
+    let recorded = locked(journal)?.rendition(asset, &preset.name)?;
     if let Some((file, sha256, size)) = recorded.as_ref().and_then(|r| r.file.clone()) {
         if std::fs::metadata(&file).is_ok_and(|m| m.len() == size) {
             events(Event::Developed {
@@ -270,7 +268,7 @@ fn rendition(
     });
     match developed {
         Ok((target, sha256, size)) => {
-            lock()?.rendition_ready(id, &target.to_string_lossy(), &sha256, size)?;
+            locked(journal)?.rendition_ready(id, &target.to_string_lossy(), &sha256, size)?;
             counts.developed.fetch_add(1, Ordering::Relaxed);
             events(Event::Developed {
                 path: path.to_path_buf(),
@@ -281,7 +279,7 @@ fn rendition(
             Ok(Some((sha256, size)))
         }
         Err(error) => {
-            lock()?.rendition_failed(id, &error)?;
+            locked(journal)?.rendition_failed(id, &error)?;
             counts.failed.fetch_add(1, Ordering::Relaxed);
             events(Event::DevelopFailed {
                 path: path.to_path_buf(),
@@ -291,6 +289,10 @@ fn rendition(
             Ok(None)
         }
     }
+}
+
+fn locked(journal: &Mutex<Journal>) -> Result<std::sync::MutexGuard<'_, Journal>> {
+    journal.lock().map_err(|_| Error::Poisoned)
 }
 
 /// Written under a temporary name and renamed, so the cache never holds half a file.

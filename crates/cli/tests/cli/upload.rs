@@ -42,15 +42,10 @@ fn sample_files() -> Vec<PathBuf> {
         .expect("../shared/samples")
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.is_file() && wedsync_develop_ext(p))
+        .filter(|p| p.is_file() && wedsync_develop::is_supported_extension(p))
         .collect();
     files.sort();
     files
-}
-
-fn wedsync_develop_ext(p: &Path) -> bool {
-    let ext = p.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    matches!(ext.as_str(), "cr2" | "dng" | "kdc" | "nef" | "arw" | "cr3" | "raf" | "jpg")
 }
 
 #[test]
