@@ -234,8 +234,13 @@ impl XorShift {
 async fn drive(name: &'static str, server: &Server, plan: &Plan) -> anyhow::Result<Report> {
     let mut clients = Vec::new();
     for token in &server.tokens {
-        let destination =
-            Destination { endpoint: server.endpoint.clone(), token: token.clone(), chunk_size: plan.chunk };
+        // One upload per file (no concatenation), so both servers get the same requests.
+        let destination = Destination {
+            endpoint: server.endpoint.clone(),
+            token: token.clone(),
+            chunk_size: plan.chunk,
+            parts: 1,
+        };
         let mut client = TusClient::connect(destination)
             .await
             .with_context(|| format!("{name} at {}", server.endpoint))?;

@@ -46,6 +46,10 @@ pub struct Args {
     /// Bytes per request, in MiB (platforms may require e.g. at least 5).
     #[arg(long, value_name = "MIB")]
     chunk_mib: Option<f64>,
+    /// Partial uploads of one large file sent at once and joined by the server, where it
+    /// offers concatenation; each part is at least one chunk (1 = one upload per file).
+    #[arg(long, value_name = "N")]
+    parts: Option<usize>,
     /// Seconds without progress before a request is cut and resumed.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     stall: u64,
@@ -61,6 +65,8 @@ pub struct Args {
 }
 
 const DEFAULT_CHUNK_MIB: f64 = 8.0;
+/// A 25 MB raw file at 8 MiB chunks goes as 3 parts, a 60 MB one as 4.
+const DEFAULT_PARTS: usize = 4;
 
 pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
@@ -81,6 +87,8 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let chunk_mib =
         args.chunk_mib.or(config.destination.as_ref().and_then(|d| d.chunk_mib)).unwrap_or(DEFAULT_CHUNK_MIB);
     let chunk_size = (chunk_mib * 1024.0 * 1024.0).round().max(1.0) as u64;
+    let parts =
+        args.parts.or(config.destination.as_ref().and_then(|d| d.parts)).unwrap_or(DEFAULT_PARTS).max(1);
     let limit_mbit = args.limit_mbit.or(config.upload.limit_mbit).unwrap_or(0.0);
     let pace = Pace {
         stall: Duration::from_secs(args.stall.max(1)),
@@ -120,7 +128,7 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
             files: found.files.clone(),
             presets,
             originals: args.originals,
-            destination: Destination { endpoint: endpoint.clone(), token, chunk_size },
+            destination: Destination { endpoint: endpoint.clone(), token, chunk_size, parts },
             policy,
             pace: pace.clone(),
             gallery: args.gallery.clone(),

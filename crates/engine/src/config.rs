@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 /// endpoint = "https://ingest.example/files"
 /// token = "wst_…"
 /// chunk_mib = 8          # bytes per PATCH, in MiB
+/// parts = 4              # partial uploads of one large file at once (concatenation); 1 = off
 ///
 /// [upload]
 /// streams = 4
@@ -31,6 +32,7 @@ pub struct DestinationConfig {
     pub endpoint: String,
     pub token: Option<String>,
     pub chunk_mib: Option<f64>,
+    pub parts: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

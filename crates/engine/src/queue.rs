@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use wedsync_journal::{Journal, Upload, UploadId};
-use wedsync_transfer::{Error, Job, Next, Queue, Record, Sent, Task};
+use wedsync_transfer::{Error, Job, Next, Part, Queue, Record, Sent, Task};
 
 use crate::upload::Event;
 
@@ -71,9 +71,15 @@ impl JournalQueue {
         if let Some(gallery) = &self.gallery {
             metadata.push(("gallery".to_string(), gallery.clone()));
         }
+        let parts = journal
+            .upload_parts(upload.id)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|p| Part { start: p.start, length: p.length, url: p.url })
+            .collect();
         Ok(Task {
             key: upload.id,
-            job: Job { path: path.into(), length: upload.size, metadata, url: upload.url.clone() },
+            job: Job { path: path.into(), length: upload.size, metadata, url: upload.url.clone(), parts },
             record: Box::new(JournalRecord { journal: self.journal.clone(), id: upload.id }),
         })
     }
@@ -187,5 +193,17 @@ impl Record for JournalRecord {
 
     fn restarted(&mut self, reason: &str) -> Result<(), String> {
         self.with(|j| j.upload_restarted(self.id, reason))
+    }
+
+    fn parts_planned(&mut self, parts: &[(u64, u64)]) -> Result<(), String> {
+        self.with(|j| j.upload_parts_planned(self.id, parts))
+    }
+
+    fn part_created(&mut self, part: usize, url: &str) -> Result<(), String> {
+        self.with(|j| j.upload_part_created(self.id, part, url))
+    }
+
+    fn part_acknowledged(&mut self, part: usize, offset: u64) -> Result<(), String> {
+        self.with(|j| j.upload_part_progress(self.id, part, offset))
     }
 }

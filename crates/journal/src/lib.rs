@@ -8,6 +8,7 @@
 mod assets;
 mod error;
 mod open;
+mod parts;
 mod renditions;
 mod status;
 mod uploads;
@@ -15,6 +16,7 @@ mod uploads;
 pub use crate::assets::{AssetId, NewAsset};
 pub use crate::error::{Error, Result};
 pub use crate::open::{Journal, SCHEMA_VERSION};
+pub use crate::parts::UploadPart;
 pub use crate::renditions::{Rendition, RenditionId};
 pub use crate::status::{DestinationStatus, Problem};
 pub use crate::uploads::{NewUpload, Remaining, Upload, UploadId, UploadState};

@@ -7,8 +7,11 @@ use crate::error::{Error, Result};
 
 /// Numbered migrations, applied in order; `PRAGMA user_version` records the last one run.
 /// A released migration is never edited: a change is a new file.
-const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/001_initial.sql"), include_str!("../migrations/002_upload_priority.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/001_initial.sql"),
+    include_str!("../migrations/002_upload_priority.sql"),
+    include_str!("../migrations/003_upload_parts.sql"),
+];
 
 /// The schema version this program writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -81,6 +84,10 @@ const INVARIANTS: &[(&str, &str)] = &[
     (
         "uploads being sent without a URL",
         "SELECT count(*) FROM uploads WHERE state = 'sending' AND url IS NULL",
+    ),
+    (
+        "upload parts kept after their final upload was made",
+        "SELECT count(*) FROM upload_parts p JOIN uploads u ON u.id = p.upload_id WHERE u.url IS NOT NULL",
     ),
     (
         "ready renditions without their ready event",

@@ -102,7 +102,12 @@ fn load(conn: &Connection, id: UploadId) -> Result<Upload> {
 }
 
 /// Loads the upload and checks it is in one of `from`, or names the refused `action`.
-fn expect(tx: &Transaction, id: UploadId, action: &'static str, from: &[UploadState]) -> Result<Upload> {
+pub(crate) fn expect(
+    tx: &Transaction,
+    id: UploadId,
+    action: &'static str,
+    from: &[UploadState],
+) -> Result<Upload> {
     let upload = load(tx, id)?;
     if !from.contains(&upload.state) {
         return Err(Error::Transition { id: id.0, action, state: upload.state.name().to_string() });
@@ -148,6 +153,8 @@ impl Journal {
                 "UPDATE uploads SET state = 'sending', url = ?2, offset = 0 WHERE id = ?1",
                 (id.0, url),
             )?;
+            // A concatenation's final upload: its parts are the server's business now.
+            tx.execute("DELETE FROM upload_parts WHERE upload_id = ?1", [id.0])?;
             event(tx, "upload.created", id.0, Some(url))
         })
     }
@@ -193,10 +200,12 @@ impl Journal {
         })
     }
 
-    /// The upload URL is gone (expired, 404, 410): start again with a new one.
+    /// The upload URL (or a part's) is gone (expired, 404, 410): start again with a new one,
+    /// and with no parts.
     pub fn upload_restarted(&mut self, id: UploadId, error: &str) -> Result<()> {
         self.change(|tx| {
-            expect(tx, id, "restart", &[UploadState::Sending])?;
+            expect(tx, id, "restart", &[UploadState::Queued, UploadState::Sending])?;
+            tx.execute("DELETE FROM upload_parts WHERE upload_id = ?1", [id.0])?;
             tx.execute(
                 "UPDATE uploads SET state = 'queued', url = NULL, offset = 0, attempts = attempts + 1,
                  last_error = ?2 WHERE id = ?1",

@@ -25,6 +25,9 @@ pub struct Destination {
     pub token: Option<String>,
     /// Bytes per PATCH. Platforms impose limits (a 5 MiB minimum, multiples of 256 KiB).
     pub chunk_size: u64,
+    /// At most this many partial uploads of one file sent at once, then concatenated, when
+    /// the server offers concatenation; each part is at least one chunk. 1: never.
+    pub parts: usize,
 }
 
 /// What the server said it does, from its OPTIONS reply.
@@ -279,19 +282,58 @@ impl TusClient {
         metadata: &[(&str, &str)],
         first: Option<Bytes>,
     ) -> Result<Created> {
-        let url = self.endpoint.as_str();
-        if let Some(max) = self.capabilities.max_size.filter(|max| length > *max) {
-            return Err(Error::Status {
-                method: "POST",
-                url: url.to_string(),
-                status: 413,
-                body: format!("{length} bytes is more than the server's maximum of {max}"),
-            });
+        self.post(Some(length), metadata, first, None).await
+    }
+
+    /// Creates a partial upload (concatenation): `length` bytes that become part of a final
+    /// upload made by [`TusClient::concatenate`].
+    pub async fn create_partial(
+        &self,
+        length: u64,
+        metadata: &[(&str, &str)],
+        first: Option<Bytes>,
+    ) -> Result<Created> {
+        self.post(Some(length), metadata, first, Some("partial".to_string())).await
+    }
+
+    /// Makes the final upload of a concatenation from finished partial uploads, in order,
+    /// and returns its URL. It has no body: the server joins the parts.
+    pub async fn concatenate(&self, parts: &[String], metadata: &[(&str, &str)]) -> Result<String> {
+        if !self.capabilities.has("concatenation") {
+            return Err(protocol(self.endpoint.as_str(), "the server does not offer concatenation"));
         }
-        let mut request = self
-            .request(Method::POST, url)
-            .header("Upload-Length", length)
-            .header("Upload-Metadata", encode_metadata(metadata));
+        let concat = format!("final;{}", parts.join(" "));
+        Ok(self.post(None, metadata, None, Some(concat)).await?.url)
+    }
+
+    /// POST to the creation endpoint: a whole, partial (`concat` = "partial") or final
+    /// (`concat` = "final;…", no length) upload.
+    async fn post(
+        &self,
+        length: Option<u64>,
+        metadata: &[(&str, &str)],
+        first: Option<Bytes>,
+        concat: Option<String>,
+    ) -> Result<Created> {
+        let url = self.endpoint.as_str();
+        if let (Some(max), Some(length)) = (self.capabilities.max_size, length) {
+            if length > max {
+                return Err(Error::Status {
+                    method: "POST",
+                    url: url.to_string(),
+                    status: 413,
+                    body: format!("{length} bytes is more than the server's maximum of {max}"),
+                });
+            }
+        }
+        let mut request =
+            self.request(Method::POST, url).header("Upload-Metadata", encode_metadata(metadata));
+        if let Some(length) = length {
+            request = request.header("Upload-Length", length);
+        }
+        if let Some(concat) = concat {
+            request = request.header("Upload-Concat", concat);
+        }
         let progress = Progress::new();
         let sent = match first.filter(|_| self.capabilities.has("creation-with-upload")) {
             Some(chunk) => {

@@ -20,4 +20,4 @@ pub use crate::error::{Error, Result};
 pub use crate::metadata::encode_metadata;
 pub use crate::pacing::{Backoff, Bandwidth};
 pub use crate::schedule::{run, Climb, Next, Policy, Queue, Summary, Task};
-pub use crate::send::{send, Job, Record, Sent};
+pub use crate::send::{send, Job, Part, Record, Sent};

@@ -6,7 +6,7 @@
 //! What to send, in what order, and what became of it is the [`Queue`]'s business (the
 //! engine's journal); the scheduler only asks for the next file and reports.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::client::TusClient;
 use crate::error::Error;
 use crate::pacing::Backoff;
-use crate::send::{send, Job, Record, Sent};
+use crate::send::{send, Job, Part, Record, Sent};
 
 /// How the scheduler runs.
 #[derive(Debug, Clone)]
@@ -180,12 +180,27 @@ enum Outcome {
 }
 
 /// Records through to the journal, and notes what the retry loop needs: the upload URL
-/// once made, and whether an attempt moved the offset past the furthest one seen.
+/// (and the parts' URLs) once made, and whether an attempt moved an offset past the
+/// furthest one seen.
 struct Tracking {
     inner: Box<dyn Record + Send>,
     url: Option<String>,
-    furthest: Option<u64>,
+    parts: Vec<Part>,
+    /// The furthest offset seen of the whole upload (key None) and of each part.
+    furthest: HashMap<Option<usize>, u64>,
     progressed: bool,
+}
+
+impl Tracking {
+    fn reached(&mut self, key: Option<usize>, offset: u64) {
+        match self.furthest.get(&key) {
+            Some(&f) if offset <= f => {}
+            seen => {
+                self.progressed |= seen.is_some();
+                self.furthest.insert(key, offset);
+            }
+        }
+    }
 }
 
 impl Record for Tracking {
@@ -195,17 +210,32 @@ impl Record for Tracking {
     }
 
     fn acknowledged(&mut self, offset: u64) -> Result<(), String> {
-        if self.furthest.is_none_or(|f| offset > f) {
-            self.progressed = self.furthest.is_some();
-            self.furthest = Some(offset);
-        }
+        self.reached(None, offset);
         self.inner.acknowledged(offset)
     }
 
     fn restarted(&mut self, reason: &str) -> Result<(), String> {
         self.url = None;
-        self.furthest = None;
+        self.parts.clear();
+        self.furthest.clear();
         self.inner.restarted(reason)
+    }
+
+    fn parts_planned(&mut self, parts: &[(u64, u64)]) -> Result<(), String> {
+        self.parts = parts.iter().map(|&(start, length)| Part { start, length, url: None }).collect();
+        self.inner.parts_planned(parts)
+    }
+
+    fn part_created(&mut self, part: usize, url: &str) -> Result<(), String> {
+        if let Some(p) = self.parts.get_mut(part) {
+            p.url = Some(url.to_string());
+        }
+        self.inner.part_created(part, url)
+    }
+
+    fn part_acknowledged(&mut self, part: usize, offset: u64) -> Result<(), String> {
+        self.reached(Some(part), offset);
+        self.inner.part_acknowledged(part, offset)
     }
 }
 
@@ -213,12 +243,19 @@ impl Record for Tracking {
 async fn attempts<Q: Queue>(shared: &Shared<Q>, task: Task<Q::Key>, seed: u64) -> Outcome {
     let Task { key, mut job, record } = task;
     let policy = &shared.policy;
-    let mut tracking = Tracking { inner: record, url: job.url.clone(), furthest: None, progressed: false };
+    let mut tracking = Tracking {
+        inner: record,
+        url: job.url.clone(),
+        parts: job.parts.clone(),
+        furthest: HashMap::new(),
+        progressed: false,
+    };
     let mut backoff =
         Backoff::new(policy.backoff_base, policy.backoff_cap, seed.wrapping_mul(0x9e37_79b9) + 1);
     loop {
         tracking.progressed = false;
         job.url = tracking.url.clone();
+        job.parts = tracking.parts.clone();
         let error = match send(&shared.client, &job, &mut tracking).await {
             Ok(sent) => {
                 shared.queue.sent(&key, &sent);

@@ -193,6 +193,9 @@ fn resets_stalls_and_503s_on_the_way_end_with_every_file_verified_once() {
             &alice,
             "--chunk-mib",
             "0.0625",
+            // The proxy's fault schedule is counted in connections of one stream per file.
+            "--parts",
+            "1",
             "--streams",
             "3",
             "--stall",

@@ -89,7 +89,9 @@ fn renditions_and_originals_reach_our_server_once_and_a_second_run_sends_nothing
 
 /// The samples' `web` renditions and originals sent to a peer server storing in a folder:
 /// the folder's data files (not its `sidecar`-suffixed metadata) are exactly those bytes.
-fn a_peer_receives_everything(start: fn(&Path) -> (Kill, String), sidecar: &str) {
+/// At 1 MiB chunks each original of several MiB goes in parts where the server concatenates
+/// (`concatenates`), and as one upload where it does not.
+fn a_peer_receives_everything(start: fn(&Path) -> (Kill, String), sidecar: &str, concatenates: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (store, home) = (dir.path().join("store"), dir.path().join("home"));
     std::fs::create_dir_all(&store).expect("mkdir");
@@ -112,16 +114,21 @@ fn a_peer_receives_everything(start: fn(&Path) -> (Kill, String), sidecar: &str)
     assert_eq!(code, 0, "{out}");
     let stored = hashes_in(&store, |n| !n.ends_with(sidecar));
     assert_eq!(stored, expected(&home, &sample_files()));
+    let journal = wedsync_journal::Journal::open(&home.join("journal.sqlite")).expect("journal");
+    let split = journal.event_count("upload.parts").expect("events");
+    let large = sample_files().iter().filter(|f| std::fs::metadata(f).expect("stat").len() > 2 << 20).count();
+    assert!(large > 0, "the samples hold no file of several MiB");
+    assert_eq!(split, if concatenates { large as u64 } else { 0 });
 }
 
 #[test]
 fn renditions_and_originals_reach_tus_node_server_byte_identical() {
-    a_peer_receives_everything(start_tus_node, ".json");
+    a_peer_receives_everything(start_tus_node, ".json", false);
 }
 
 #[test]
 fn renditions_and_originals_reach_tuspyserver_byte_identical() {
-    a_peer_receives_everything(start_tuspyserver, ".info");
+    a_peer_receives_everything(start_tuspyserver, ".info", true);
 }
 
 #[test]
@@ -205,6 +212,10 @@ fn killing_the_uploader_again_and_again_loses_nothing_and_repeats_at_most_a_chun
         &alice,
         "--chunk-mib",
         "0.0625",
+        // One upload per file: the bound below is one chunk per file in flight. Parts
+        // have their own test.
+        "--parts",
+        "1",
         "--streams",
         "4",
         // 2 MB/s (and a 2 MB burst at each start), so a dozen runs of a few hundred ms
@@ -294,7 +305,18 @@ fn a_server_killed_mid_upload_is_waited_for_and_the_upload_completes() {
     // retries) even if the test fails first.
     let upload = Command::new(env!("CARGO_BIN_EXE_wedsync"))
         .args(["upload", card.to_str().expect("utf-8"), "--preset", "none", "--originals", "--to", &url])
-        .args(["--token", &alice, "--chunk-mib", "0.0625", "--streams", "2", "--limit-mbit", "40"])
+        .args([
+            "--token",
+            &alice,
+            "--chunk-mib",
+            "0.0625",
+            "--parts",
+            "1",
+            "--streams",
+            "2",
+            "--limit-mbit",
+            "40",
+        ])
         .env("WEDSYNC_HOME", &home)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -313,4 +335,166 @@ fn a_server_killed_mid_upload_is_waited_for_and_the_upload_completes() {
     let stats = admin_stats(port, &admin);
     assert_eq!(stats["uploads"]["complete"], files.len(), "{stats}");
     drop(server);
+}
+
+/// `len`-byte random files in a fresh card folder.
+fn card_of(dir: &Path, sizes: &[usize]) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| {
+            let path = dir.join(format!("BIG_{i:04}.JPG"));
+            std::fs::write(&path, random_bytes(len, &mut seed)).expect("write");
+            path
+        })
+        .collect()
+}
+
+/// Our server's uploads by concatenation role: (whole, partial ids, finals), each with its
+/// state.
+fn uploads_by_role(
+    port: u16,
+    admin: &str,
+) -> (Vec<serde_json::Value>, Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let (status, _, body) = crate::support::request(port, "GET", "/admin/uploads?state=all", admin);
+    assert_eq!(status, 200);
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&body).expect("json");
+    let role = |u: &serde_json::Value| match &u["concat"] {
+        serde_json::Value::String(s) => s.clone(),
+        _ => "final".to_string(),
+    };
+    let pick = |r: &str| all.iter().filter(|u| role(u) == r).cloned().collect::<Vec<_>>();
+    (pick("none"), pick("partial"), pick("final"))
+}
+
+fn want_hashes(files: &[PathBuf]) -> Vec<String> {
+    let mut want: Vec<String> = files.iter().map(|f| sha256_hex(&std::fs::read(f).expect("read"))).collect();
+    want.sort();
+    want
+}
+
+#[test]
+fn large_files_go_as_parallel_parts_that_our_server_joins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, home) = (dir.path().join("data"), dir.path().join("home"));
+    let files = card_of(&dir.path().join("card"), &[3_000_000, 2_500_000, 100_000]);
+    let alice = token(&data, "alice", false);
+    let admin = token(&data, "ops", true);
+    let port = free_port();
+    let _server = start_server(&data, port);
+    let url = format!("http://127.0.0.1:{port}/files");
+    let card = dir.path().join("card");
+    let (code, out) = wedsync_at(
+        &home,
+        &["upload", card.to_str().expect("utf-8"), "--preset", "none", "--originals", "--to", &url]
+            .into_iter()
+            .chain(["--token", &alice, "--chunk-mib", "0.25", "--parts", "4"])
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 0, "{out}");
+
+    // Both large files as four parts of whole chunks and a final; the small one whole.
+    let (whole, partial, finals) = uploads_by_role(port, &admin);
+    assert_eq!((whole.len(), partial.len(), finals.len()), (1, 8, 2), "{partial:?} {finals:?}");
+    assert!(
+        whole.iter().chain(&partial).chain(&finals).all(|u| u["state"] == "complete"),
+        "{whole:?} {partial:?} {finals:?}"
+    );
+    // Each file's bytes once; the other stored files are the parts.
+    let want = want_hashes(&files);
+    let stored = hashes_in(&data.join("uploads"), |_| true);
+    assert_eq!(stored.iter().filter(|h| want.contains(h)).cloned().collect::<Vec<_>>(), want);
+
+    let journal = wedsync_journal::Journal::open(&home.join("journal.sqlite")).expect("journal");
+    assert_eq!(journal.consistency_problems().expect("check"), Vec::<String>::new());
+    assert_eq!(journal.event_count("upload.parts").expect("events"), 2);
+    assert_eq!(journal.verified_count(&url).expect("count"), 3);
+}
+
+#[test]
+fn an_uploader_killed_while_sending_parts_resumes_every_part_where_the_server_has_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, home) = (dir.path().join("data"), dir.path().join("home"));
+    let files = card_of(&dir.path().join("card"), &[4_000_000, 4_000_000]);
+    let total: u64 = files.iter().map(|f| std::fs::metadata(f).expect("stat").len()).sum();
+    let alice = token(&data, "alice", false);
+    let admin = token(&data, "ops", true);
+    let port = free_port();
+    let _server = start_server(&data, port);
+    let url = format!("http://127.0.0.1:{port}/files");
+    let card = dir.path().join("card");
+    let args = [
+        "upload",
+        card.to_str().expect("utf-8"),
+        "--preset",
+        "none",
+        "--originals",
+        "--to",
+        &url,
+        "--token",
+        &alice,
+        "--chunk-mib",
+        "0.0625",
+        "--parts",
+        "4",
+        "--streams",
+        "2",
+        // 2 MB/s after a 2 MB burst: the 8 MB take about 3 s, and the kill lands mid-parts,
+        // far from the final uploads' creation at the end.
+        "--limit-mbit",
+        "16",
+    ];
+    let mut child = Kill(
+        Command::new(env!("CARGO_BIN_EXE_wedsync"))
+            .args(args)
+            .env("WEDSYNC_HOME", &home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start upload"),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(child.0.try_wait().expect("wait").is_none(), "the upload finished before the kill");
+    child.0.kill().expect("kill");
+    let _ = child.0.wait();
+
+    // What the journal held at the kill: every part created, some bytes of each recorded.
+    let journal = wedsync_journal::Journal::open(&home.join("journal.sqlite")).expect("journal");
+    let pending = journal.pending_uploads(&url, 10).expect("pending");
+    assert_eq!(pending.len(), 2, "both files unfinished at the kill");
+    let mut recorded = Vec::new();
+    for upload in &pending {
+        assert_eq!(upload.url, None, "no final upload yet");
+        let parts = journal.upload_parts(upload.id).expect("parts");
+        assert_eq!(parts.len(), 4, "{parts:?}");
+        assert!(parts.iter().all(|p| p.url.is_some() && p.offset > 0 && p.offset < p.length), "{parts:?}");
+        recorded.extend(parts.into_iter().filter_map(|p| p.url));
+    }
+    assert_eq!(journal.consistency_problems().expect("check"), Vec::<String>::new());
+    drop(journal);
+
+    let (code, out) = wedsync_at(&home, &args);
+    assert_eq!(code, 0, "{out}");
+    let (_, partial, finals) = uploads_by_role(port, &admin);
+    // Resumed, not made again: the server holds exactly the parts the journal recorded.
+    let mut ids: Vec<String> = partial.iter().map(|u| u["id"].as_str().expect("id").to_string()).collect();
+    let mut recorded_ids: Vec<String> =
+        recorded.iter().map(|u| u.rsplit('/').next().expect("id").to_string()).collect();
+    ids.sort();
+    recorded_ids.sort();
+    assert_eq!(ids, recorded_ids);
+    assert_eq!(finals.len(), 2);
+    assert!(partial.iter().chain(&finals).all(|u| u["state"] == "complete"), "{partial:?} {finals:?}");
+    let want = want_hashes(&files);
+    let stored = hashes_in(&data.join("uploads"), |_| true);
+    assert_eq!(stored.iter().filter(|h| want.contains(h)).cloned().collect::<Vec<_>>(), want);
+    // At most the chunk each part had in flight was sent again.
+    let received = admin_stats(port, &admin)["bytes_received_total"].as_u64().expect("bytes");
+    println!("{} bytes sent twice after the kill", received - total);
+    assert!(received - total <= 8 * CHUNK, "{} bytes resent", received - total);
+    let journal = wedsync_journal::Journal::open(&home.join("journal.sqlite")).expect("journal");
+    assert_eq!(journal.consistency_problems().expect("check"), Vec::<String>::new());
+    assert_eq!(journal.verified_count(&url).expect("count"), 2);
 }

@@ -90,3 +90,48 @@ fn migrations_run_once_and_a_newer_journal_is_refused() {
     let err = Journal::open(&path).err().expect("refused");
     assert!(matches!(err, Error::TooNew { .. }), "{err}");
 }
+
+#[test]
+fn an_upload_sent_in_parts_keeps_each_part_until_the_final_upload_is_made() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("j.sqlite");
+    let mut j = Journal::open(&path).expect("open");
+    let a = j.record_asset(&asset(4)).expect("asset");
+    let new = upload_of(a, "full", 4);
+    let u = j.plan_upload(&new).expect("plan");
+    let half = new.size / 2;
+    j.upload_parts_planned(u, &[(0, half), (half, new.size - half)]).expect("parts");
+    j.upload_part_created(u, 1, "https://x/files/p1").expect("part 1 created");
+    j.upload_part_progress(u, 1, 1000).expect("part 1 progress");
+    assert!(j.upload_part_progress(u, 1, new.size).is_err(), "past the end of the part");
+    assert!(j.upload_part_progress(u, 2, 1).is_err(), "an unplanned part");
+    j.upload_part_created(u, 0, "https://x/files/p0").expect("part 0 created");
+    j.upload_part_progress(u, 0, half).expect("part 0 done");
+
+    let parts = j.upload_parts(u).expect("parts");
+    assert_eq!(
+        parts.iter().map(|p| (p.start, p.length, p.url.as_deref(), p.offset)).collect::<Vec<_>>(),
+        vec![
+            (0, half, Some("https://x/files/p0"), half),
+            (half, new.size - half, Some("https://x/files/p1"), 1000)
+        ]
+    );
+    // The bytes left count what every part still lacks; the upload is still to do.
+    let left = j.remaining().expect("remaining");
+    assert_eq!((left.uploads_queued, left.bytes_to_send), (1, new.size - half - 1000));
+
+    // A vanished part starts the whole upload over, with no parts.
+    j.upload_restarted(u, "404 part gone").expect("restart");
+    assert!(j.upload_parts(u).expect("parts").is_empty());
+    assert_eq!(j.upload(u).expect("load").offset, 0);
+
+    j.upload_parts_planned(u, &[(0, half), (half, new.size - half)]).expect("parts again");
+    j.upload_part_created(u, 0, "https://x/files/q0").expect("created");
+    j.upload_created(u, "https://x/files/final").expect("final");
+    assert!(j.upload_parts(u).expect("parts").is_empty(), "the final upload replaces the parts");
+    assert!(j.upload_part_created(u, 0, "https://x/files/late").is_err(), "no parts once sending");
+    j.upload_progress(u, new.size).expect("final offset");
+    j.upload_verified(u).expect("verified");
+    drop(j);
+    check_consistent(&path);
+}

@@ -8,7 +8,7 @@ use crate::support::{photo_bytes, tus_node_server};
 const CHUNK: usize = 256 * 1024;
 
 fn destination(endpoint: &str) -> Destination {
-    Destination { endpoint: endpoint.to_string(), token: None, chunk_size: CHUNK as u64 }
+    Destination { endpoint: endpoint.to_string(), token: None, chunk_size: CHUNK as u64, parts: 1 }
 }
 
 /// The id at the end of an upload URL, which @tus/server also names the stored file by.

@@ -24,6 +24,18 @@ impl Record for Log {
         self.0.push(format!("restarted: {reason}"));
         Ok(())
     }
+    fn parts_planned(&mut self, parts: &[(u64, u64)]) -> Result<(), String> {
+        self.0.push(format!("parts {parts:?}"));
+        Ok(())
+    }
+    fn part_created(&mut self, part: usize, url: &str) -> Result<(), String> {
+        self.0.push(format!("part {part} created {url}"));
+        Ok(())
+    }
+    fn part_acknowledged(&mut self, part: usize, offset: u64) -> Result<(), String> {
+        self.0.push(format!("part {part} at {offset}"));
+        Ok(())
+    }
 }
 
 fn stored(dir: &std::path::Path, url: &str) -> Vec<u8> {
@@ -43,7 +55,8 @@ struct Setup {
 async fn setup(len: usize) -> Setup {
     let store = tempfile::tempdir().expect("store dir");
     let peer = tus_node_server(store.path());
-    let destination = Destination { endpoint: peer.endpoint.clone(), token: None, chunk_size: CHUNK as u64 };
+    let destination =
+        Destination { endpoint: peer.endpoint.clone(), token: None, chunk_size: CHUNK as u64, parts: 4 };
     let client = TusClient::connect(destination).await.expect("OPTIONS");
     let files = tempfile::tempdir().expect("files dir");
     let photo = photo_bytes(len, len as u64);
@@ -54,6 +67,7 @@ async fn setup(len: usize) -> Setup {
         length: len as u64,
         metadata: vec![("filename".into(), "IMG_0001.jpg".into()), ("filetype".into(), "image/jpeg".into())],
         url: None,
+        parts: Vec::new(),
     };
     let store_path = store.path().to_path_buf();
     Setup { _store: store, _peer: peer, store: store_path, client, photo, job, _files: files }
