@@ -8,17 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$(pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wedsync/target}"
 frames_n="${FRAMES:-200}"
 util_n="${UTIL_FRAMES:-20}"
 rate_mbit="${RATE_MBIT:-30}"
 export RATE_MBIT="$rate_mbit"
-scripts/install-deps > /dev/null
-cargo build --release -q -p wedsync-cli
-W="$CARGO_TARGET_DIR/release/wedsync"
-CLI=(ip netns exec wsync-cli)
-SRV=(ip netns exec wsync-srv)
-server_ip=10.77.0.2
+source benches/uplink/common.sh
 
 # Distinct RAW frames (each its own file and rendition), made once and kept.
 frames="$HOME/.cache/wedsync/bench-frames-$frames_n"
@@ -27,25 +21,6 @@ if [ "$(ls "$frames" 2>/dev/null | wc -l)" -ne "$frames_n" ]; then
   "$W" bench frames ../shared/samples/canon-eos30d-IMG_5952.CR2 --count "$frames_n" --out "$frames"
 fi
 
-work="$(mktemp -d)"
-server=""
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null
-  benches/uplink/link.sh down > /dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-benches/uplink/link.sh up
-
-token="$("$W" serve token add bench --data "$work/data" | tail -n 1)"
-"${SRV[@]}" env RUST_LOG=warn "$W" serve --data "$work/data" --listen "$server_ip:1080" > /dev/null &
-server=$!
-for _ in $(seq 50); do
-  "${CLI[@]}" curl -sf -o /dev/null "http://$server_ip:1080/healthz" && break
-  sleep 0.2
-done
-url="http://$server_ip:1080/files"
-now() { date +%s.%N; }
 bytes_received() {
   "${CLI[@]}" curl -sf -H "Authorization: Bearer $admin" "http://$server_ip:1080/admin/stats" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes_received_total"])'

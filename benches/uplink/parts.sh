@@ -1,48 +1,20 @@
 #!/usr/bin/env bash
 # Concatenation over the emulated venue uplink (benches/uplink/link.sh: 30 Mbit/s, 40 ms
 # RTT, 0.5 % loss): one large original sent by `wedsync upload` as one upload (--parts 1)
-# and as parallel parts (--parts 4), and by tus-js-client, in the same run. The client
-# namespace uses loss-based congestion control, as laptops do (CUBIC on Windows and macOS),
-# under which one lossy flow cannot fill the link. A namespace may only pick from the
-# host's allowed list (here reno and bbr), so the default is Reno: at this link's
-# bandwidth-delay product (about 100 packets) CUBIC runs in its Reno-friendly region.
-# TCP_CC=bbr compares with this machine's default.
-# Usage (root): benches/uplink/parts.sh     env: SIZE_MB (60), TCP_CC (reno)
+# and as parallel parts (--parts 4), and by tus-js-client, in the same run. Both namespaces
+# use CUBIC, the default on Windows and macOS (and most Linux), a loss-based congestion
+# control under which one lossy flow cannot fill the link. TCP_CC=bbr compares with this
+# machine's default, which loss barely slows.
+# Usage (root): benches/uplink/parts.sh     env: SIZE_MB (60), TCP_CC (cubic)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wedsync/target}"
 size_mb="${SIZE_MB:-60}"
-cc="${TCP_CC:-reno}"
-scripts/install-deps > /dev/null
-cargo build --release -q -p wedsync-cli
-W="$CARGO_TARGET_DIR/release/wedsync"
-CLI=(ip netns exec wsync-cli)
-SRV=(ip netns exec wsync-srv)
-server_ip=10.77.0.2
-
-work="$(mktemp -d)"
-server=""
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null
-  benches/uplink/link.sh down > /dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-benches/uplink/link.sh up
-"${CLI[@]}" sysctl -qw net.ipv4.tcp_congestion_control="$cc"
+cc="${TCP_CC:-cubic}"
+LINK_CC="$cc"
+source benches/uplink/common.sh
 
 mkdir -p "$work/card"
 head -c "$((size_mb * 1000000))" /dev/urandom > "$work/card/BIG_0001.CR3"
-token="$("$W" serve token add bench --data "$work/data" | tail -n 1)"
-"${SRV[@]}" env RUST_LOG=warn "$W" serve --data "$work/data" --listen "$server_ip:1080" > /dev/null &
-server=$!
-for _ in $(seq 50); do
-  "${CLI[@]}" curl -sf -o /dev/null "http://$server_ip:1080/healthz" && break
-  sleep 0.2
-done
-url="http://$server_ip:1080/files"
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { print b - a }'; }
 
 ours() { # parts
   local t0

@@ -180,6 +180,19 @@ fn make_card(dir: &Path, count: usize) -> Vec<PathBuf> {
         .collect()
 }
 
+/// `wedsync ARGS` running in the background with its own WEDSYNC_HOME, output discarded.
+fn start_upload(home: &Path, args: &[&str]) -> Kill {
+    Kill(
+        Command::new(env!("CARGO_BIN_EXE_wedsync"))
+            .args(args)
+            .env("WEDSYNC_HOME", home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start upload"),
+    )
+}
+
 fn admin_stats(port: u16, admin: &str) -> serde_json::Value {
     let (status, _, body) = crate::support::request(port, "GET", "/admin/stats", admin);
     assert_eq!(status, 200);
@@ -229,15 +242,7 @@ fn killing_the_uploader_again_and_again_loses_nothing_and_repeats_at_most_a_chun
         if kills >= 12 {
             break;
         }
-        let mut child = Kill(
-            Command::new(env!("CARGO_BIN_EXE_wedsync"))
-                .args(args)
-                .env("WEDSYNC_HOME", &home)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start upload"),
-        );
+        let mut child = start_upload(&home, &args);
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
@@ -446,15 +451,7 @@ fn an_uploader_killed_while_sending_parts_resumes_every_part_where_the_server_ha
         "--limit-mbit",
         "16",
     ];
-    let mut child = Kill(
-        Command::new(env!("CARGO_BIN_EXE_wedsync"))
-            .args(args)
-            .env("WEDSYNC_HOME", &home)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start upload"),
-    );
+    let mut child = start_upload(&home, &args);
     std::thread::sleep(Duration::from_millis(1500));
     assert!(child.0.try_wait().expect("wait").is_none(), "the upload finished before the kill");
     child.0.kill().expect("kill");
