@@ -180,6 +180,28 @@ fn make_card(dir: &Path, count: usize) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Our server on 127.0.0.1 with a fresh data folder in `dir`, a user's and an admin's token,
+/// and a WEDSYNC_HOME beside it.
+struct OurServer {
+    data: PathBuf,
+    home: PathBuf,
+    alice: String,
+    admin: String,
+    port: u16,
+    url: String,
+    _server: Kill,
+}
+
+fn our_server(dir: &Path) -> OurServer {
+    let (data, home) = (dir.join("data"), dir.join("home"));
+    let alice = token(&data, "alice", false);
+    let admin = token(&data, "ops", true);
+    let port = free_port();
+    let server = start_server(&data, port);
+    let url = format!("http://127.0.0.1:{port}/files");
+    OurServer { data, home, alice, admin, port, url, _server: server }
+}
+
 /// `wedsync ARGS` running in the background with its own WEDSYNC_HOME, output discarded.
 fn start_upload(home: &Path, args: &[&str]) -> Kill {
     Kill(
@@ -204,14 +226,9 @@ const CHUNK: u64 = 64 * 1024;
 #[test]
 fn killing_the_uploader_again_and_again_loses_nothing_and_repeats_at_most_a_chunk_per_file() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (data, home) = (dir.path().join("data"), dir.path().join("home"));
     let files = make_card(&dir.path().join("card"), 100);
     let total: u64 = files.iter().map(|f| std::fs::metadata(f).expect("stat").len()).sum();
-    let alice = token(&data, "alice", false);
-    let admin = token(&data, "ops", true);
-    let port = free_port();
-    let _server = start_server(&data, port);
-    let url = format!("http://127.0.0.1:{port}/files");
+    let OurServer { data, home, alice, admin, port, url, _server } = our_server(dir.path());
     let card = dir.path().join("card");
     let args = [
         "upload",
@@ -383,13 +400,8 @@ fn want_hashes(files: &[PathBuf]) -> Vec<String> {
 #[test]
 fn large_files_go_as_parallel_parts_that_our_server_joins() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (data, home) = (dir.path().join("data"), dir.path().join("home"));
     let files = card_of(&dir.path().join("card"), &[3_000_000, 2_500_000, 100_000]);
-    let alice = token(&data, "alice", false);
-    let admin = token(&data, "ops", true);
-    let port = free_port();
-    let _server = start_server(&data, port);
-    let url = format!("http://127.0.0.1:{port}/files");
+    let OurServer { data, home, alice, admin, port, url, _server } = our_server(dir.path());
     let card = dir.path().join("card");
     let (code, out) = wedsync_at(
         &home,
@@ -421,14 +433,9 @@ fn large_files_go_as_parallel_parts_that_our_server_joins() {
 #[test]
 fn an_uploader_killed_while_sending_parts_resumes_every_part_where_the_server_has_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (data, home) = (dir.path().join("data"), dir.path().join("home"));
     let files = card_of(&dir.path().join("card"), &[4_000_000, 4_000_000]);
     let total: u64 = files.iter().map(|f| std::fs::metadata(f).expect("stat").len()).sum();
-    let alice = token(&data, "alice", false);
-    let admin = token(&data, "ops", true);
-    let port = free_port();
-    let _server = start_server(&data, port);
-    let url = format!("http://127.0.0.1:{port}/files");
+    let OurServer { data, home, alice, admin, port, url, _server } = our_server(dir.path());
     let card = dir.path().join("card");
     let args = [
         "upload",
