@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::{free_port, hashes_in, random_bytes, sha256_hex, start_server, token};
+use crate::support::{free_port, hashes_in, originals_upload, random_bytes, sha256_hex, start_server, token};
 
 /// What the proxy does to one connection.
 #[derive(Clone, Copy, Debug)]
@@ -187,22 +187,13 @@ fn resets_stalls_and_503s_on_the_way_end_with_every_file_verified_once() {
     let proxy = start_proxy(server_port, 24);
     let url = format!("http://127.0.0.1:{}/files", proxy.port);
     let out = Command::new(env!("CARGO_BIN_EXE_wedsync"))
-        .args(["upload", card.to_str().expect("utf-8"), "--preset", "none", "--originals", "--to", &url])
-        .args([
-            "--token",
+        .args(originals_upload(
+            &card,
+            &url,
             &alice,
-            "--chunk-mib",
-            "0.0625",
             // The proxy's fault schedule is counted in connections of one stream per file.
-            "--parts",
-            "1",
-            "--streams",
-            "3",
-            "--stall",
-            "2",
-            "--attempts",
-            "30",
-        ])
+            &["--parts", "1", "--streams", "3", "--stall", "2", "--attempts", "30"],
+        ))
         .env("WEDSYNC_HOME", &home)
         .output()
         .expect("run wedsync upload");

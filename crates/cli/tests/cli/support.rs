@@ -146,3 +146,26 @@ pub fn start_tuspyserver(dir: &Path) -> (Kill, String) {
     let (server, port) = start_peer(command, "tuspyserver");
     (server, format!("http://127.0.0.1:{port}/files/"))
 }
+
+/// `upload CARD --preset none --originals --to URL --token TOKEN --chunk-mib 0.0625`: the
+/// camera files only, in 64 KiB chunks (many requests per small file), then `extra`.
+pub fn originals_upload(card: &Path, url: &str, token: &str, extra: &[&str]) -> Vec<String> {
+    let card = card.to_str().expect("utf-8");
+    [
+        "upload",
+        card,
+        "--preset",
+        "none",
+        "--originals",
+        "--to",
+        url,
+        "--token",
+        token,
+        "--chunk-mib",
+        "0.0625",
+    ]
+    .iter()
+    .chain(extra)
+    .map(|a| a.to_string())
+    .collect()
+}

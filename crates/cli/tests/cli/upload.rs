@@ -7,8 +7,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    free_port, hashes_in, random_bytes, repo_root, sha256_hex, start_server, start_tus_node,
-    start_tuspyserver, token, Kill,
+    free_port, hashes_in, originals_upload, random_bytes, repo_root, sha256_hex, start_server,
+    start_tus_node, start_tuspyserver, token, Kill,
 };
 
 fn samples() -> PathBuf {
@@ -16,9 +16,10 @@ fn samples() -> PathBuf {
 }
 
 /// `wedsync ARGS` with its own WEDSYNC_HOME; exit code and all output.
-fn wedsync_at(home: &Path, args: &[&str]) -> (i32, String) {
+fn wedsync_at<S: AsRef<str>>(home: &Path, args: &[S]) -> (i32, String) {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     let out: Output = Command::new(env!("CARGO_BIN_EXE_wedsync"))
-        .args(args)
+        .args(&args)
         .env("WEDSYNC_HOME", home)
         .env_remove("WEDSYNC_TOKEN")
         .output()
@@ -168,16 +169,9 @@ fn a_corrupt_raw_is_one_failure_and_the_rest_is_sent() {
 }
 
 /// `count` distinct photo-sized files (200–600 KB) in `dir`.
+/// `count` random files of 200–600 KB in a fresh card folder.
 fn make_card(dir: &Path, count: usize) -> Vec<PathBuf> {
-    std::fs::create_dir_all(dir).expect("mkdir");
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    (0..count)
-        .map(|i| {
-            let path = dir.join(format!("IMG_{i:04}.JPG"));
-            std::fs::write(&path, random_bytes(200_000 + (i * 4_099) % 400_000, &mut seed)).expect("write");
-            path
-        })
-        .collect()
+    card_of(dir, &(0..count).map(|i| 200_000 + (i * 4_099) % 400_000).collect::<Vec<_>>())
 }
 
 /// Our server on 127.0.0.1 with a fresh data folder in `dir`, a user's and an admin's token,
@@ -203,7 +197,7 @@ fn our_server(dir: &Path) -> OurServer {
 }
 
 /// `wedsync ARGS` running in the background with its own WEDSYNC_HOME, output discarded.
-fn start_upload(home: &Path, args: &[&str]) -> Kill {
+fn start_upload(home: &Path, args: &[String]) -> Kill {
     Kill(
         Command::new(env!("CARGO_BIN_EXE_wedsync"))
             .args(args)
@@ -230,29 +224,23 @@ fn killing_the_uploader_again_and_again_loses_nothing_and_repeats_at_most_a_chun
     let total: u64 = files.iter().map(|f| std::fs::metadata(f).expect("stat").len()).sum();
     let OurServer { data, home, alice, admin, port, url, _server } = our_server(dir.path());
     let card = dir.path().join("card");
-    let args = [
-        "upload",
-        card.to_str().expect("utf-8"),
-        "--preset",
-        "none",
-        "--originals",
-        "--to",
+    let args = originals_upload(
+        &card,
         &url,
-        "--token",
         &alice,
-        "--chunk-mib",
-        "0.0625",
-        // One upload per file: the bound below is one chunk per file in flight. Parts
-        // have their own test.
-        "--parts",
-        "1",
-        "--streams",
-        "4",
-        // 2 MB/s (and a 2 MB burst at each start), so a dozen runs of a few hundred ms
-        // cannot finish the 40 MB card.
-        "--limit-mbit",
-        "16",
-    ];
+        &[
+            // One upload per file: the bound below is one chunk per file in flight. Parts
+            // have their own test.
+            "--parts",
+            "1",
+            "--streams",
+            "4",
+            // 2 MB/s (and a 2 MB burst at each start), so a dozen runs of a few hundred ms
+            // cannot finish the 40 MB card.
+            "--limit-mbit",
+            "16",
+        ],
+    );
     let mut kills = 0;
     let mut rng = 0x853c_49e6_748f_ea9bu64;
     for round in 0..40 {
@@ -291,8 +279,7 @@ fn killing_the_uploader_again_and_again_loses_nothing_and_repeats_at_most_a_chun
     assert_eq!(code, 0, "{out}");
 
     let stored = hashes_in(&data.join("uploads"), |_| true);
-    let mut want: Vec<String> = files.iter().map(|f| sha256_hex(&std::fs::read(f).expect("read"))).collect();
-    want.sort();
+    let want = want_hashes(&files);
     let complete: Vec<&String> = stored.iter().filter(|h| want.contains(h)).collect();
     assert_eq!(complete.len(), 100, "every file once on the server");
     let stats = admin_stats(port, &admin);
@@ -326,19 +313,12 @@ fn a_server_killed_mid_upload_is_waited_for_and_the_upload_completes() {
     // Not wrapped in Kill: its output is read at the end, and it ends by itself (bounded
     // retries) even if the test fails first.
     let upload = Command::new(env!("CARGO_BIN_EXE_wedsync"))
-        .args(["upload", card.to_str().expect("utf-8"), "--preset", "none", "--originals", "--to", &url])
-        .args([
-            "--token",
+        .args(originals_upload(
+            &card,
+            &url,
             &alice,
-            "--chunk-mib",
-            "0.0625",
-            "--parts",
-            "1",
-            "--streams",
-            "2",
-            "--limit-mbit",
-            "40",
-        ])
+            &["--parts", "1", "--streams", "2", "--limit-mbit", "40"],
+        ))
         .env("WEDSYNC_HOME", &home)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -359,7 +339,7 @@ fn a_server_killed_mid_upload_is_waited_for_and_the_upload_completes() {
     drop(server);
 }
 
-/// `len`-byte random files in a fresh card folder.
+/// Random files of these sizes in a fresh card folder.
 fn card_of(dir: &Path, sizes: &[usize]) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).expect("mkdir");
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
@@ -367,7 +347,7 @@ fn card_of(dir: &Path, sizes: &[usize]) -> Vec<PathBuf> {
         .iter()
         .enumerate()
         .map(|(i, &len)| {
-            let path = dir.join(format!("BIG_{i:04}.JPG"));
+            let path = dir.join(format!("IMG_{i:04}.JPG"));
             std::fs::write(&path, random_bytes(len, &mut seed)).expect("write");
             path
         })
@@ -437,27 +417,10 @@ fn an_uploader_killed_while_sending_parts_resumes_every_part_where_the_server_ha
     let total: u64 = files.iter().map(|f| std::fs::metadata(f).expect("stat").len()).sum();
     let OurServer { data, home, alice, admin, port, url, _server } = our_server(dir.path());
     let card = dir.path().join("card");
-    let args = [
-        "upload",
-        card.to_str().expect("utf-8"),
-        "--preset",
-        "none",
-        "--originals",
-        "--to",
-        &url,
-        "--token",
-        &alice,
-        "--chunk-mib",
-        "0.0625",
-        "--parts",
-        "4",
-        "--streams",
-        "2",
-        // 2 MB/s after a 2 MB burst: the 8 MB take about 3 s, and the kill lands mid-parts,
-        // far from the final uploads' creation at the end.
-        "--limit-mbit",
-        "16",
-    ];
+    // 2 MB/s after a 2 MB burst: the 8 MB take about 3 s, and the kill lands mid-parts,
+    // far from the final uploads' creation at the end.
+    let args =
+        originals_upload(&card, &url, &alice, &["--parts", "4", "--streams", "2", "--limit-mbit", "16"]);
     let mut child = start_upload(&home, &args);
     std::thread::sleep(Duration::from_millis(1500));
     assert!(child.0.try_wait().expect("wait").is_none(), "the upload finished before the kill");
