@@ -7,8 +7,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use wedsync_develop::{develop_file, PresetSet, Rendition};
+use wedsync_develop::{PresetSet, Rendition};
+use wedsync_engine::Home;
 
+use crate::backend::BackendArgs;
 use crate::inputs;
 
 #[derive(clap::Args)]
@@ -29,12 +31,15 @@ pub struct Args {
     /// stages also run in parallel.
     #[arg(long)]
     jobs: Option<usize>,
+    #[command(flatten)]
+    backend: BackendArgs,
 }
 
 pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let presets = PresetSet::load(presets_dir)?;
     let preset = presets.get(&args.preset)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let developer = args.backend.developer(Home::from_env().ok().as_ref())?;
 
     let found = inputs::expand(&args.inputs);
     let names = inputs::output_names(&found.files);
@@ -67,7 +72,9 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
                 let (Some(input), Some(name)) = (found.files.get(i), names.get(i)) else { break };
                 let target = args.out.join(name);
                 let started = Instant::now();
-                match develop_file(input, preset).and_then(|r| write_atomically(&target, &r.jpeg).map(|()| r))
+                match developer
+                    .develop_file(input, preset)
+                    .and_then(|r| write_atomically(&target, &r.jpeg).map(|()| r))
                 {
                     Ok(rendition) => {
                         bytes.fetch_add(rendition.jpeg.len(), Ordering::Relaxed);
@@ -109,14 +116,18 @@ fn describe(input: &Path, output: &Path, r: &Rendition, seconds: f64, timings: b
         None => format!("q{}", r.jpeg_quality),
     };
     let mut line = format!(
-        "{} -> {}  {}x{}  {:.2} MB  {quality}  {:.0} ms",
+        "{} -> {}  {}x{}  {:.2} MB  {quality}  {}  {:.0} ms",
         input.display(),
         output.display(),
         r.width,
         r.height,
         r.jpeg.len() as f64 / 1e6,
+        r.backend.name(),
         seconds * 1e3
     );
+    if let Some(why) = &r.fallback {
+        line += &format!("\n    note: {why}");
+    }
     if timings {
         let stages: Vec<String> = r.timings.iter().map(|t| format!("{} {:.0}", t.name, t.ms)).collect();
         line += &format!("\n    ms: {}", stages.join(", "));

@@ -7,6 +7,7 @@ macro_rules! say {
     };
 }
 
+mod backend;
 mod bench;
 mod develop;
 mod inputs;
@@ -52,6 +53,9 @@ enum Command {
     /// Load benchmark: many concurrent chunked uploads against `wedsync serve` and, in the
     /// same run, @tus/server; chunk latency, throughput, errors, server memory.
     Loadtest(loadtest::Args),
+    /// What this machine can develop on: CUDA driver and NVRTC, GPU adapters and their
+    /// memory, whether each passes its self-test, and which one `auto` picks, and why.
+    Doctor(backend::DoctorArgs),
 }
 
 /// Prints a line to stdout. A reader that went away (`wedsync … | head`) is no reason to
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         Command::Develop(args) => develop::run(args, presets_dir.as_deref()),
         Command::Presets(cmd) => presets::run(cmd, presets_dir.as_deref()),
         Command::Bench(cmd) => bench::run(cmd, presets_dir.as_deref()),
+        Command::Doctor(args) => backend::doctor(args),
         Command::Serve(args) => serve::run(args),
         Command::Loadtest(args) => loadtest::run(args),
     };

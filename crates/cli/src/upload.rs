@@ -62,6 +62,8 @@ pub struct Args {
     /// Files developed at once (default: one per core).
     #[arg(long)]
     jobs: Option<usize>,
+    #[command(flatten)]
+    backend: crate::backend::BackendArgs,
 }
 
 const DEFAULT_CHUNK_MIB: f64 = 8.0;
@@ -109,6 +111,8 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     // 6.9 s with two.
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
 
+    let developer = Arc::new(args.backend.developer(Some(&home))?);
+
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let (endpoint, token, local) = match (&args.to, &config.destination) {
@@ -133,6 +137,7 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
             pace: pace.clone(),
             gallery: args.gallery.clone(),
             develop_threads: jobs,
+            developer: developer.clone(),
         };
         let ticker = Ticker::start(&home, pace.sent.clone());
         let report = wedsync_engine::upload(&home, request, Arc::new(print_event)).await;
@@ -154,8 +159,11 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
 fn print_event(event: Event) {
     match event {
         Event::Recorded { .. } | Event::Developed { cached: true, .. } => {}
-        Event::Developed { path, preset, bytes, .. } => {
-            say!("developed {} ({preset}, {:.2} MB)", path.display(), bytes as f64 / 1e6)
+        Event::Developed { path, preset, bytes, fallback, .. } => {
+            say!("developed {} ({preset}, {:.2} MB)", path.display(), bytes as f64 / 1e6);
+            if let Some(why) = fallback {
+                say!("  note: {why}");
+            }
         }
         Event::DevelopFailed { path, preset, error } => match preset {
             Some(preset) => say!("FAILED to develop {} ({preset}): {error}", path.display()),

@@ -14,6 +14,8 @@ pub enum Error {
     Develop { path: PathBuf, reason: String },
     #[error("{path}: JPEG encoding failed: {reason}")]
     Encode { path: PathBuf, reason: String },
+    #[error("develop backend: {reason}")]
+    Backend { reason: String },
     #[error("preset {name}: {reason}")]
     Preset { name: String, reason: String },
 }

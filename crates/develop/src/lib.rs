@@ -7,6 +7,7 @@
 //! It does not walk folders, keep a journal or upload: callers hand it one file at a time.
 //! Main types: [`Preset`] (what to make), [`Rendition`] (what was made), [`Error`].
 
+pub mod backend;
 mod encode;
 mod error;
 mod icc;
@@ -21,11 +22,12 @@ mod ssimulacra2;
 pub mod stages;
 pub mod synth;
 
+pub use crate::backend::{probe, BackendChoice, BackendOptions, Finding, Kind, Probe};
 pub use crate::encode::{decode_jpeg, encode_jpeg, EncodeSettings};
 pub use crate::error::{Error, Result};
 pub use crate::image::{Mosaic, Rgb8, RgbF32};
 pub use crate::metadata::{Metadata, MetadataPolicy};
-pub use crate::pipeline::{develop_file, develop_linear, develop_pixels, Developed, Rendition, StageTime};
+pub use crate::pipeline::{develop_linear, Developed, Developer, Rendition, StageTime};
 pub use crate::preset::{Effort, Preset, PresetSet, Quality, Size, Subsampling};
 pub use crate::source::{is_supported_extension, load, RawFrame, Source};
 pub use crate::stages::demosaic::Demosaic;

@@ -2,8 +2,12 @@
 //! quality search and encode, each timed.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
+use crate::backend::program::{Program, Target};
+use crate::backend::{probe, BackendOptions, Kind, Probe};
 use crate::encode::{encode_jpeg, EncodeSettings};
 use crate::error::{Error, Result};
 use crate::image::{Mosaic, Rgb16, Rgb8, RgbF32};
@@ -34,6 +38,9 @@ pub struct Rendition {
     pub score: Option<f64>,
     /// The demosaic method used (RAW inputs only).
     pub demosaic: Option<Demosaic>,
+    /// Where the develop stages ran, and why not on the chosen GPU if it failed.
+    pub backend: Kind,
+    pub fallback: Option<String>,
     pub timings: Vec<StageTime>,
 }
 
@@ -108,62 +115,211 @@ pub struct Developed {
     pub metadata: Metadata,
     /// The demosaic method used (RAW inputs only).
     pub demosaic: Option<Demosaic>,
+    /// Where the develop stages ran, and why not on the chosen GPU if it failed there.
+    pub backend: Kind,
+    pub fallback: Option<String>,
     pub timings: Vec<StageTime>,
 }
 
-/// Decodes and develops one file to `preset`'s size, without encoding it.
-pub fn develop_pixels(path: &Path, preset: &Preset) -> Result<Developed> {
-    let mut timer = Timer(Vec::new());
-    let source = timer.time("decode", || load(path))?;
-    let (image, orientation, metadata, method) = match source {
-        Source::Raw(frame) => {
-            let (_, _, w, h) = frame.crop;
-            let method = Demosaic::choose(&frame.cfa, w, h, preset.long_edge());
-            let plan =
-                Plan { demosaic: method, long_edge: preset.long_edge(), tone: Some(ToneParams::default()) };
-            let Working::Encoded(image) = run_stages(&frame, &plan, &mut timer)? else {
-                return Err(develop_error(path, "the develop stages did not finish".into()));
-            };
-            (image, frame.orientation, frame.metadata, Some(method))
-        }
-        Source::Jpeg { image, orientation, metadata } => {
-            let image = timer.time("resize", || resize_srgb(image, preset.long_edge()));
-            (image.map_err(|e| develop_error(path, e))?, orientation, metadata, None)
-        }
-    };
-    let image = timer.time("orient", || orient::apply(image, orientation));
-    Ok(Developed { image, metadata, demosaic: method, timings: timer.0 })
+/// After this many GPU failures in a row the GPU is left alone: a lost device fails every
+/// image, and each failure costs an attempt before the CPU fallback.
+const GPU_FAILURES_TO_GIVE_UP: usize = 3;
+
+/// Develops files on the backend chosen when it was made. Shared by the threads of a batch:
+/// while one thread's image is on the GPU, the others decode theirs on the CPU.
+pub struct Developer {
+    probe: Probe,
+    timed: bool,
+    failures: AtomicUsize,
+    /// Device memory that images in flight may take; a frame larger than all of it still
+    /// runs, alone.
+    budget: usize,
+    in_flight: Mutex<usize>,
+    freed: Condvar,
 }
 
-/// Develops one file with `preset` and encodes it.
-pub fn develop_file(path: &Path, preset: &Preset) -> Result<Rendition> {
-    let Developed { image, metadata, demosaic, timings } = develop_pixels(path, preset)?;
-    let mut timer = Timer(timings);
-    let mut settings = EncodeSettings { quality: 90, subsampling: preset.subsampling, effort: preset.effort };
-    let mut score = None;
-    match preset.quality {
-        Quality::Fixed(q) => settings.quality = q,
-        Quality::Target(target) => {
-            let found = timer
-                .time("quality search", || quality::search(&image, target, &settings))
-                .map_err(|e| develop_error(path, format!("quality search: {e}")))?;
-            settings.quality = found.jpeg_quality;
-            score = Some(found.score);
+impl Developer {
+    /// Picks the backend as `options` say; a forced backend that cannot run is an error.
+    pub fn new(options: &BackendOptions) -> Result<Developer> {
+        let probe = probe(options).map_err(|reason| Error::Backend { reason })?;
+        let budget = probe.gpu.as_ref().map_or(0, |gpu| gpu.memory_budget());
+        Ok(Developer {
+            probe,
+            timed: false,
+            failures: AtomicUsize::new(0),
+            budget,
+            in_flight: Mutex::new(0),
+            freed: Condvar::new(),
+        })
+    }
+
+    /// The CPU path only.
+    pub fn cpu() -> Developer {
+        Developer::new(&BackendOptions { choice: crate::BackendChoice::Cpu, ..Default::default() })
+            .unwrap_or_else(|_| unreachable!("the CPU backend is always available"))
+    }
+
+    /// Times each GPU stage and transfer apart (waiting after each: slower, for benchmarks).
+    pub fn with_stage_timing(mut self) -> Developer {
+        self.timed = true;
+        self
+    }
+
+    /// What was found, and the backend in use with the reason.
+    pub fn probe(&self) -> &Probe {
+        &self.probe
+    }
+
+    pub fn backend(&self) -> Kind {
+        self.probe.chosen
+    }
+
+    /// Decodes and develops one file to `preset`'s size, without encoding it.
+    pub fn develop_pixels(&self, path: &Path, preset: &Preset) -> Result<Developed> {
+        let mut timer = Timer(Vec::new());
+        match timer.time("decode", || load(path))? {
+            Source::Raw(frame) => self.develop_frame(&frame, preset, timer),
+            Source::Jpeg { image, orientation, metadata } => {
+                let image = timer.time("resize", || resize_srgb(image, preset.long_edge()));
+                let image = image.map_err(|e| develop_error(path, e))?;
+                let image = timer.time("orient", || orient::apply(image, orientation));
+                Ok(Developed {
+                    image,
+                    metadata,
+                    demosaic: None,
+                    backend: Kind::Cpu,
+                    fallback: None,
+                    timings: timer.0,
+                })
+            }
         }
     }
-    let exif = metadata.to_exif_app1(preset.metadata);
-    let jpeg = timer
-        .time("encode", || encode_jpeg(&image, &settings, Some(icc::srgb_icc_profile()), exif.as_deref()))
-        .map_err(|reason| Error::Encode { path: path.to_path_buf(), reason })?;
-    Ok(Rendition {
-        jpeg,
-        width: image.width,
-        height: image.height,
-        jpeg_quality: settings.quality,
-        score,
-        demosaic,
-        timings: timer.0,
-    })
+
+    /// Develops a decoded RAW frame to `preset`'s size (for frames made in memory: tests and
+    /// benchmarks tile small samples into large ones).
+    pub fn develop_raw(&self, frame: &RawFrame, preset: &Preset) -> Result<Developed> {
+        self.develop_frame(frame, preset, Timer(Vec::new()))
+    }
+
+    fn develop_frame(&self, frame: &RawFrame, preset: &Preset, mut timer: Timer) -> Result<Developed> {
+        let (_, _, w, h) = frame.crop;
+        let method = Demosaic::choose(&frame.cfa, w, h, preset.long_edge());
+        let target = Target { demosaic: method, long_edge: preset.long_edge(), tone: ToneParams::default() };
+        let mut backend = Kind::Cpu;
+        let mut fallback = None;
+        let mut image = None;
+        if let Some(gpu) = self.gpu() {
+            match self.run_on_gpu(frame, &target, &mut timer) {
+                Ok(developed) => (image, backend) = (Some(developed), gpu.kind()),
+                Err(why) => {
+                    fallback = Some(format!("{} failed ({why}); developed on the CPU", gpu.kind().name()))
+                }
+            }
+        }
+        let image = match image {
+            Some(image) => image,
+            None => develop_target_on_cpu_timed(frame, &target, &mut timer)?,
+        };
+        let image = timer.time("orient", || orient::apply(image, frame.orientation));
+        let metadata = frame.metadata.clone();
+        Ok(Developed { image, metadata, demosaic: Some(method), backend, fallback, timings: timer.0 })
+    }
+
+    fn gpu(&self) -> Option<&dyn crate::backend::Gpu> {
+        let gave_up = self.failures.load(Ordering::Relaxed) >= GPU_FAILURES_TO_GIVE_UP;
+        self.probe.gpu.as_deref().filter(|_| !gave_up)
+    }
+
+    fn run_on_gpu(
+        &self,
+        frame: &RawFrame,
+        target: &Target,
+        timer: &mut Timer,
+    ) -> std::result::Result<Rgb8, String> {
+        let gpu = self.gpu().ok_or("no GPU")?;
+        let program = Program::build(frame, std::slice::from_ref(target));
+        let bytes = program.device_bytes().min(self.budget);
+        self.reserve(bytes);
+        let start = Instant::now();
+        let ran = gpu.run(&program, self.timed);
+        self.release(bytes);
+        let ran = ran.inspect_err(|_| {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        })?;
+        self.failures.store(0, Ordering::Relaxed);
+        if self.timed {
+            timer.0.extend(ran.timings);
+        } else {
+            timer.0.push(StageTime { name: "gpu", ms: start.elapsed().as_secs_f64() * 1e3 });
+        }
+        let output = &program.outputs[0];
+        let data = ran.outputs.into_iter().next().ok_or("no output")?;
+        Ok(Rgb8 { width: output.width, height: output.height, data })
+    }
+
+    fn reserve(&self, bytes: usize) {
+        let Ok(mut in_flight) = self.in_flight.lock() else { return };
+        while *in_flight > 0 && *in_flight + bytes > self.budget {
+            let Ok(next) = self.freed.wait(in_flight) else { return };
+            in_flight = next;
+        }
+        *in_flight += bytes;
+    }
+
+    fn release(&self, bytes: usize) {
+        if let Ok(mut in_flight) = self.in_flight.lock() {
+            *in_flight = in_flight.saturating_sub(bytes);
+        }
+        self.freed.notify_all();
+    }
+
+    /// Develops one file with `preset` and encodes it.
+    pub fn develop_file(&self, path: &Path, preset: &Preset) -> Result<Rendition> {
+        let Developed { image, metadata, demosaic, backend, fallback, timings } =
+            self.develop_pixels(path, preset)?;
+        let mut timer = Timer(timings);
+        let mut settings =
+            EncodeSettings { quality: 90, subsampling: preset.subsampling, effort: preset.effort };
+        let mut score = None;
+        match preset.quality {
+            Quality::Fixed(q) => settings.quality = q,
+            Quality::Target(target) => {
+                let found = timer
+                    .time("quality search", || quality::search(&image, target, &settings))
+                    .map_err(|e| develop_error(path, format!("quality search: {e}")))?;
+                settings.quality = found.jpeg_quality;
+                score = Some(found.score);
+            }
+        }
+        let exif = metadata.to_exif_app1(preset.metadata);
+        let jpeg = timer
+            .time("encode", || encode_jpeg(&image, &settings, Some(icc::srgb_icc_profile()), exif.as_deref()))
+            .map_err(|reason| Error::Encode { path: path.to_path_buf(), reason })?;
+        Ok(Rendition {
+            jpeg,
+            width: image.width,
+            height: image.height,
+            jpeg_quality: settings.quality,
+            score,
+            demosaic,
+            backend,
+            fallback,
+            timings: timer.0,
+        })
+    }
+}
+
+/// The stages on the CPU for one target of `frame`: the reference the GPU backends match.
+pub(crate) fn develop_target_on_cpu(frame: &RawFrame, target: &Target) -> Result<Rgb8> {
+    develop_target_on_cpu_timed(frame, target, &mut Timer(Vec::new()))
+}
+
+fn develop_target_on_cpu_timed(frame: &RawFrame, target: &Target, timer: &mut Timer) -> Result<Rgb8> {
+    let plan = Plan { demosaic: target.demosaic, long_edge: target.long_edge, tone: Some(target.tone) };
+    match run_stages(frame, &plan, timer)? {
+        Working::Encoded(image) => Ok(image),
+        _ => Err(develop_error(&frame.path, "the develop stages did not finish".into())),
+    }
 }
 
 /// A camera JPEG is already developed: only resized, in linear light, and re-encoded.

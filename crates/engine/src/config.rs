@@ -17,6 +17,10 @@ use crate::error::{Error, Result};
 /// streams = 4
 /// adaptive = false
 /// limit_mbit = 0         # bandwidth cap in Mbit/s; 0 = none
+///
+/// [develop]
+/// backend = "auto"       # auto | cuda | wgpu | cpu
+/// software_gpu = false   # let auto use a software wgpu adapter (lavapipe)
 /// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +28,15 @@ pub struct Config {
     pub destination: Option<DestinationConfig>,
     #[serde(default)]
     pub upload: UploadConfig,
+    #[serde(default)]
+    pub develop: DevelopConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevelopConfig {
+    pub backend: Option<String>,
+    pub software_gpu: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

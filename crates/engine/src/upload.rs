@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use wedsync_develop::{develop_file, Preset};
+use wedsync_develop::{Developer, Preset};
 use wedsync_journal::{AssetId, Journal, NewAsset, NewUpload, Remaining};
 use wedsync_transfer::{Destination, Pace, Policy, Summary, TusClient};
 
@@ -30,6 +30,8 @@ pub struct UploadRequest {
     pub gallery: Option<String>,
     /// Threads developing at once.
     pub develop_threads: usize,
+    /// Where the develop stages run (shared by the develop threads).
+    pub developer: Arc<Developer>,
 }
 
 /// What happened, as it happens.
@@ -45,6 +47,8 @@ pub enum Event {
         preset: String,
         bytes: u64,
         cached: bool,
+        /// Why the GPU was not used for this rendition, when it failed on it.
+        fallback: Option<String>,
     },
     /// This file (or one rendition of it) could not be developed; the others go on.
     DevelopFailed {
@@ -208,7 +212,9 @@ fn prepare(
     let priority = rating.unwrap_or(0);
     let destination = &request.destination.endpoint;
     for preset in &request.presets {
-        let Some((sha256, size)) = rendition(journal, cache, path, asset, preset, counts, events)? else {
+        let Some((sha256, size)) =
+            rendition(journal, cache, path, asset, preset, &request.developer, counts, events)?
+        else {
             continue;
         };
         let new = NewUpload {
@@ -244,6 +250,7 @@ fn rendition(
     path: &Path,
     asset: AssetId,
     preset: &Preset,
+    developer: &Developer,
     counts: &Counts,
     events: &Events,
 ) -> Result<Option<(String, u64)>> {
@@ -256,18 +263,19 @@ fn rendition(
                 preset: preset.name.clone(),
                 bytes: size,
                 cached: true,
+                fallback: None,
             });
             return Ok(Some((sha256, size)));
         }
     }
-    let developed = develop_file(path, preset).map_err(|e| e.to_string()).and_then(|r| {
+    let developed = developer.develop_file(path, preset).map_err(|e| e.to_string()).and_then(|r| {
         let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&r.jpeg));
         let target = cache.join(format!("{sha256}.jpg"));
         write_atomically(&target, &r.jpeg).map_err(|e| format!("{}: {e}", target.display()))?;
-        Ok((target, sha256, r.jpeg.len() as u64))
+        Ok((target, sha256, r.jpeg.len() as u64, r.fallback))
     });
     match developed {
-        Ok((target, sha256, size)) => {
+        Ok((target, sha256, size, fallback)) => {
             locked(journal)?.rendition_ready(id, &target.to_string_lossy(), &sha256, size)?;
             counts.developed.fetch_add(1, Ordering::Relaxed);
             events(Event::Developed {
@@ -275,6 +283,7 @@ fn rendition(
                 preset: preset.name.clone(),
                 bytes: size,
                 cached: false,
+                fallback,
             });
             Ok(Some((sha256, size)))
         }

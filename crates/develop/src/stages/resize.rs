@@ -28,6 +28,42 @@ thread_local! {
     static RESIZER: RefCell<Resizer> = RefCell::new(Resizer::new());
 }
 
+/// Lanczos3 weights for resizing `in_size` samples to `out_size`, as fast_image_resize (and
+/// Pillow before it) computes them, for the GPU backends: output `o` reads inputs
+/// `bounds[o].0..` (`bounds[o].1` of them) with weights `values[o * window..]`, summing to 1.
+pub(crate) struct Weights {
+    pub bounds: Vec<(usize, usize)>,
+    pub window: usize,
+    pub values: Vec<f32>,
+}
+
+pub(crate) fn lanczos3_weights(in_size: usize, out_size: usize) -> Weights {
+    const SUPPORT: f64 = 3.0;
+    let sinc =
+        |x: f64| if x == 0.0 { 1.0 } else { (x * std::f64::consts::PI).sin() / (x * std::f64::consts::PI) };
+    let lanczos3 = |x: f64| if (-SUPPORT..SUPPORT).contains(&x) { sinc(x) * sinc(x / SUPPORT) } else { 0.0 };
+    let scale = in_size as f64 / out_size as f64;
+    // Downscaling widens the kernel to cover every input under the output pixel.
+    let filter_scale = scale.max(1.0);
+    let radius = SUPPORT * filter_scale;
+    let window = radius.ceil() as usize * 2 + 1;
+    let mut bounds = Vec::with_capacity(out_size);
+    let mut values = vec![0.0f32; window * out_size];
+    for o in 0..out_size {
+        let centre = (o as f64 + 0.5) * scale;
+        let first = (centre - radius).floor().max(0.0) as usize;
+        let end = ((centre + radius).ceil() as usize).min(in_size);
+        let weights: Vec<f64> =
+            (first..end).map(|x| lanczos3((x as f64 - (centre - 0.5)) / filter_scale)).collect();
+        let sum: f64 = weights.iter().sum();
+        for (v, w) in values[o * window..].iter_mut().zip(&weights) {
+            *v = if sum == 0.0 { *w as f32 } else { (w / sum) as f32 };
+        }
+        bounds.push((first, weights.len()));
+    }
+    Weights { bounds, window, values }
+}
+
 pub fn apply(image: Rgb16, width: usize, height: usize) -> Result<Rgb16, String> {
     if (width, height) == (image.width, image.height) {
         return Ok(image);

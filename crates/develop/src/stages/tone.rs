@@ -7,6 +7,7 @@
 //! clip point to white (extended Reinhard), encode to sRGB, and blend with a smoothstep,
 //! which keeps black and white where they are.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
@@ -92,19 +93,19 @@ fn lut(params: &ToneParams) -> Vec<u8> {
         .collect()
 }
 
-fn default_lut() -> &'static [u8] {
-    static LUT: OnceLock<Vec<u8>> = OnceLock::new();
-    LUT.get_or_init(|| lut(&ToneParams::default()))
+/// The 8-bit sRGB value of each 16-bit linear value under `params`; the default curve's is
+/// made once. The GPU backends upload this very table, so both paths round alike.
+pub fn table(params: &ToneParams) -> Cow<'static, [u8]> {
+    static DEFAULT: OnceLock<Vec<u8>> = OnceLock::new();
+    if *params == ToneParams::default() {
+        Cow::Borrowed(DEFAULT.get_or_init(|| lut(&ToneParams::default())))
+    } else {
+        Cow::Owned(lut(params))
+    }
 }
 
 pub fn apply(image: &Rgb16, params: &ToneParams) -> Rgb8 {
-    let owned;
-    let table = if *params == ToneParams::default() {
-        default_lut()
-    } else {
-        owned = lut(params);
-        &owned
-    };
+    let table = table(params);
     let mut data = vec![0u8; image.width * image.height * 3];
     data.par_chunks_mut(3 * 4096).zip(image.data.par_chunks(4096)).for_each(|(out, px)| {
         for (o, p) in out.chunks_exact_mut(3).zip(px) {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use serde_json::Value;
-use wedsync_develop::{develop_file, develop_pixels, PresetSet};
+use wedsync_develop::{Developer, PresetSet};
 
 use crate::support::{read_ppm, run, sample, Scratch, CR2, DNG, RAWS};
 
@@ -25,7 +25,7 @@ fn every_sample_develops_to_a_jpeg_other_tools_read() {
         let mut full_long_side = 0;
         for preset in ["full", "web"] {
             let preset = presets.get(preset).expect("built-in");
-            let r = develop_file(&input, preset).unwrap_or_else(|e| panic!("{e}"));
+            let r = Developer::cpu().develop_file(&input, preset).unwrap_or_else(|e| panic!("{e}"));
             let out = scratch.0.join(format!("{name}-{}.jpg", preset.name));
             std::fs::write(&out, &r.jpeg).expect("write");
 
@@ -68,7 +68,7 @@ fn camera_exposure_settings_reach_the_rendition() {
     let presets = PresetSet::built_in();
     let scratch = Scratch::new("exif");
     let input = sample(CR2);
-    let r = develop_file(&input, presets.get("web").expect("web")).expect("develop");
+    let r = Developer::cpu().develop_file(&input, presets.get("web").expect("web")).expect("develop");
     let out = scratch.0.join("web.jpg");
     std::fs::write(&out, &r.jpeg).expect("write");
     let ours = exif_of(&out);
@@ -88,7 +88,7 @@ fn orientation_tag_rotates_the_pixels() {
     let presets = PresetSet::built_in();
     let web = presets.get("web").expect("web");
     let scratch = Scratch::new("orient");
-    let upright = develop_pixels(&sample(DNG), web).expect("develop");
+    let upright = Developer::cpu().develop_pixels(&sample(DNG), web).expect("develop");
 
     // The same RAW, tagged as shot in portrait (EXIF 6), through exiftool.
     let rotated_raw = scratch.0.join("rotated.dng");
@@ -97,7 +97,7 @@ fn orientation_tag_rotates_the_pixels() {
         "exiftool",
         &["-overwrite_original", "-n", "-IFD0:Orientation=6", rotated_raw.to_str().expect("utf-8")],
     );
-    let rotated = develop_pixels(&rotated_raw, web).expect("develop rotated");
+    let rotated = Developer::cpu().develop_pixels(&rotated_raw, web).expect("develop rotated");
     assert_eq!((rotated.image.width, rotated.image.height), (upright.image.height, upright.image.width));
 
     // Output (x, y) shows source (y, h − 1 − x): compare a row of the rotated image with

@@ -5,5 +5,6 @@
 mod colour;
 mod corpus;
 mod demosaic;
+mod gpu;
 mod quality;
 mod support;

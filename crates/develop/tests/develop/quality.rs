@@ -2,7 +2,7 @@
 //! rendition, not the search's proxy, meets the preset's target; and the gallery rendition
 //! is at least 70 % smaller than the RAW file.
 
-use wedsync_develop::{decode_jpeg, develop_file, develop_pixels, quality, PresetSet, Quality};
+use wedsync_develop::{decode_jpeg, quality, Developer, PresetSet, Quality};
 
 use crate::support::{sample, CR2, KDC, RAWS};
 
@@ -11,8 +11,8 @@ fn check(name: &str, preset_name: &str) -> (f64, f64, usize) {
     let preset = presets.get(preset_name).expect("built-in");
     let Quality::Target(target) = preset.quality else { panic!("{preset_name} has no target") };
     let input = sample(name);
-    let reference = develop_pixels(&input, preset).unwrap_or_else(|e| panic!("{e}"));
-    let rendition = develop_file(&input, preset).unwrap_or_else(|e| panic!("{e}"));
+    let reference = Developer::cpu().develop_pixels(&input, preset).unwrap_or_else(|e| panic!("{e}"));
+    let rendition = Developer::cpu().develop_file(&input, preset).unwrap_or_else(|e| panic!("{e}"));
     let decoded = decode_jpeg(&rendition.jpeg).expect("decode our JPEG");
     let full = quality::score(&reference.image, &decoded).expect("score");
     println!(

@@ -53,15 +53,25 @@ impl Demosaic {
     }
 }
 
-/// Runs `method` on `mosaic`. RCD and the quad method need a Bayer pattern; for any other
-/// CFA they fall back to the neighbour method rather than produce wrong colours.
+/// The method that runs when `method` is asked for on a `width`×`height` mosaic of `cfa`:
+/// RCD, MHC and the quad method need a Bayer pattern (and room for their stencils); for
+/// any other CFA the neighbour method runs rather than produce wrong colours.
+pub fn effective(method: Demosaic, cfa: &Cfa, width: usize, height: usize) -> Demosaic {
+    let bayer = cfa.is_bayer() && width >= 16 && height >= 16;
+    if bayer {
+        method
+    } else {
+        Demosaic::Neighbour
+    }
+}
+
+/// Runs `method` (or the one that applies, see [`effective`]) on `mosaic`.
 pub fn apply(mosaic: &Mosaic, method: Demosaic, to_srgb: &ToSrgb16) -> Rgb16 {
-    let bayer = mosaic.cfa.is_bayer() && mosaic.width >= 16 && mosaic.height >= 16;
-    match method {
-        Demosaic::Rcd if bayer => rcd::demosaic(mosaic, to_srgb),
-        Demosaic::Mhc if bayer => mhc::demosaic(mosaic, to_srgb),
-        Demosaic::Half if bayer => half::demosaic(mosaic, to_srgb),
-        _ => neighbour::demosaic(mosaic, to_srgb),
+    match effective(method, &mosaic.cfa, mosaic.width, mosaic.height) {
+        Demosaic::Rcd => rcd::demosaic(mosaic, to_srgb),
+        Demosaic::Mhc => mhc::demosaic(mosaic, to_srgb),
+        Demosaic::Half => half::demosaic(mosaic, to_srgb),
+        Demosaic::Neighbour => neighbour::demosaic(mosaic, to_srgb),
     }
 }
 

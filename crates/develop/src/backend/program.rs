@@ -1,0 +1,343 @@
+//! What a GPU does to one frame, written once for both GPU backends: the buffers, and the
+//! passes in order, each naming its kernel (the same entry point in `shaders/<module>.wgsl`
+//! and `kernels/<module>.cu`), its parameters and the buffers at its bindings. The CUDA and
+//! wgpu backends only carry a [`Program`] out.
+//!
+//! Every buffer is an array of 32-bit words. Layouts:
+//! - the mosaic and RCD's planes: one f32 per photosite;
+//! - 16-bit RGB: two words a pixel, `r | g << 16` then `b`;
+//! - 8-bit sRGB: three bytes a pixel, packed four to a word (what the encoder takes).
+//!
+//! Several targets of one frame share what they can: the sensor goes up once, `levels`
+//! runs once, and each demosaic method once; each target then has its own resize and tone.
+
+use std::borrow::Cow;
+
+use crate::image::Cfa;
+use crate::source::{RawFrame, SensorData};
+use crate::stages::demosaic::{self, Demosaic};
+use crate::stages::levels::lcm;
+use crate::stages::resize::{self, Weights};
+use crate::stages::tone::{self, ToneParams};
+use crate::stages::Stage;
+
+/// Threads per workgroup (wgpu) or block (CUDA) side; kernels are written for 16×16.
+pub(crate) const GROUP: u32 = 16;
+/// How far RCD's window reaches beyond the mosaic (`PAD` in demosaic.wgsl and .cu).
+const RCD_PAD: usize = 10;
+
+/// A source file of kernels: `shaders/<name>.wgsl` and `kernels/<name>.cu`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Module {
+    Levels,
+    Demosaic,
+    Resize,
+    Tone,
+}
+
+impl Module {
+    pub(crate) const ALL: [Module; 4] = [Module::Levels, Module::Demosaic, Module::Resize, Module::Tone];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Module::Levels => "levels",
+            Module::Demosaic => "demosaic",
+            Module::Resize => "resize",
+            Module::Tone => "tone",
+        }
+    }
+
+    /// The kernels of the module, by entry-point name.
+    pub(crate) fn entries(self) -> &'static [&'static str] {
+        match self {
+            Module::Levels => &["levels"],
+            Module::Demosaic => &[
+                "demosaic_neighbour",
+                "demosaic_half",
+                "demosaic_mhc",
+                "rcd_window",
+                "rcd_gradients",
+                "rcd_vh",
+                "rcd_green",
+                "rcd_diagonals",
+                "rcd_pq",
+                "rcd_chroma",
+                "rcd_finish",
+            ],
+            Module::Resize => &["resize_rows", "resize_columns"],
+            Module::Tone => &["tone"],
+        }
+    }
+
+    pub(crate) fn wgsl(self) -> &'static str {
+        match self {
+            Module::Levels => include_str!("../../../../shaders/levels.wgsl"),
+            Module::Demosaic => include_str!("../../../../shaders/demosaic.wgsl"),
+            Module::Resize => include_str!("../../../../shaders/resize.wgsl"),
+            Module::Tone => include_str!("../../../../shaders/tone.wgsl"),
+        }
+    }
+
+    pub(crate) fn cuda(self) -> &'static str {
+        match self {
+            Module::Levels => include_str!("../../../../kernels/levels.cu"),
+            Module::Demosaic => include_str!("../../../../kernels/demosaic.cu"),
+            Module::Resize => include_str!("../../../../kernels/resize.cu"),
+            Module::Tone => include_str!("../../../../kernels/tone.cu"),
+        }
+    }
+}
+
+pub(crate) type BufferId = usize;
+
+/// A device buffer: its size and, for inputs, the bytes uploaded into it.
+pub(crate) struct Buffer<'a> {
+    /// A multiple of 4.
+    pub bytes: usize,
+    pub init: Option<Cow<'a, [u8]>>,
+}
+
+/// One kernel launch over a `threads[0]` × `threads[1]` grid.
+pub(crate) struct Pass {
+    pub stage: Stage,
+    pub entry: &'static str,
+    /// Binding 0: the kernel's parameters, as words.
+    pub params: Vec<u32>,
+    /// Bindings 1.. (the kernel's arguments after `p`, in order): (binding, buffer).
+    pub bindings: Vec<(u32, BufferId)>,
+    pub threads: [u32; 2],
+}
+
+/// A result to read back: 8-bit sRGB of `width`×`height`.
+pub(crate) struct Output {
+    pub buffer: BufferId,
+    pub width: usize,
+    pub height: usize,
+}
+
+/// One size and look of a frame, made from its shared mosaic.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Target {
+    pub demosaic: Demosaic,
+    /// None: the demosaic's own size.
+    pub long_edge: Option<usize>,
+    pub tone: ToneParams,
+}
+
+pub(crate) struct Program<'a> {
+    pub buffers: Vec<Buffer<'a>>,
+    pub passes: Vec<Pass>,
+    pub outputs: Vec<Output>,
+}
+
+impl<'a> Program<'a> {
+    /// The passes that develop `frame` into each of `targets`, in order.
+    pub(crate) fn build(frame: &'a RawFrame, targets: &[Target]) -> Program<'a> {
+        let mut program = Program { buffers: Vec::new(), passes: Vec::new(), outputs: Vec::new() };
+        let (_, _, width, height) = frame.crop;
+        let mosaic = program.levels(frame);
+        let cfa = frame.cfa.shifted(frame.crop.0, frame.crop.1);
+        let mut demosaiced: Vec<(Demosaic, BufferId, usize, usize)> = Vec::new();
+        for target in targets {
+            let method = demosaic::effective(target.demosaic, &cfa, width, height);
+            let (rgb, w, h) = match demosaiced.iter().find(|d| d.0 == method) {
+                Some(&(_, rgb, w, h)) => (rgb, w, h),
+                None => {
+                    let made = program.demosaic(method, mosaic, &cfa, frame.cam_to_srgb, width, height);
+                    demosaiced.push((method, made.0, made.1, made.2));
+                    made
+                }
+            };
+            let (tw, th) = resize::fit(w, h, target.long_edge);
+            let resized = program.resize(rgb, (w, h), (tw, th));
+            let srgb8 = program.tone(resized, tw * th, &target.tone);
+            program.outputs.push(Output { buffer: srgb8, width: tw, height: th });
+        }
+        program
+    }
+
+    /// Device memory the program allocates, for the budget on images in flight.
+    pub(crate) fn device_bytes(&self) -> usize {
+        self.buffers.iter().map(|b| b.bytes).sum()
+    }
+
+    fn buffer(&mut self, bytes: usize) -> BufferId {
+        self.buffers.push(Buffer { bytes: bytes.next_multiple_of(4).max(4), init: None });
+        self.buffers.len() - 1
+    }
+
+    fn input(&mut self, bytes: Cow<'a, [u8]>) -> BufferId {
+        // Device copies move whole words: a buffer of an odd size is padded with zeros.
+        let bytes = if bytes.len() % 4 == 0 && !bytes.is_empty() {
+            bytes
+        } else {
+            let mut padded = bytes.into_owned();
+            padded.resize(padded.len().next_multiple_of(4).max(4), 0);
+            Cow::Owned(padded)
+        };
+        self.buffers.push(Buffer { bytes: bytes.len(), init: Some(bytes) });
+        self.buffers.len() - 1
+    }
+
+    fn pass(
+        &mut self,
+        stage: Stage,
+        (_, entry): (Module, &'static str),
+        params: Vec<u32>,
+        bindings: &[(u32, BufferId)],
+        threads: (usize, usize),
+    ) {
+        let threads = [threads.0 as u32, threads.1 as u32];
+        self.passes.push(Pass { stage, entry, params, bindings: bindings.to_vec(), threads });
+    }
+
+    /// Levels, white balance and highlights (one pass): the crop's sensor rows in, the
+    /// normalised mosaic out.
+    fn levels(&mut self, frame: &'a RawFrame) -> BufferId {
+        let (x0, y0, width, height) = frame.crop;
+        let rows = y0 * frame.sensor_width..(y0 + height) * frame.sensor_width;
+        let (sensor, is_float): (&[u8], u32) = match &frame.data {
+            SensorData::U16(v) => (bytemuck::cast_slice(&v[rows]), 0),
+            SensorData::F32(v) => (bytemuck::cast_slice(&v[rows]), 1),
+        };
+        let sensor = self.input(Cow::Borrowed(sensor));
+        let (tile_w, tile_h, table) = level_table(frame);
+        let table = self.input(Cow::Owned(bytemuck::cast_slice(&table).to_vec()));
+        let mosaic = self.buffer(4 * width * height);
+        let params =
+            vec![width as u32, height as u32, frame.sensor_width as u32, x0 as u32, is_float, tile_w, tile_h];
+        self.pass(
+            Stage::Levels,
+            (Module::Levels, "levels"),
+            params,
+            &[(1, sensor), (2, table), (3, mosaic)],
+            (width, height),
+        );
+        mosaic
+    }
+
+    /// The demosaic `method` (already the one that applies to this CFA) with the colour
+    /// matrix: 16-bit linear sRGB and its size.
+    fn demosaic(
+        &mut self,
+        method: Demosaic,
+        mosaic: BufferId,
+        cfa: &Cfa,
+        cam_to_srgb: [[f32; 3]; 3],
+        width: usize,
+        height: usize,
+    ) -> (BufferId, usize, usize) {
+        let mut params = vec![width as u32, height as u32];
+        params.extend(cam_to_srgb.iter().flatten().map(|v| v.to_bits()));
+        params.extend([cfa.width as u32, cfa.height as u32]);
+        params.extend(cfa.colors.iter().map(|&c| u32::from(c)));
+        let (w, h) = if method == Demosaic::Half { (width / 2, height / 2) } else { (width, height) };
+        let rgb = self.buffer(8 * w * h);
+        let stage = Stage::Demosaic;
+        let whole = |entry| (Module::Demosaic, entry);
+        match method {
+            Demosaic::Rcd => {
+                let window = (width + 2 * RCD_PAD, height + 2 * RCD_PAD);
+                let plane = 4 * window.0 * window.1;
+                let [win, hp_a, hp_b, lpf, vh, pq, green, red, blue] =
+                    std::array::from_fn(|_| self.buffer(plane));
+                let steps: [(&'static str, &[(u32, BufferId)]); 7] = [
+                    ("rcd_window", &[(1, mosaic), (3, win)]),
+                    ("rcd_gradients", &[(3, win), (4, hp_a), (5, hp_b), (6, lpf)]),
+                    ("rcd_vh", &[(4, hp_a), (5, hp_b), (7, vh)]),
+                    ("rcd_green", &[(3, win), (6, lpf), (7, vh), (9, green)]),
+                    ("rcd_diagonals", &[(3, win), (4, hp_a), (5, hp_b)]),
+                    ("rcd_pq", &[(4, hp_a), (5, hp_b), (8, pq)]),
+                    ("rcd_chroma", &[(3, win), (8, pq), (9, green), (10, red), (11, blue)]),
+                ];
+                for (entry, bindings) in steps {
+                    self.pass(stage, whole(entry), params.clone(), bindings, window);
+                }
+                let finish = [(2, rgb), (7, vh), (9, green), (10, red), (11, blue)];
+                self.pass(stage, whole("rcd_finish"), params, &finish, (width, height));
+            }
+            Demosaic::Mhc => {
+                self.pass(stage, whole("demosaic_mhc"), params, &[(1, mosaic), (2, rgb)], (w, h))
+            }
+            Demosaic::Half => {
+                self.pass(stage, whole("demosaic_half"), params, &[(1, mosaic), (2, rgb)], (w, h))
+            }
+            Demosaic::Neighbour => {
+                self.pass(stage, whole("demosaic_neighbour"), params, &[(1, mosaic), (2, rgb)], (w, h))
+            }
+        }
+        (rgb, w, h)
+    }
+
+    /// Rows, then columns, as the CPU path's resizer does; a dimension that keeps its size
+    /// has no pass.
+    fn resize(&mut self, rgb: BufferId, from: (usize, usize), to: (usize, usize)) -> BufferId {
+        let mut current = (rgb, from.0, from.1);
+        if to.0 != from.0 {
+            let weights = resize::lanczos3_weights(from.0, to.0);
+            let out = self.buffer(8 * to.0 * from.1);
+            let table = self.input(Cow::Owned(weights_table(&weights)));
+            let params =
+                vec![from.0 as u32, from.1 as u32, to.0 as u32, from.1 as u32, weights.window as u32];
+            let bindings = [(1, current.0), (2, out), (3, table)];
+            self.pass(Stage::Resize, (Module::Resize, "resize_rows"), params, &bindings, (to.0, from.1));
+            current = (out, to.0, from.1);
+        }
+        if to.1 != from.1 {
+            let weights = resize::lanczos3_weights(from.1, to.1);
+            let out = self.buffer(8 * to.0 * to.1);
+            let table = self.input(Cow::Owned(weights_table(&weights)));
+            let params = vec![
+                current.1 as u32,
+                current.2 as u32,
+                current.1 as u32,
+                to.1 as u32,
+                weights.window as u32,
+            ];
+            let bindings = [(1, current.0), (2, out), (3, table)];
+            self.pass(Stage::Resize, (Module::Resize, "resize_columns"), params, &bindings, (to.0, to.1));
+            current = (out, to.0, to.1);
+        }
+        current.0
+    }
+
+    /// The tone curve through the CPU path's table, packed into 8-bit sRGB.
+    fn tone(&mut self, rgb: BufferId, pixels: usize, params: &ToneParams) -> BufferId {
+        let lut = self.input(Cow::Owned(tone::table(params).into_owned()));
+        let words = (3 * pixels).div_ceil(4);
+        let out = self.buffer(4 * words);
+        // A grid rather than one long row: a dispatch has at most 65,535 groups a side.
+        let row = 4096.min(words).max(1);
+        let params = vec![pixels as u32, row as u32];
+        let bindings = [(1, rgb), (2, lut), (3, out)];
+        self.pass(Stage::Tone, (Module::Tone, "tone"), params, &bindings, (row, words.div_ceil(row)));
+        out
+    }
+}
+
+/// The (black, scale) table of the levels kernel: one entry for each position of the
+/// smallest tile that repeats both the black-level pattern and the crop's CFA, computed
+/// as `stages/levels.rs` computes it.
+fn level_table(frame: &RawFrame) -> (u32, u32, Vec<f32>) {
+    let (x0, y0, _, _) = frame.crop;
+    let cfa = frame.cfa.shifted(x0, y0);
+    let (bw, bh, ref levels) = frame.black;
+    let (tile_w, tile_h) = (lcm(bw, cfa.width), lcm(bh, cfa.height));
+    let mut table = Vec::with_capacity(2 * tile_w * tile_h);
+    for ty in 0..tile_h {
+        for tx in 0..tile_w {
+            let black = levels[((ty + y0) % bh) * bw + (tx + x0) % bw];
+            table.extend([black, frame.wb[cfa.color_at(tx, ty)] / (frame.white - black)]);
+        }
+    }
+    (tile_w as u32, tile_h as u32, table)
+}
+
+/// [`Weights`] in the layout resize.wgsl reads: (first input, count) per output, then each
+/// output's weights, `window` apart.
+fn weights_table(weights: &Weights) -> Vec<u8> {
+    let mut words: Vec<u32> =
+        weights.bounds.iter().flat_map(|&(start, count)| [start as u32, count as u32]).collect();
+    words.extend(weights.values.iter().map(|v| v.to_bits()));
+    bytemuck::cast_slice(&words).to_vec()
+}

@@ -1,0 +1,265 @@
+//! The portable GPU backend: the [`Program`] on a wgpu adapter (Vulkan, Metal or DX12),
+//! with the compute shaders in `shaders/*.wgsl`. It also runs on software adapters such as
+//! Mesa's lavapipe, which is how the shaders are tested on machines without a GPU.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ::wgpu::util::DeviceExt;
+
+use super::program::{Module, Program, GROUP};
+use super::{Fault, Gpu, Kind, Ran};
+use crate::pipeline::StageTime;
+
+/// What one adapter is, for `wedsync doctor` and for choosing.
+pub(crate) struct AdapterFound {
+    pub adapter: ::wgpu::Adapter,
+    pub software: bool,
+    pub description: String,
+}
+
+/// Every Vulkan, Metal and DX12 adapter the system offers, hardware first.
+pub(crate) fn adapters() -> Vec<AdapterFound> {
+    let backends = ::wgpu::Backends::VULKAN | ::wgpu::Backends::METAL | ::wgpu::Backends::DX12;
+    let descriptor = ::wgpu::InstanceDescriptor {
+        backends,
+        ..::wgpu::InstanceDescriptor::new_without_display_handle_from_env()
+    };
+    let instance = ::wgpu::Instance::new(descriptor);
+    let mut found: Vec<AdapterFound> = pollster::block_on(instance.enumerate_adapters(backends))
+        .into_iter()
+        .map(|adapter| {
+            let info = adapter.get_info();
+            let software = info.device_type == ::wgpu::DeviceType::Cpu;
+            let memory = adapter.limits().max_buffer_size as f64 / (1u64 << 30) as f64;
+            let description = format!(
+                "{} ({:?}, {}{}, driver {} {}, buffers up to {memory:.1} GiB)",
+                info.name,
+                info.backend,
+                if software { "software" } else { "hardware" },
+                match info.device_type {
+                    ::wgpu::DeviceType::DiscreteGpu => " discrete",
+                    ::wgpu::DeviceType::IntegratedGpu => " integrated",
+                    _ => "",
+                },
+                info.driver,
+                info.driver_info,
+            );
+            AdapterFound { adapter, software, description }
+        })
+        .collect();
+    found.sort_by_key(|a| a.software);
+    found
+}
+
+pub(crate) struct WgpuBackend {
+    device: ::wgpu::Device,
+    queue: ::wgpu::Queue,
+    pipelines: HashMap<&'static str, ::wgpu::ComputePipeline>,
+    description: String,
+    lost: Arc<AtomicBool>,
+    fault: Fault,
+}
+
+impl WgpuBackend {
+    /// A device on `found` with every kernel compiled.
+    pub(crate) fn open(found: &AdapterFound, fault: Fault) -> Result<WgpuBackend, String> {
+        let adapter = &found.adapter;
+        // The adapter's own limits rather than the defaults: a 45 MP frame's planes are far
+        // larger than the 128 MiB storage binding that every adapter must offer.
+        let descriptor = ::wgpu::DeviceDescriptor {
+            label: Some("wedsync develop"),
+            required_limits: adapter.limits(),
+            memory_hints: ::wgpu::MemoryHints::Performance,
+            ..Default::default()
+        };
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&descriptor)).map_err(|e| format!("no device: {e}"))?;
+        // Errors are caught by the error scopes of each call; without a handler an error
+        // outside them would abort the process, where a lost GPU must only cost a fallback.
+        device.on_uncaptured_error(Arc::new(|error| eprintln!("wgpu: {error}")));
+        let lost = Arc::new(AtomicBool::new(false));
+        let flag = lost.clone();
+        device.set_device_lost_callback(move |_, message| {
+            eprintln!("wgpu: device lost: {message}");
+            flag.store(true, Ordering::SeqCst);
+        });
+        let scope = device.push_error_scope(::wgpu::ErrorFilter::Validation);
+        let mut pipelines = HashMap::new();
+        for module in Module::ALL {
+            let shader = device.create_shader_module(::wgpu::ShaderModuleDescriptor {
+                label: Some(module.name()),
+                source: ::wgpu::ShaderSource::Wgsl(module.wgsl().into()),
+            });
+            for &entry in module.entries() {
+                let pipeline = device.create_compute_pipeline(&::wgpu::ComputePipelineDescriptor {
+                    label: Some(entry),
+                    layout: None,
+                    module: &shader,
+                    entry_point: Some(entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                });
+                pipelines.insert(entry, pipeline);
+            }
+        }
+        if let Some(error) = pollster::block_on(scope.pop()) {
+            return Err(format!("the shaders do not compile: {error}"));
+        }
+        Ok(WgpuBackend { device, queue, pipelines, description: found.description.clone(), lost, fault })
+    }
+
+    fn wait(&self) -> Result<(), String> {
+        self.device.poll(::wgpu::PollType::wait_indefinitely()).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn execute(&self, program: &Program, timed: bool) -> Result<Ran, String> {
+        let mut timings: Vec<StageTime> = Vec::new();
+        let mut clock = Instant::now();
+        let mut lap = |name: &'static str, clock: &mut Instant| {
+            let ms = clock.elapsed().as_secs_f64() * 1e3;
+            match timings.iter_mut().find(|t| t.name == name) {
+                Some(t) => t.ms += ms,
+                None => timings.push(StageTime { name, ms }),
+            }
+            *clock = Instant::now();
+        };
+        let usage =
+            ::wgpu::BufferUsages::STORAGE | ::wgpu::BufferUsages::COPY_DST | ::wgpu::BufferUsages::COPY_SRC;
+        let buffers: Vec<::wgpu::Buffer> = program
+            .buffers
+            .iter()
+            .map(|b| {
+                let descriptor = ::wgpu::BufferDescriptor {
+                    label: None,
+                    size: b.bytes as u64,
+                    usage,
+                    mapped_at_creation: false,
+                };
+                let buffer = self.device.create_buffer(&descriptor);
+                if let Some(bytes) = &b.init {
+                    self.queue.write_buffer(&buffer, 0, bytes);
+                }
+                buffer
+            })
+            .collect();
+        if timed {
+            self.queue.submit([]);
+            self.wait()?;
+            lap("upload", &mut clock);
+        }
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        for (i, pass) in program.passes.iter().enumerate() {
+            let pipeline =
+                self.pipelines.get(pass.entry).ok_or_else(|| format!("no kernel {}", pass.entry))?;
+            let params = self.device.create_buffer_init(&::wgpu::util::BufferInitDescriptor {
+                label: None,
+                contents: bytemuck::cast_slice(&pass.params),
+                usage: ::wgpu::BufferUsages::STORAGE,
+            });
+            let mut entries =
+                vec![::wgpu::BindGroupEntry { binding: 0, resource: params.as_entire_binding() }];
+            entries.extend(pass.bindings.iter().map(|&(binding, id)| ::wgpu::BindGroupEntry {
+                binding,
+                resource: buffers[id].as_entire_binding(),
+            }));
+            let bind_group = self.device.create_bind_group(&::wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            });
+            {
+                let mut cpass = encoder.begin_compute_pass(&Default::default());
+                cpass.set_pipeline(pipeline);
+                cpass.set_bind_group(0, &bind_group, &[]);
+                cpass.dispatch_workgroups(
+                    pass.threads[0].div_ceil(GROUP),
+                    pass.threads[1].div_ceil(GROUP),
+                    1,
+                );
+            }
+            let stage_ends = program.passes.get(i + 1).is_none_or(|next| next.stage != pass.stage);
+            if timed && stage_ends {
+                let done =
+                    std::mem::replace(&mut encoder, self.device.create_command_encoder(&Default::default()));
+                self.queue.submit([done.finish()]);
+                self.wait()?;
+                lap(pass.stage.name(), &mut clock);
+            }
+        }
+        let staging: Vec<::wgpu::Buffer> = program
+            .outputs
+            .iter()
+            .map(|out| {
+                let size = program.buffers[out.buffer].bytes as u64;
+                let buffer = self.device.create_buffer(&::wgpu::BufferDescriptor {
+                    label: None,
+                    size,
+                    usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                encoder.copy_buffer_to_buffer(&buffers[out.buffer], 0, &buffer, 0, size);
+                buffer
+            })
+            .collect();
+        self.queue.submit([encoder.finish()]);
+        let (sender, mapped) = std::sync::mpsc::channel();
+        for buffer in &staging {
+            let sender = sender.clone();
+            buffer.slice(..).map_async(::wgpu::MapMode::Read, move |result| {
+                let _ = sender.send(result);
+            });
+        }
+        self.wait()?;
+        // A buffer that failed (out of memory, device lost) cannot be read: say why instead.
+        for result in mapped.try_iter() {
+            result.map_err(|e| format!("reading the result back: {e}"))?;
+        }
+        let mut outputs = Vec::with_capacity(staging.len());
+        for (buffer, out) in staging.iter().zip(&program.outputs) {
+            let view =
+                buffer.slice(..).get_mapped_range().map_err(|e| format!("reading the result back: {e}"))?;
+            outputs.push(view[..out.width * out.height * 3].to_vec());
+        }
+        if timed {
+            lap("download", &mut clock);
+        }
+        Ok(Ran { outputs, timings })
+    }
+}
+
+impl Gpu for WgpuBackend {
+    fn kind(&self) -> Kind {
+        Kind::Wgpu
+    }
+
+    fn description(&self) -> String {
+        self.description.clone()
+    }
+
+    /// wgpu does not tell how much memory an adapter has; its largest buffer is a floor.
+    fn memory_budget(&self) -> usize {
+        (self.device.limits().max_buffer_size as usize).max(2 << 30)
+    }
+
+    fn run(&self, program: &Program, timed: bool) -> Result<Ran, String> {
+        self.fault.check()?;
+        if self.lost.load(Ordering::SeqCst) {
+            return Err("the device was lost".into());
+        }
+        let oom = self.device.push_error_scope(::wgpu::ErrorFilter::OutOfMemory);
+        let invalid = self.device.push_error_scope(::wgpu::ErrorFilter::Validation);
+        let ran = self.execute(program, timed);
+        let invalid = pollster::block_on(invalid.pop());
+        let oom = pollster::block_on(oom.pop());
+        if let Some(error) = oom.or(invalid) {
+            return Err(error.to_string());
+        }
+        if self.lost.load(Ordering::SeqCst) {
+            return Err("the device was lost".into());
+        }
+        ran
+    }
+}

@@ -1,0 +1,96 @@
+//! The GPU backends against the CPU path, image by image: every built-in preset on every
+//! sample and on a tiled 24 MP frame must match within PSNR ≥ 50 dB and 2/255.
+//!
+//! wgpu runs on whatever adapter there is; on machines without a GPU that is Mesa's
+//! lavapipe (`mesa-vulkan-drivers`), which `scripts/test` installs and then requires with
+//! `WEDSYNC_REQUIRE_WGPU=1`. CUDA runs where a GPU and driver are present; elsewhere the
+//! test prints why it was skipped.
+
+use wedsync_develop::{BackendChoice, BackendOptions, Developer, Kind, PresetSet, Rgb8};
+
+use crate::support::{sample, RAWS};
+
+/// The developer for `choice`, or None (printed) where this machine has no such backend.
+fn gpu_developer(choice: BackendChoice) -> Option<Developer> {
+    let options = BackendOptions { choice, software_adapters: true, kernel_cache: None };
+    match Developer::new(&options) {
+        Ok(developer) => Some(developer),
+        Err(e) => {
+            let required =
+                choice == BackendChoice::Wgpu && std::env::var_os("WEDSYNC_REQUIRE_WGPU").is_some();
+            assert!(!required, "WEDSYNC_REQUIRE_WGPU is set but wgpu cannot run: {e}");
+            eprintln!("SKIPPED: {choice:?} parity: {e}");
+            None
+        }
+    }
+}
+
+struct Difference {
+    psnr: f64,
+    worst: u8,
+}
+
+fn compare(cpu: &Rgb8, gpu: &Rgb8) -> Difference {
+    assert_eq!((cpu.width, cpu.height), (gpu.width, gpu.height), "sizes differ");
+    assert!(!cpu.data.is_empty() && cpu.data.len() == gpu.data.len());
+    let mut squared = 0.0f64;
+    let mut worst = 0u8;
+    for (a, b) in cpu.data.iter().zip(&gpu.data) {
+        let d = a.abs_diff(*b);
+        worst = worst.max(d);
+        squared += f64::from(d) * f64::from(d);
+    }
+    let mse = squared / cpu.data.len() as f64;
+    let psnr = if mse == 0.0 { f64::INFINITY } else { 10.0 * (255.0f64 * 255.0 / mse).log10() };
+    Difference { psnr, worst }
+}
+
+/// Every built-in preset of every file in `files`, on `gpu` and on the CPU.
+fn assert_parity(gpu: &Developer, files: &[std::path::PathBuf]) {
+    let cpu = Developer::cpu();
+    let presets = PresetSet::built_in();
+    let mut compared = 0;
+    for file in files {
+        for preset in presets.iter() {
+            let want = cpu.develop_pixels(file, preset).expect("CPU develop");
+            let got = gpu.develop_pixels(file, preset).expect("GPU develop");
+            assert_eq!(got.backend, gpu.backend(), "{}: fell back: {:?}", file.display(), got.fallback);
+            let d = compare(&want.image, &got.image);
+            eprintln!(
+                "{} {} ({}, {}x{}): PSNR {:.1} dB, worst {}/255",
+                file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+                preset.name,
+                want.demosaic.map(|m| m.name()).unwrap_or("-"),
+                want.image.width,
+                want.image.height,
+                d.psnr,
+                d.worst
+            );
+            assert!(
+                d.psnr >= 50.0 && d.worst <= 2,
+                "{} {}: PSNR {:.1} dB, worst {}",
+                file.display(),
+                preset.name,
+                d.psnr,
+                d.worst
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, files.len() * presets.iter().count());
+}
+
+#[test]
+fn wgpu_matches_the_cpu_on_every_sample_and_preset() {
+    let Some(gpu) = gpu_developer(BackendChoice::Wgpu) else { return };
+    assert_eq!(gpu.backend(), Kind::Wgpu);
+    let files: Vec<_> = RAWS.iter().map(|name| sample(name)).collect();
+    assert_parity(&gpu, &files);
+}
+
+#[test]
+fn cuda_matches_the_cpu_on_every_sample_and_preset() {
+    let Some(gpu) = gpu_developer(BackendChoice::Cuda) else { return };
+    let files: Vec<_> = RAWS.iter().map(|name| sample(name)).collect();
+    assert_parity(&gpu, &files);
+}
