@@ -16,8 +16,8 @@
 // (0 red, 1 green, 2 blue), row by row.
 //
 // The buffers, by their binding in the WGSL (each kernel takes those it uses, in this order):
-// 1 mosaic, 2 rgb (the output), then RCD's planes, each the size of the window: 3 win,
-// 4 hp_a, 5 hp_b, 6 lpf, 7 vh, 8 pq, 9 green, 10 red, 11 blue.
+// 1 mosaic, 2 rg and 3 bl (the output, r | g << 16 and b), then RCD's planes, each the
+// size of the window: 4 win, 5 hp_a, 6 hp_b, 7 lpf, 8 vh, 9 pq, 10 green, 11 red, 12 blue.
 
 #define PAD 10u
 #define EPS 1e-5f
@@ -48,12 +48,12 @@ __device__ unsigned int quantise(float v) {
 }
 
 // Camera RGB through the matrix to 16 bits, as `ToSrgb16::pixel`.
-__device__ void store(Params p, unsigned int* __restrict__ rgb, unsigned int i, float r, float g, float b) {
+__device__ void store(Params p, unsigned int* __restrict__ rg, unsigned int* __restrict__ bl, unsigned int i, float r, float g, float b) {
     unsigned int qr = quantise(cam_to_srgb(p, 0u) * r + cam_to_srgb(p, 1u) * g + cam_to_srgb(p, 2u) * b);
     unsigned int qg = quantise(cam_to_srgb(p, 3u) * r + cam_to_srgb(p, 4u) * g + cam_to_srgb(p, 5u) * b);
     unsigned int qb = quantise(cam_to_srgb(p, 6u) * r + cam_to_srgb(p, 7u) * g + cam_to_srgb(p, 8u) * b);
-    rgb[2u * i] = qr | (qg << 16u);
-    rgb[2u * i + 1u] = qb;
+    rg[i] = qr | (qg << 16u);
+    bl[i] = qb;
 }
 
 __device__ float m(Params p, Plane mosaic, unsigned int x, unsigned int y) {
@@ -104,7 +104,7 @@ __device__ void neighbour_pixel(Params p, Plane mosaic, unsigned int x, unsigned
     }
 }
 
-extern "C" __global__ void demosaic_neighbour(Params p, Plane mosaic, unsigned int* __restrict__ rgb) {
+extern "C" __global__ void demosaic_neighbour(Params p, Plane mosaic, unsigned int* __restrict__ rg, unsigned int* __restrict__ bl) {
     unsigned int x = thread_x();
     unsigned int y = thread_y();
     if (x >= width(p) || y >= height(p)) {
@@ -112,12 +112,12 @@ extern "C" __global__ void demosaic_neighbour(Params p, Plane mosaic, unsigned i
     }
     float v[3];
     neighbour_pixel(p, mosaic, x, y, v);
-    store(p, rgb, y * width(p) + x, v[0], v[1], v[2]);
+    store(p, rg, bl, y * width(p) + x, v[0], v[1], v[2]);
 }
 
 // --- Half size: one pixel per 2×2 quad (half.rs); the output is (width / 2) × (height / 2) --
 
-extern "C" __global__ void demosaic_half(Params p, Plane mosaic, unsigned int* __restrict__ rgb) {
+extern "C" __global__ void demosaic_half(Params p, Plane mosaic, unsigned int* __restrict__ rg, unsigned int* __restrict__ bl) {
     unsigned int x = thread_x();
     unsigned int y = thread_y();
     unsigned int w = width(p) / 2u;
@@ -133,12 +133,12 @@ extern "C" __global__ void demosaic_half(Params p, Plane mosaic, unsigned int* _
             count[c] += 1.0f;
         }
     }
-    store(p, rgb, y * w + x, sum[0] / count[0], sum[1] / count[1], sum[2] / count[2]);
+    store(p, rg, bl, y * w + x, sum[0] / count[0], sum[1] / count[1], sum[2] / count[2]);
 }
 
 // --- Malvar–He–Cutler (mhc.rs); the two-pixel border takes the neighbour method ------------
 
-extern "C" __global__ void demosaic_mhc(Params p, Plane mosaic, unsigned int* __restrict__ rgb) {
+extern "C" __global__ void demosaic_mhc(Params p, Plane mosaic, unsigned int* __restrict__ rg, unsigned int* __restrict__ bl) {
     unsigned int x = thread_x();
     unsigned int y = thread_y();
     unsigned int w = width(p);
@@ -149,7 +149,7 @@ extern "C" __global__ void demosaic_mhc(Params p, Plane mosaic, unsigned int* __
     if (y < 2u || y + 2u >= h || x < 2u || x + 2u >= w) {
         float v[3];
         neighbour_pixel(p, mosaic, x, y, v);
-        store(p, rgb, y * w + x, v[0], v[1], v[2]);
+        store(p, rg, bl, y * w + x, v[0], v[1], v[2]);
         return;
     }
     float c = m(p, mosaic, x, y);
@@ -184,7 +184,7 @@ extern "C" __global__ void demosaic_mhc(Params p, Plane mosaic, unsigned int* __
         g = green_here;
         b = c;
     }
-    store(p, rgb, y * w + x, r, g, b);
+    store(p, rg, bl, y * w + x, r, g, b);
 }
 
 // --- RCD (rcd.rs) ------------------------------------------------------------------------
@@ -443,7 +443,7 @@ __device__ float at_green(Params p, Plane plane, Plane green, unsigned int x, un
 }
 
 // Step 5: red and blue at green sites, then the matrix, for every pixel of the mosaic.
-extern "C" __global__ void rcd_finish(Params p, unsigned int* __restrict__ rgb, Plane vh, Plane green, Plane red,
+extern "C" __global__ void rcd_finish(Params p, unsigned int* __restrict__ rg, unsigned int* __restrict__ bl, Plane vh, Plane green, Plane red,
                                       Plane blue) {
     unsigned int ox = thread_x();
     unsigned int oy = thread_y();
@@ -460,5 +460,5 @@ extern "C" __global__ void rcd_finish(Params p, unsigned int* __restrict__ rgb, 
         r = at_green(p, red, green, x, y, disc);
         b = at_green(p, blue, green, x, y, disc);
     }
-    store(p, rgb, oy * width(p) + ox, r, green[i], b);
+    store(p, rg, bl, oy * width(p) + ox, r, green[i], b);
 }

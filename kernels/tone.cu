@@ -4,19 +4,20 @@
 
 // p[0] pixels, p[1] output words per grid row.
 //
-// rgb: 16-bit linear sRGB, two words a pixel: r | g << 16, then b.
+// rg, bl: 16-bit linear sRGB in two planes: r | g << 16, and b.
 // lut: the table, four bytes to a word.
 // srgb8: 8-bit sRGB, three bytes a pixel, packed four bytes to a word.
 
-__device__ unsigned int channel(const unsigned int* __restrict__ rgb, unsigned int pixel, unsigned int c) {
+__device__ unsigned int channel(const unsigned int* __restrict__ rg, const unsigned int* __restrict__ bl,
+                                unsigned int pixel, unsigned int c) {
     if (c == 2u) {
-        return rgb[2u * pixel + 1u] & 0xffffu;
+        return bl[pixel];
     }
-    return (rgb[2u * pixel] >> (16u * c)) & 0xffffu;
+    return (rg[pixel] >> (16u * c)) & 0xffffu;
 }
 
-extern "C" __global__ void tone(const unsigned int* __restrict__ p, const unsigned int* __restrict__ rgb,
-                                const unsigned int* __restrict__ lut, unsigned int* __restrict__ srgb8) {
+extern "C" __global__ void tone(const unsigned int* __restrict__ p, const unsigned int* __restrict__ rg,
+                                const unsigned int* __restrict__ bl, const unsigned int* __restrict__ lut, unsigned int* __restrict__ srgb8) {
     unsigned int x = blockIdx.x * blockDim.x + threadIdx.x;
     unsigned int y = blockIdx.y * blockDim.y + threadIdx.y;
     unsigned int word = y * p[1] + x;
@@ -27,7 +28,7 @@ extern "C" __global__ void tone(const unsigned int* __restrict__ p, const unsign
     for (unsigned int j = 0u; j < 4u; j++) {
         unsigned int k = word * 4u + j;
         if (k < p[0] * 3u) {
-            unsigned int v = channel(rgb, k / 3u, k % 3u);
+            unsigned int v = channel(rg, bl, k / 3u, k % 3u);
             unsigned int byte = (lut[v / 4u] >> (8u * (v % 4u))) & 0xffu;
             packed |= byte << (8u * j);
         }

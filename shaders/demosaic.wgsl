@@ -1,5 +1,5 @@
 // Demosaic with the colour matrix applied as each pixel is written: a one-channel mosaic in,
-// 16-bit linear sRGB out (two words a pixel: r | g << 16, then b). The GPU twin of
+// 16-bit linear sRGB out (in two planes: r | g << 16, and b). The GPU twin of
 // stages/demosaic/*.rs and stages/color.rs, and of kernels/demosaic.cu; each method follows
 // its CPU reference step by step, in the same floating-point order.
 //
@@ -12,17 +12,19 @@
 // (0 red, 1 green, 2 blue), row by row.
 @group(0) @binding(0) var<storage, read> p: array<u32>;
 @group(0) @binding(1) var<storage, read> mosaic: array<f32>;
-@group(0) @binding(2) var<storage, read_write> rgb: array<u32>;
+// 16-bit linear sRGB in two planes: r | g << 16, and b.
+@group(0) @binding(2) var<storage, read_write> rg: array<u32>;
+@group(0) @binding(3) var<storage, read_write> bl: array<u32>;
 // RCD's planes, each the size of the window.
-@group(0) @binding(3) var<storage, read_write> win: array<f32>;
-@group(0) @binding(4) var<storage, read_write> hp_a: array<f32>;
-@group(0) @binding(5) var<storage, read_write> hp_b: array<f32>;
-@group(0) @binding(6) var<storage, read_write> lpf: array<f32>;
-@group(0) @binding(7) var<storage, read_write> vh: array<f32>;
-@group(0) @binding(8) var<storage, read_write> pq: array<f32>;
-@group(0) @binding(9) var<storage, read_write> green: array<f32>;
-@group(0) @binding(10) var<storage, read_write> red: array<f32>;
-@group(0) @binding(11) var<storage, read_write> blue: array<f32>;
+@group(0) @binding(4) var<storage, read_write> win: array<f32>;
+@group(0) @binding(5) var<storage, read_write> hp_a: array<f32>;
+@group(0) @binding(6) var<storage, read_write> hp_b: array<f32>;
+@group(0) @binding(7) var<storage, read_write> lpf: array<f32>;
+@group(0) @binding(8) var<storage, read_write> vh: array<f32>;
+@group(0) @binding(9) var<storage, read_write> pq: array<f32>;
+@group(0) @binding(10) var<storage, read_write> green: array<f32>;
+@group(0) @binding(11) var<storage, read_write> red: array<f32>;
+@group(0) @binding(12) var<storage, read_write> blue: array<f32>;
 
 const PAD: u32 = 10u;
 const EPS: f32 = 1e-5;
@@ -53,8 +55,8 @@ fn store(i: u32, r: f32, g: f32, b: f32) {
     let qr = quantise(cam_to_srgb(0u) * r + cam_to_srgb(1u) * g + cam_to_srgb(2u) * b);
     let qg = quantise(cam_to_srgb(3u) * r + cam_to_srgb(4u) * g + cam_to_srgb(5u) * b);
     let qb = quantise(cam_to_srgb(6u) * r + cam_to_srgb(7u) * g + cam_to_srgb(8u) * b);
-    rgb[2u * i] = qr | (qg << 16u);
-    rgb[2u * i + 1u] = qb;
+    rg[i] = qr | (qg << 16u);
+    bl[i] = qb;
 }
 
 fn m(x: u32, y: u32) -> f32 {

@@ -6,22 +6,24 @@
 // p[0] source width, p[1] source height, p[2] output width, p[3] output height, p[4] the
 // most weights an output pixel has.
 @group(0) @binding(0) var<storage, read> p: array<u32>;
-// 16-bit RGB, two words a pixel: r | g << 16, then b.
-@group(0) @binding(1) var<storage, read> src: array<u32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<u32>;
+// 16-bit RGB in two planes: r | g << 16, and b.
+@group(0) @binding(1) var<storage, read> src_rg: array<u32>;
+@group(0) @binding(2) var<storage, read> src_b: array<u32>;
+@group(0) @binding(3) var<storage, read_write> dst_rg: array<u32>;
+@group(0) @binding(4) var<storage, read_write> dst_b: array<u32>;
 // For each output column (or row) o: its first input and weight count at 2o, 2o + 1; then
 // its weights (f32) from 2n + o * p[4], where n is the number of outputs.
-@group(0) @binding(3) var<storage, read> weights: array<u32>;
+@group(0) @binding(5) var<storage, read> weights: array<u32>;
 
 fn unpack(i: u32) -> vec3<f32> {
-    let rg = src[2u * i];
-    return vec3<f32>(f32(rg & 0xffffu), f32(rg >> 16u), f32(src[2u * i + 1u] & 0xffffu));
+    let rg = src_rg[i];
+    return vec3<f32>(f32(rg & 0xffffu), f32(rg >> 16u), f32(src_b[i]));
 }
 
 fn store(i: u32, v: vec3<f32>) {
     let q = vec3<u32>(clamp(floor(v + 0.5), vec3<f32>(0.0), vec3<f32>(65535.0)));
-    dst[2u * i] = q.x | (q.y << 16u);
-    dst[2u * i + 1u] = q.z;
+    dst_rg[i] = q.x | (q.y << 16u);
+    dst_b[i] = q.z;
 }
 
 // One output pixel from `count` inputs `step` apart, starting at input `first`.

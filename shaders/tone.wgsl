@@ -4,18 +4,19 @@
 
 // p[0] pixels, p[1] output words per dispatch row.
 @group(0) @binding(0) var<storage, read> p: array<u32>;
-// 16-bit linear sRGB, two words a pixel: r | g << 16, then b.
-@group(0) @binding(1) var<storage, read> rgb: array<u32>;
+// 16-bit linear sRGB in two planes: r | g << 16, and b.
+@group(0) @binding(1) var<storage, read> rg: array<u32>;
+@group(0) @binding(2) var<storage, read> bl: array<u32>;
 // The table, four bytes to a word.
-@group(0) @binding(2) var<storage, read> lut: array<u32>;
+@group(0) @binding(3) var<storage, read> lut: array<u32>;
 // 8-bit sRGB, three bytes a pixel, packed four bytes to a word.
-@group(0) @binding(3) var<storage, read_write> srgb8: array<u32>;
+@group(0) @binding(4) var<storage, read_write> srgb8: array<u32>;
 
 fn channel(pixel: u32, c: u32) -> u32 {
     if c == 2u {
-        return rgb[2u * pixel + 1u] & 0xffffu;
+        return bl[pixel];
     }
-    return (rgb[2u * pixel] >> (16u * c)) & 0xffffu;
+    return (rg[pixel] >> (16u * c)) & 0xffffu;
 }
 
 @compute @workgroup_size(16, 16)

@@ -58,7 +58,7 @@ pub fn doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let probe = match wedsync_develop::probe(&options) {
         Ok(probe) => probe,
         Err(e) => {
-            crate::say(format!("{e}"));
+            crate::say(e);
             return Ok(ExitCode::FAILURE);
         }
     };

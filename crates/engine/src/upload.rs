@@ -154,12 +154,13 @@ fn produce(
     counts: &Counts,
     events: &Events,
 ) {
+    let producer = Producer { journal, cache, request, counts, events };
     std::thread::scope(|scope| {
         for _ in 0..request.develop_threads.clamp(1, request.files.len().max(1)) {
             scope.spawn(|| loop {
                 let i = counts.next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = request.files.get(i) else { return };
-                if let Err(error) = prepare(journal, cache, path, request, counts, events) {
+                if let Err(error) = producer.prepare(path) {
                     counts.failed.fetch_add(1, Ordering::Relaxed);
                     events(Event::DevelopFailed {
                         path: path.clone(),
@@ -172,130 +173,127 @@ fn produce(
     });
 }
 
-/// One camera file: recorded (hashed unless known unchanged), each rendition developed
-/// unless the cache has it, and every upload planned.
-fn prepare(
-    journal: &Mutex<Journal>,
-    cache: &Path,
-    path: &Path,
-    request: &UploadRequest,
-    counts: &Counts,
-    events: &Events,
-) -> Result<()> {
-    let io = |source| Error::Io { path: path.to_path_buf(), source };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    let mtime_ns = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as i64);
-    let name = path.to_string_lossy().into_owned();
-    let known = locked(journal)?.known_source(&name, meta.len(), mtime_ns)?;
-    let rating = sidecar_rating(path);
-    let asset = match known {
-        Some(asset) => asset,
-        None => {
-            let sha256 = sha256_file(path).map_err(io)?;
-            let new = NewAsset {
-                path: name.clone(),
-                size: meta.len(),
-                mtime_ns,
-                sha256,
-                capture_time: None,
-                camera: None,
-                rating,
-            };
-            locked(journal)?.record_asset(&new)?
-        }
-    };
-    events(Event::Recorded { path: path.to_path_buf(), hashed: known.is_none() });
-    let priority = rating.unwrap_or(0);
-    let destination = &request.destination.endpoint;
-    for preset in &request.presets {
-        let Some((sha256, size)) =
-            rendition(journal, cache, path, asset, preset, &request.developer, counts, events)?
-        else {
-            continue;
-        };
-        let new = NewUpload {
-            asset,
-            preset: Some(preset.name.clone()),
-            destination: destination.clone(),
-            sha256,
-            size,
-            priority,
-        };
-        locked(journal)?.plan_upload(&new)?;
-    }
-    if request.originals {
-        let sha256 = locked(journal)?.asset_sha256(asset)?;
-        let new = NewUpload {
-            asset,
-            preset: None,
-            destination: destination.clone(),
-            sha256,
-            size: meta.len(),
-            priority,
-        };
-        locked(journal)?.plan_upload(&new)?;
-    }
-    Ok(())
+/// What the develop threads share.
+#[derive(Clone, Copy)]
+struct Producer<'a> {
+    journal: &'a Mutex<Journal>,
+    cache: &'a Path,
+    request: &'a UploadRequest,
+    counts: &'a Counts,
+    events: &'a Events,
 }
 
-/// The rendition's SHA-256 and size: from the cache when an earlier run made it, else
-/// developed now. `None` when it cannot be made (reported; the file's other work goes on).
-fn rendition(
-    journal: &Mutex<Journal>,
-    cache: &Path,
-    path: &Path,
-    asset: AssetId,
-    preset: &Preset,
-    developer: &Developer,
-    counts: &Counts,
-    events: &Events,
-) -> Result<Option<(String, u64)>> {
-    let id = locked(journal)?.plan_rendition(asset, &preset.name)?;
-    let recorded = locked(journal)?.rendition(asset, &preset.name)?;
-    if let Some((file, sha256, size)) = recorded.as_ref().and_then(|r| r.file.clone()) {
-        if std::fs::metadata(&file).is_ok_and(|m| m.len() == size) {
-            events(Event::Developed {
-                path: path.to_path_buf(),
-                preset: preset.name.clone(),
-                bytes: size,
-                cached: true,
-                fallback: None,
-            });
-            return Ok(Some((sha256, size)));
-        }
-    }
-    let developed = developer.develop_file(path, preset).map_err(|e| e.to_string()).and_then(|r| {
-        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&r.jpeg));
-        let target = cache.join(format!("{sha256}.jpg"));
-        write_atomically(&target, &r.jpeg).map_err(|e| format!("{}: {e}", target.display()))?;
-        Ok((target, sha256, r.jpeg.len() as u64, r.fallback))
-    });
-    match developed {
-        Ok((target, sha256, size, fallback)) => {
-            locked(journal)?.rendition_ready(id, &target.to_string_lossy(), &sha256, size)?;
-            counts.developed.fetch_add(1, Ordering::Relaxed);
-            events(Event::Developed {
-                path: path.to_path_buf(),
-                preset: preset.name.clone(),
-                bytes: size,
-                cached: false,
-                fallback,
-            });
-            Ok(Some((sha256, size)))
-        }
-        Err(error) => {
-            locked(journal)?.rendition_failed(id, &error)?;
-            counts.failed.fetch_add(1, Ordering::Relaxed);
-            events(Event::DevelopFailed {
-                path: path.to_path_buf(),
+impl Producer<'_> {
+    /// One camera file: recorded (hashed unless known unchanged), each rendition developed
+    /// unless the cache has it, and every upload planned.
+    fn prepare(&self, path: &Path) -> Result<()> {
+        let Producer { journal, request, events, .. } = *self;
+        let io = |source| Error::Io { path: path.to_path_buf(), source };
+        let meta = std::fs::metadata(path).map_err(io)?;
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i64);
+        let name = path.to_string_lossy().into_owned();
+        let known = locked(journal)?.known_source(&name, meta.len(), mtime_ns)?;
+        let rating = sidecar_rating(path);
+        let asset = match known {
+            Some(asset) => asset,
+            None => {
+                let sha256 = sha256_file(path).map_err(io)?;
+                let new = NewAsset {
+                    path: name.clone(),
+                    size: meta.len(),
+                    mtime_ns,
+                    sha256,
+                    capture_time: None,
+                    camera: None,
+                    rating,
+                };
+                locked(journal)?.record_asset(&new)?
+            }
+        };
+        events(Event::Recorded { path: path.to_path_buf(), hashed: known.is_none() });
+        let priority = rating.unwrap_or(0);
+        let destination = &request.destination.endpoint;
+        for preset in &request.presets {
+            let Some((sha256, size)) = self.rendition(path, asset, preset)? else {
+                continue;
+            };
+            let new = NewUpload {
+                asset,
                 preset: Some(preset.name.clone()),
-                error,
+                destination: destination.clone(),
+                sha256,
+                size,
+                priority,
+            };
+            locked(journal)?.plan_upload(&new)?;
+        }
+        if request.originals {
+            let sha256 = locked(journal)?.asset_sha256(asset)?;
+            let new = NewUpload {
+                asset,
+                preset: None,
+                destination: destination.clone(),
+                sha256,
+                size: meta.len(),
+                priority,
+            };
+            locked(journal)?.plan_upload(&new)?;
+        }
+        Ok(())
+    }
+
+    /// The rendition's SHA-256 and size: from the cache when an earlier run made it, else
+    /// developed now. `None` when it cannot be made (reported; the file's other work goes on).
+    fn rendition(&self, path: &Path, asset: AssetId, preset: &Preset) -> Result<Option<(String, u64)>> {
+        let Producer { journal, cache, request, counts, events } = *self;
+        let id = locked(journal)?.plan_rendition(asset, &preset.name)?;
+        let recorded = locked(journal)?.rendition(asset, &preset.name)?;
+        if let Some((file, sha256, size)) = recorded.as_ref().and_then(|r| r.file.clone()) {
+            if std::fs::metadata(&file).is_ok_and(|m| m.len() == size) {
+                events(Event::Developed {
+                    path: path.to_path_buf(),
+                    preset: preset.name.clone(),
+                    bytes: size,
+                    cached: true,
+                    fallback: None,
+                });
+                return Ok(Some((sha256, size)));
+            }
+        }
+        let developed =
+            request.developer.develop_file(path, preset).map_err(|e| e.to_string()).and_then(|r| {
+                let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&r.jpeg));
+                let target = cache.join(format!("{sha256}.jpg"));
+                write_atomically(&target, &r.jpeg).map_err(|e| format!("{}: {e}", target.display()))?;
+                Ok((target, sha256, r.jpeg.len() as u64, r.fallback))
             });
-            Ok(None)
+        match developed {
+            Ok((target, sha256, size, fallback)) => {
+                locked(journal)?.rendition_ready(id, &target.to_string_lossy(), &sha256, size)?;
+                counts.developed.fetch_add(1, Ordering::Relaxed);
+                events(Event::Developed {
+                    path: path.to_path_buf(),
+                    preset: preset.name.clone(),
+                    bytes: size,
+                    cached: false,
+                    fallback,
+                });
+                Ok(Some((sha256, size)))
+            }
+            Err(error) => {
+                locked(journal)?.rendition_failed(id, &error)?;
+                counts.failed.fetch_add(1, Ordering::Relaxed);
+                events(Event::DevelopFailed {
+                    path: path.to_path_buf(),
+                    preset: Some(preset.name.clone()),
+                    error,
+                });
+                Ok(None)
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `wedsync` binary.
 
+mod backends;
 mod develop;
 mod faults;
 mod loadtest;

@@ -5,7 +5,9 @@
 //!
 //! Every buffer is an array of 32-bit words. Layouts:
 //! - the mosaic and RCD's planes: one f32 per photosite;
-//! - 16-bit RGB: two words a pixel, `r | g << 16` then `b`;
+//! - 16-bit RGB: two planes of a word a pixel, `r | g << 16` and `b` (two planes rather than
+//!   one of two words a pixel keep each binding under the 128 MiB that some adapters,
+//!   lavapipe among them, bind at most: a 24 MP frame fits);
 //! - 8-bit sRGB: three bytes a pixel, packed four to a word (what the encoder takes).
 //!
 //! Several targets of one frame share what they can: the sensor goes up once, `levels`
@@ -90,6 +92,13 @@ impl Module {
 
 pub(crate) type BufferId = usize;
 
+/// 16-bit RGB: the `r | g << 16` plane and the `b` plane.
+#[derive(Debug, Clone, Copy)]
+struct Rgb16 {
+    rg: BufferId,
+    b: BufferId,
+}
+
 /// A device buffer: its size and, for inputs, the bytes uploaded into it.
 pub(crate) struct Buffer<'a> {
     /// A multiple of 4.
@@ -137,7 +146,7 @@ impl<'a> Program<'a> {
         let (_, _, width, height) = frame.crop;
         let mosaic = program.levels(frame);
         let cfa = frame.cfa.shifted(frame.crop.0, frame.crop.1);
-        let mut demosaiced: Vec<(Demosaic, BufferId, usize, usize)> = Vec::new();
+        let mut demosaiced: Vec<(Demosaic, Rgb16, usize, usize)> = Vec::new();
         for target in targets {
             let method = demosaic::effective(target.demosaic, &cfa, width, height);
             let (rgb, w, h) = match demosaiced.iter().find(|d| d.0 == method) {
@@ -166,9 +175,13 @@ impl<'a> Program<'a> {
         self.buffers.len() - 1
     }
 
+    fn rgb16(&mut self, pixels: usize) -> Rgb16 {
+        Rgb16 { rg: self.buffer(4 * pixels), b: self.buffer(4 * pixels) }
+    }
+
     fn input(&mut self, bytes: Cow<'a, [u8]>) -> BufferId {
         // Device copies move whole words: a buffer of an odd size is padded with zeros.
-        let bytes = if bytes.len() % 4 == 0 && !bytes.is_empty() {
+        let bytes = if bytes.len().is_multiple_of(4) && !bytes.is_empty() {
             bytes
         } else {
             let mut padded = bytes.into_owned();
@@ -226,13 +239,14 @@ impl<'a> Program<'a> {
         cam_to_srgb: [[f32; 3]; 3],
         width: usize,
         height: usize,
-    ) -> (BufferId, usize, usize) {
+    ) -> (Rgb16, usize, usize) {
         let mut params = vec![width as u32, height as u32];
         params.extend(cam_to_srgb.iter().flatten().map(|v| v.to_bits()));
         params.extend([cfa.width as u32, cfa.height as u32]);
         params.extend(cfa.colors.iter().map(|&c| u32::from(c)));
         let (w, h) = if method == Demosaic::Half { (width / 2, height / 2) } else { (width, height) };
-        let rgb = self.buffer(8 * w * h);
+        let rgb = self.rgb16(w * h);
+        let out = [(2, rgb.rg), (3, rgb.b)];
         let stage = Stage::Demosaic;
         let whole = |entry| (Module::Demosaic, entry);
         match method {
@@ -242,28 +256,27 @@ impl<'a> Program<'a> {
                 let [win, hp_a, hp_b, lpf, vh, pq, green, red, blue] =
                     std::array::from_fn(|_| self.buffer(plane));
                 let steps: [(&'static str, &[(u32, BufferId)]); 7] = [
-                    ("rcd_window", &[(1, mosaic), (3, win)]),
-                    ("rcd_gradients", &[(3, win), (4, hp_a), (5, hp_b), (6, lpf)]),
-                    ("rcd_vh", &[(4, hp_a), (5, hp_b), (7, vh)]),
-                    ("rcd_green", &[(3, win), (6, lpf), (7, vh), (9, green)]),
-                    ("rcd_diagonals", &[(3, win), (4, hp_a), (5, hp_b)]),
-                    ("rcd_pq", &[(4, hp_a), (5, hp_b), (8, pq)]),
-                    ("rcd_chroma", &[(3, win), (8, pq), (9, green), (10, red), (11, blue)]),
+                    ("rcd_window", &[(1, mosaic), (4, win)]),
+                    ("rcd_gradients", &[(4, win), (5, hp_a), (6, hp_b), (7, lpf)]),
+                    ("rcd_vh", &[(5, hp_a), (6, hp_b), (8, vh)]),
+                    ("rcd_green", &[(4, win), (7, lpf), (8, vh), (10, green)]),
+                    ("rcd_diagonals", &[(4, win), (5, hp_a), (6, hp_b)]),
+                    ("rcd_pq", &[(5, hp_a), (6, hp_b), (9, pq)]),
+                    ("rcd_chroma", &[(4, win), (9, pq), (10, green), (11, red), (12, blue)]),
                 ];
                 for (entry, bindings) in steps {
                     self.pass(stage, whole(entry), params.clone(), bindings, window);
                 }
-                let finish = [(2, rgb), (7, vh), (9, green), (10, red), (11, blue)];
+                let finish = [out[0], out[1], (8, vh), (10, green), (11, red), (12, blue)];
                 self.pass(stage, whole("rcd_finish"), params, &finish, (width, height));
             }
-            Demosaic::Mhc => {
-                self.pass(stage, whole("demosaic_mhc"), params, &[(1, mosaic), (2, rgb)], (w, h))
-            }
-            Demosaic::Half => {
-                self.pass(stage, whole("demosaic_half"), params, &[(1, mosaic), (2, rgb)], (w, h))
-            }
-            Demosaic::Neighbour => {
-                self.pass(stage, whole("demosaic_neighbour"), params, &[(1, mosaic), (2, rgb)], (w, h))
+            Demosaic::Mhc | Demosaic::Half | Demosaic::Neighbour => {
+                let entry = match method {
+                    Demosaic::Mhc => "demosaic_mhc",
+                    Demosaic::Half => "demosaic_half",
+                    _ => "demosaic_neighbour",
+                };
+                self.pass(stage, whole(entry), params, &[(1, mosaic), out[0], out[1]], (w, h));
             }
         }
         (rgb, w, h)
@@ -271,21 +284,21 @@ impl<'a> Program<'a> {
 
     /// Rows, then columns, as the CPU path's resizer does; a dimension that keeps its size
     /// has no pass.
-    fn resize(&mut self, rgb: BufferId, from: (usize, usize), to: (usize, usize)) -> BufferId {
+    fn resize(&mut self, rgb: Rgb16, from: (usize, usize), to: (usize, usize)) -> Rgb16 {
         let mut current = (rgb, from.0, from.1);
         if to.0 != from.0 {
             let weights = resize::lanczos3_weights(from.0, to.0);
-            let out = self.buffer(8 * to.0 * from.1);
+            let out = self.rgb16(to.0 * from.1);
             let table = self.input(Cow::Owned(weights_table(&weights)));
             let params =
                 vec![from.0 as u32, from.1 as u32, to.0 as u32, from.1 as u32, weights.window as u32];
-            let bindings = [(1, current.0), (2, out), (3, table)];
+            let bindings = [(1, current.0.rg), (2, current.0.b), (3, out.rg), (4, out.b), (5, table)];
             self.pass(Stage::Resize, (Module::Resize, "resize_rows"), params, &bindings, (to.0, from.1));
             current = (out, to.0, from.1);
         }
         if to.1 != from.1 {
             let weights = resize::lanczos3_weights(from.1, to.1);
-            let out = self.buffer(8 * to.0 * to.1);
+            let out = self.rgb16(to.0 * to.1);
             let table = self.input(Cow::Owned(weights_table(&weights)));
             let params = vec![
                 current.1 as u32,
@@ -294,7 +307,7 @@ impl<'a> Program<'a> {
                 to.1 as u32,
                 weights.window as u32,
             ];
-            let bindings = [(1, current.0), (2, out), (3, table)];
+            let bindings = [(1, current.0.rg), (2, current.0.b), (3, out.rg), (4, out.b), (5, table)];
             self.pass(Stage::Resize, (Module::Resize, "resize_columns"), params, &bindings, (to.0, to.1));
             current = (out, to.0, to.1);
         }
@@ -302,14 +315,14 @@ impl<'a> Program<'a> {
     }
 
     /// The tone curve through the CPU path's table, packed into 8-bit sRGB.
-    fn tone(&mut self, rgb: BufferId, pixels: usize, params: &ToneParams) -> BufferId {
+    fn tone(&mut self, rgb: Rgb16, pixels: usize, params: &ToneParams) -> BufferId {
         let lut = self.input(Cow::Owned(tone::table(params).into_owned()));
         let words = (3 * pixels).div_ceil(4);
         let out = self.buffer(4 * words);
         // A grid rather than one long row: a dispatch has at most 65,535 groups a side.
         let row = 4096.min(words).max(1);
         let params = vec![pixels as u32, row as u32];
-        let bindings = [(1, rgb), (2, lut), (3, out)];
+        let bindings = [(1, rgb.rg), (2, rgb.b), (3, lut), (4, out)];
         self.pass(Stage::Tone, (Module::Tone, "tone"), params, &bindings, (row, words.div_ceil(row)));
         out
     }

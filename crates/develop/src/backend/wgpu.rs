@@ -116,6 +116,14 @@ impl WgpuBackend {
     }
 
     fn execute(&self, program: &Program, timed: bool) -> Result<Ran, String> {
+        let limit = self.device.limits().max_storage_buffer_binding_size as usize;
+        if let Some(largest) = program.buffers.iter().map(|b| b.bytes).max().filter(|&b| b > limit) {
+            return Err(format!(
+                "the frame needs {} MB in one buffer, more than this adapter binds ({} MB)",
+                largest >> 20,
+                limit >> 20
+            ));
+        }
         let mut timings: Vec<StageTime> = Vec::new();
         let mut clock = Instant::now();
         let mut lap = |name: &'static str, clock: &mut Instant| {

@@ -6,9 +6,9 @@
 //! `WEDSYNC_REQUIRE_WGPU=1`. CUDA runs where a GPU and driver are present; elsewhere the
 //! test prints why it was skipped.
 
-use wedsync_develop::{BackendChoice, BackendOptions, Developer, Kind, PresetSet, Rgb8};
+use wedsync_develop::{synth, BackendChoice, BackendOptions, Developer, Kind, PresetSet, Rgb8};
 
-use crate::support::{sample, RAWS};
+use crate::support::{sample, Scratch, CR2, RAWS};
 
 /// The developer for `choice`, or None (printed) where this machine has no such backend.
 fn gpu_developer(choice: BackendChoice) -> Option<Developer> {
@@ -93,4 +93,26 @@ fn cuda_matches_the_cpu_on_every_sample_and_preset() {
     let Some(gpu) = gpu_developer(BackendChoice::Cuda) else { return };
     let files: Vec<_> = RAWS.iter().map(|name| sample(name)).collect();
     assert_parity(&gpu, &files);
+}
+
+/// A 24 MP frame: the CR2's real mosaic tiled (CFA phase kept) into a DNG.
+fn tiled_24mp(scratch: &Scratch) -> std::path::PathBuf {
+    let path = scratch.0.join("tiled-24mp.dng");
+    let (w, h) = synth::tiled_dng(&sample(CR2), &path, 24.0).expect("tile the CR2");
+    assert!(w * h >= 23_000_000, "{w}x{h} is not 24 MP");
+    path
+}
+
+#[test]
+fn wgpu_matches_the_cpu_on_a_tiled_24_megapixel_frame() {
+    let Some(gpu) = gpu_developer(BackendChoice::Wgpu) else { return };
+    let scratch = Scratch::new("gpu-24mp");
+    assert_parity(&gpu, &[tiled_24mp(&scratch)]);
+}
+
+#[test]
+fn cuda_matches_the_cpu_on_a_tiled_24_megapixel_frame() {
+    let Some(gpu) = gpu_developer(BackendChoice::Cuda) else { return };
+    let scratch = Scratch::new("gpu-24mp-cuda");
+    assert_parity(&gpu, &[tiled_24mp(&scratch)]);
 }

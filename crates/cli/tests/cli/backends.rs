@@ -1,0 +1,135 @@
+//! Backend choice and fallback, through the binary: with no CUDA library (this machine),
+//! no Vulkan driver (the loader pointed at nothing), or a failure injected into wgpu
+//! (`WEDSYNC_GPU_FAULT`), every file is still developed, and `wedsync doctor` says what
+//! happened. The wgpu runs use Mesa's lavapipe, a real Vulkan driver that needs no GPU.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Runs wedsync with extra environment; (exit code, stdout + stderr).
+fn wedsync(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wedsync"));
+    cmd.args(args).env_remove("WEDSYNC_GPU_FAULT");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run wedsync");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains("panicked"), "wedsync panicked:\n{text}");
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Hides every Vulkan driver from the loader, as on a machine without one.
+const NO_VULKAN: (&str, &str) = ("VK_ICD_FILENAMES", "/nonexistent/icd.json");
+
+fn samples() -> PathBuf {
+    match std::env::var_os("WEDSYNC_SAMPLES") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples"),
+    }
+}
+
+/// Whether lavapipe (or any adapter) runs here; the tests that need it say so if not.
+fn wgpu_runs() -> bool {
+    let (code, text) = wedsync(&["doctor", "--backend", "wgpu"], &[]);
+    let runs = code == 0 && text.contains("wgpu  ok");
+    assert!(runs || std::env::var_os("WEDSYNC_REQUIRE_WGPU").is_none(), "wgpu is required here:\n{text}");
+    if !runs {
+        eprintln!("SKIPPED: no wgpu adapter here:\n{text}");
+    }
+    runs
+}
+
+/// Develops the samples to `thumb`; the output lines and how many JPEGs were written.
+fn develop_samples(extra: &[&str], env: &[(&str, &str)]) -> (i32, String, usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let samples = samples();
+    let samples = samples.to_string_lossy();
+    let out_str = out.to_string_lossy();
+    let mut args = vec!["develop", samples.as_ref(), "--preset", "thumb", "--out", out_str.as_ref()];
+    args.extend(extra);
+    let (code, text) = wedsync(&args, env);
+    let written = std::fs::read_dir(&out).map_or(0, |d| d.filter_map(|e| e.ok()).count());
+    (code, text, written)
+}
+
+const SAMPLE_FILES: usize = 3;
+
+#[test]
+fn without_cuda_or_vulkan_auto_develops_everything_on_the_cpu_and_doctor_says_why() {
+    let (code, doctor) = wedsync(&["doctor"], &[NO_VULKAN]);
+    assert_eq!(code, 0, "{doctor}");
+    assert!(doctor.contains("cuda  --  CUDA driver library (libcuda) not found"), "{doctor}");
+    assert!(doctor.contains("wgpu  --  no Vulkan, Metal or DX12 adapter"), "{doctor}");
+    assert!(doctor.contains("auto picks cpu: no usable GPU backend was found"), "{doctor}");
+
+    let (code, text, written) = develop_samples(&["--software-gpu"], &[NO_VULKAN]);
+    assert_eq!((code, written), (0, SAMPLE_FILES), "{text}");
+    assert!(text.contains("developing on cpu"), "{text}");
+}
+
+#[test]
+fn a_forced_backend_that_cannot_run_is_a_clear_error() {
+    let (code, text, written) = develop_samples(&["--backend", "cuda"], &[]);
+    assert_ne!(code, 0);
+    assert_eq!(written, 0);
+    assert!(
+        text.contains("backend cuda is not available: CUDA driver library (libcuda) not found"),
+        "{text}"
+    );
+    let (code, text, _) = develop_samples(&["--backend", "wgpu"], &[NO_VULKAN]);
+    assert_ne!(code, 0);
+    assert!(text.contains("backend wgpu is not available: no Vulkan, Metal or DX12 adapter"), "{text}");
+}
+
+#[test]
+fn wgpu_on_lavapipe_develops_every_file_when_asked_for() {
+    if !wgpu_runs() {
+        return;
+    }
+    let (code, doctor) = wedsync(&["doctor"], &[]);
+    assert_eq!(code, 0);
+    // Without --software-gpu, auto leaves a software adapter alone.
+    assert!(doctor.contains("software, not used unless asked for"), "{doctor}");
+    assert!(doctor.contains("auto picks cpu"), "{doctor}");
+
+    let (code, text, written) = develop_samples(&["--software-gpu"], &[]);
+    assert_eq!((code, written), (0, SAMPLE_FILES), "{text}");
+    assert!(text.contains("developing on wgpu"), "{text}");
+    assert_eq!(text.matches("  wgpu  ").count(), SAMPLE_FILES, "each file on wgpu:\n{text}");
+}
+
+#[test]
+fn a_backend_failing_its_self_test_is_passed_over_and_doctor_says_so() {
+    if !wgpu_runs() {
+        return;
+    }
+    let fault = ("WEDSYNC_GPU_FAULT", "wgpu");
+    let (code, doctor) = wedsync(&["doctor", "--software-gpu"], &[fault]);
+    assert_eq!(code, 0, "{doctor}");
+    assert!(doctor.contains("self-test failed: injected failure"), "{doctor}");
+    assert!(doctor.contains("auto picks cpu"), "{doctor}");
+
+    let (code, text, written) = develop_samples(&["--software-gpu"], &[fault]);
+    assert_eq!((code, written), (0, SAMPLE_FILES), "{text}");
+    assert!(text.contains("developing on cpu"), "{text}");
+}
+
+#[test]
+fn a_gpu_failing_mid_batch_costs_a_cpu_fallback_per_image_and_loses_nothing() {
+    if !wgpu_runs() {
+        return;
+    }
+    // Passes the self-test (run 1), then fails every image.
+    let fault = ("WEDSYNC_GPU_FAULT", "wgpu@1");
+    let (code, text, written) = develop_samples(&["--software-gpu", "--jobs", "1"], &[fault]);
+    assert_eq!((code, written), (0, SAMPLE_FILES), "{text}");
+    assert!(text.contains("developing on wgpu"), "{text}");
+    assert_eq!(text.matches("  cpu  ").count(), SAMPLE_FILES, "each file on the CPU:\n{text}");
+    assert_eq!(
+        text.matches("note: wgpu failed (injected failure").count(),
+        SAMPLE_FILES,
+        "each fallback said why:\n{text}"
+    );
+}
