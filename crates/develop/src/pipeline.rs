@@ -176,53 +176,90 @@ impl Developer {
 
     /// Decodes and develops one file to `preset`'s size, without encoding it.
     pub fn develop_pixels(&self, path: &Path, preset: &Preset) -> Result<Developed> {
+        let developed = self.develop_pixels_presets(path, &[preset])?;
+        developed.into_iter().next().ok_or_else(|| develop_error(path, "nothing was developed".into()))
+    }
+
+    /// Decodes one file once and develops it to each preset's size, in order, without
+    /// encoding: on a GPU from one upload of its mosaic, each demosaic method run once.
+    pub fn develop_pixels_presets(&self, path: &Path, presets: &[&Preset]) -> Result<Vec<Developed>> {
         let mut timer = Timer(Vec::new());
         match timer.time("decode", || load(path))? {
-            Source::Raw(frame) => self.develop_frame(&frame, preset, timer),
-            Source::Jpeg { image, orientation, metadata } => {
-                let image = timer.time("resize", || resize_srgb(image, preset.long_edge()));
-                let image = image.map_err(|e| develop_error(path, e))?;
-                let image = timer.time("orient", || orient::apply(image, orientation));
-                Ok(Developed {
-                    image,
-                    metadata,
-                    demosaic: None,
-                    backend: Kind::Cpu,
-                    fallback: None,
-                    timings: timer.0,
+            Source::Raw(frame) => self.develop_frame(&frame, presets, timer),
+            Source::Jpeg { image, orientation, metadata } => presets
+                .iter()
+                .map(|preset| {
+                    let mut timer = Timer(timer.0.clone());
+                    let image = timer.time("resize", || resize_srgb(image.clone(), preset.long_edge()));
+                    let image = image.map_err(|e| develop_error(path, e))?;
+                    let image = timer.time("orient", || orient::apply(image, orientation));
+                    Ok(Developed {
+                        image,
+                        metadata: metadata.clone(),
+                        demosaic: None,
+                        backend: Kind::Cpu,
+                        fallback: None,
+                        timings: timer.0,
+                    })
                 })
-            }
+                .collect(),
         }
     }
 
     /// Develops a decoded RAW frame to `preset`'s size (for frames made in memory: tests and
     /// benchmarks tile small samples into large ones).
     pub fn develop_raw(&self, frame: &RawFrame, preset: &Preset) -> Result<Developed> {
-        self.develop_frame(frame, preset, Timer(Vec::new()))
+        let developed = self.develop_frame(frame, &[preset], Timer(Vec::new()))?;
+        developed.into_iter().next().ok_or_else(|| develop_error(&frame.path, "nothing was developed".into()))
     }
 
-    fn develop_frame(&self, frame: &RawFrame, preset: &Preset, mut timer: Timer) -> Result<Developed> {
+    /// Each preset's image of `frame`; `timer` holds what every one of them shares (decode).
+    fn develop_frame(
+        &self,
+        frame: &RawFrame,
+        presets: &[&Preset],
+        mut timer: Timer,
+    ) -> Result<Vec<Developed>> {
         let (_, _, w, h) = frame.crop;
-        let method = Demosaic::choose(&frame.cfa, w, h, preset.long_edge());
-        let target = Target { demosaic: method, long_edge: preset.long_edge(), tone: ToneParams::default() };
+        let targets: Vec<Target> = presets
+            .iter()
+            .map(|preset| Target {
+                demosaic: Demosaic::choose(&frame.cfa, w, h, preset.long_edge()),
+                long_edge: preset.long_edge(),
+                tone: ToneParams::default(),
+            })
+            .collect();
         let mut backend = Kind::Cpu;
         let mut fallback = None;
-        let mut image = None;
+        let mut on_gpu = Vec::new();
         if let Some(gpu) = self.gpu() {
-            match self.run_on_gpu(frame, &target, &mut timer) {
-                Ok(developed) => (image, backend) = (Some(developed), gpu.kind()),
+            match self.run_on_gpu(frame, &targets, &mut timer) {
+                Ok(images) => (on_gpu, backend) = (images, gpu.kind()),
                 Err(why) => {
                     fallback = Some(format!("{} failed ({why}); developed on the CPU", gpu.kind().name()))
                 }
             }
         }
-        let image = match image {
-            Some(image) => image,
-            None => develop_target_on_cpu_timed(frame, &target, &mut timer)?,
-        };
-        let image = timer.time("orient", || orient::apply(image, frame.orientation));
-        let metadata = frame.metadata.clone();
-        Ok(Developed { image, metadata, demosaic: Some(method), backend, fallback, timings: timer.0 })
+        let mut on_gpu = on_gpu.into_iter();
+        targets
+            .iter()
+            .map(|target| {
+                let mut timer = Timer(timer.0.clone());
+                let image = match on_gpu.next() {
+                    Some(image) => image,
+                    None => develop_target_on_cpu_timed(frame, target, &mut timer)?,
+                };
+                let image = timer.time("orient", || orient::apply(image, frame.orientation));
+                Ok(Developed {
+                    image,
+                    metadata: frame.metadata.clone(),
+                    demosaic: Some(target.demosaic),
+                    backend,
+                    fallback: fallback.clone(),
+                    timings: timer.0,
+                })
+            })
+            .collect()
     }
 
     fn gpu(&self) -> Option<&dyn crate::backend::Gpu> {
@@ -230,14 +267,17 @@ impl Developer {
         self.probe.gpu.as_deref().filter(|_| !gave_up)
     }
 
+    /// Every target's image from one program, or why not. A frame this device cannot hold
+    /// is not held against it; a failed run is (see [`GPU_FAILURES_TO_GIVE_UP`]).
     fn run_on_gpu(
         &self,
         frame: &RawFrame,
-        target: &Target,
+        targets: &[Target],
         timer: &mut Timer,
-    ) -> std::result::Result<Rgb8, String> {
+    ) -> std::result::Result<Vec<Rgb8>, String> {
         let gpu = self.gpu().ok_or("no GPU")?;
-        let program = Program::build(frame, std::slice::from_ref(target));
+        let program = Program::build(frame, targets);
+        gpu.fits(&program)?;
         let bytes = program.device_bytes().min(self.budget);
         self.reserve(bytes);
         let start = Instant::now();
@@ -252,9 +292,11 @@ impl Developer {
         } else {
             timer.0.push(StageTime { name: "gpu", ms: start.elapsed().as_secs_f64() * 1e3 });
         }
-        let output = &program.outputs[0];
-        let data = ran.outputs.into_iter().next().ok_or("no output")?;
-        Ok(Rgb8 { width: output.width, height: output.height, data })
+        if ran.outputs.len() != program.outputs.len() {
+            return Err(format!("{} images back for {} asked", ran.outputs.len(), program.outputs.len()));
+        }
+        let images = program.outputs.iter().zip(ran.outputs);
+        Ok(images.map(|(out, data)| Rgb8 { width: out.width, height: out.height, data }).collect())
     }
 
     fn reserve(&self, bytes: usize) {
@@ -275,38 +317,55 @@ impl Developer {
 
     /// Develops one file with `preset` and encodes it.
     pub fn develop_file(&self, path: &Path, preset: &Preset) -> Result<Rendition> {
-        let Developed { image, metadata, demosaic, backend, fallback, timings } =
-            self.develop_pixels(path, preset)?;
-        let mut timer = Timer(timings);
-        let mut settings =
-            EncodeSettings { quality: 90, subsampling: preset.subsampling, effort: preset.effort };
-        let mut score = None;
-        match preset.quality {
-            Quality::Fixed(q) => settings.quality = q,
-            Quality::Target(target) => {
-                let found = timer
-                    .time("quality search", || quality::search(&image, target, &settings))
-                    .map_err(|e| develop_error(path, format!("quality search: {e}")))?;
-                settings.quality = found.jpeg_quality;
-                score = Some(found.score);
-            }
-        }
-        let exif = metadata.to_exif_app1(preset.metadata);
-        let jpeg = timer
-            .time("encode", || encode_jpeg(&image, &settings, Some(icc::srgb_icc_profile()), exif.as_deref()))
-            .map_err(|reason| Error::Encode { path: path.to_path_buf(), reason })?;
-        Ok(Rendition {
-            jpeg,
-            width: image.width,
-            height: image.height,
-            jpeg_quality: settings.quality,
-            score,
-            demosaic,
-            backend,
-            fallback,
-            timings: timer.0,
-        })
+        let renditions = self.develop_file_presets(path, &[preset])?;
+        renditions.into_iter().next().ok_or_else(|| develop_error(path, "nothing was developed".into()))?
     }
+
+    /// Develops one file to each preset (decoded once, see [`Self::develop_pixels_presets`])
+    /// and encodes each: the outer error is the file's (it cannot be read), the inner ones
+    /// each rendition's.
+    pub fn develop_file_presets(&self, path: &Path, presets: &[&Preset]) -> Result<Vec<Result<Rendition>>> {
+        let developed = self.develop_pixels_presets(path, presets)?;
+        Ok(developed
+            .into_iter()
+            .zip(presets)
+            .map(|(developed, preset)| encode(path, developed, preset))
+            .collect())
+    }
+}
+
+/// Encodes a developed image as `preset` says (searching for the JPEG quality that meets a
+/// visual target).
+fn encode(path: &Path, developed: Developed, preset: &Preset) -> Result<Rendition> {
+    let Developed { image, metadata, demosaic, backend, fallback, timings } = developed;
+    let mut timer = Timer(timings);
+    let mut settings = EncodeSettings { quality: 90, subsampling: preset.subsampling, effort: preset.effort };
+    let mut score = None;
+    match preset.quality {
+        Quality::Fixed(q) => settings.quality = q,
+        Quality::Target(target) => {
+            let found = timer
+                .time("quality search", || quality::search(&image, target, &settings))
+                .map_err(|e| develop_error(path, format!("quality search: {e}")))?;
+            settings.quality = found.jpeg_quality;
+            score = Some(found.score);
+        }
+    }
+    let exif = metadata.to_exif_app1(preset.metadata);
+    let jpeg = timer
+        .time("encode", || encode_jpeg(&image, &settings, Some(icc::srgb_icc_profile()), exif.as_deref()))
+        .map_err(|reason| Error::Encode { path: path.to_path_buf(), reason })?;
+    Ok(Rendition {
+        jpeg,
+        width: image.width,
+        height: image.height,
+        jpeg_quality: settings.quality,
+        score,
+        demosaic,
+        backend,
+        fallback,
+        timings: timer.0,
+    })
 }
 
 /// The stages on the CPU for one target of `frame`: the reference the GPU backends match.

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use wedsync_develop::{Developer, Preset};
+use wedsync_develop::{Developer, Preset, Rendition};
 use wedsync_journal::{AssetId, Journal, NewAsset, NewUpload, Remaining};
 use wedsync_transfer::{Destination, Pace, Policy, Summary, TusClient};
 
@@ -217,8 +217,8 @@ impl Producer<'_> {
         events(Event::Recorded { path: path.to_path_buf(), hashed: known.is_none() });
         let priority = rating.unwrap_or(0);
         let destination = &request.destination.endpoint;
-        for preset in &request.presets {
-            let Some((sha256, size)) = self.rendition(path, asset, preset)? else {
+        for (preset, made) in request.presets.iter().zip(self.renditions(path, asset)?) {
+            let Some((sha256, size)) = made else {
                 continue;
             };
             let new = NewUpload {
@@ -246,56 +246,81 @@ impl Producer<'_> {
         Ok(())
     }
 
-    /// The rendition's SHA-256 and size: from the cache when an earlier run made it, else
-    /// developed now. `None` when it cannot be made (reported; the file's other work goes on).
-    fn rendition(&self, path: &Path, asset: AssetId, preset: &Preset) -> Result<Option<(String, u64)>> {
-        let Producer { journal, cache, request, counts, events } = *self;
-        let id = locked(journal)?.plan_rendition(asset, &preset.name)?;
-        let recorded = locked(journal)?.rendition(asset, &preset.name)?;
-        if let Some((file, sha256, size)) = recorded.as_ref().and_then(|r| r.file.clone()) {
-            if std::fs::metadata(&file).is_ok_and(|m| m.len() == size) {
-                events(Event::Developed {
-                    path: path.to_path_buf(),
-                    preset: preset.name.clone(),
-                    bytes: size,
-                    cached: true,
-                    fallback: None,
-                });
-                return Ok(Some((sha256, size)));
+    /// Each preset's rendition (SHA-256 and size), in the request's order: from the cache
+    /// when an earlier run made it, else developed now, all that are missing from one decode
+    /// of the file. `None` where one cannot be made (reported; the file's other work goes on).
+    fn renditions(&self, path: &Path, asset: AssetId) -> Result<Vec<Option<(String, u64)>>> {
+        let Producer { journal, request, counts, events, .. } = *self;
+        let mut made = vec![None; request.presets.len()];
+        let mut missing = Vec::new();
+        for (i, preset) in request.presets.iter().enumerate() {
+            let id = locked(journal)?.plan_rendition(asset, &preset.name)?;
+            let recorded = locked(journal)?.rendition(asset, &preset.name)?;
+            match recorded.and_then(|r| r.file) {
+                Some((file, sha256, size)) if std::fs::metadata(&file).is_ok_and(|m| m.len() == size) => {
+                    events(Event::Developed {
+                        path: path.to_path_buf(),
+                        preset: preset.name.clone(),
+                        bytes: size,
+                        cached: true,
+                        fallback: None,
+                    });
+                    made[i] = Some((sha256, size));
+                }
+                _ => missing.push((i, id)),
             }
         }
-        let developed =
-            request.developer.develop_file(path, preset).map_err(|e| e.to_string()).and_then(|r| {
-                let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&r.jpeg));
-                let target = cache.join(format!("{sha256}.jpg"));
-                write_atomically(&target, &r.jpeg).map_err(|e| format!("{}: {e}", target.display()))?;
-                Ok((target, sha256, r.jpeg.len() as u64, r.fallback))
-            });
-        match developed {
-            Ok((target, sha256, size, fallback)) => {
-                locked(journal)?.rendition_ready(id, &target.to_string_lossy(), &sha256, size)?;
-                counts.developed.fetch_add(1, Ordering::Relaxed);
-                events(Event::Developed {
-                    path: path.to_path_buf(),
-                    preset: preset.name.clone(),
-                    bytes: size,
-                    cached: false,
-                    fallback,
-                });
-                Ok(Some((sha256, size)))
-            }
-            Err(error) => {
-                locked(journal)?.rendition_failed(id, &error)?;
-                counts.failed.fetch_add(1, Ordering::Relaxed);
-                events(Event::DevelopFailed {
-                    path: path.to_path_buf(),
-                    preset: Some(preset.name.clone()),
-                    error,
-                });
-                Ok(None)
+        if missing.is_empty() {
+            return Ok(made);
+        }
+        let presets: Vec<&Preset> = missing.iter().map(|&(i, _)| &request.presets[i]).collect();
+        let developed: Vec<std::result::Result<Kept, String>> =
+            match request.developer.develop_file_presets(path, &presets) {
+                Ok(renditions) => renditions
+                    .into_iter()
+                    .map(|r| r.map_err(|e| e.to_string()).and_then(|r| self.keep(r)))
+                    .collect(),
+                Err(error) => presets.iter().map(|_| Err(error.to_string())).collect(),
+            };
+        for ((i, id), developed) in missing.into_iter().zip(developed) {
+            let preset = request.presets[i].name.clone();
+            match developed {
+                Ok(Kept { file, sha256, size, fallback }) => {
+                    locked(journal)?.rendition_ready(id, &file.to_string_lossy(), &sha256, size)?;
+                    counts.developed.fetch_add(1, Ordering::Relaxed);
+                    events(Event::Developed {
+                        path: path.to_path_buf(),
+                        preset,
+                        bytes: size,
+                        cached: false,
+                        fallback,
+                    });
+                    made[i] = Some((sha256, size));
+                }
+                Err(error) => {
+                    locked(journal)?.rendition_failed(id, &error)?;
+                    counts.failed.fetch_add(1, Ordering::Relaxed);
+                    events(Event::DevelopFailed { path: path.to_path_buf(), preset: Some(preset), error });
+                }
             }
         }
+        Ok(made)
     }
+
+    /// A rendition written to the cache under its SHA-256.
+    fn keep(&self, rendition: Rendition) -> std::result::Result<Kept, String> {
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&rendition.jpeg));
+        let file = self.cache.join(format!("{sha256}.jpg"));
+        write_atomically(&file, &rendition.jpeg).map_err(|e| format!("{}: {e}", file.display()))?;
+        Ok(Kept { file, sha256, size: rendition.jpeg.len() as u64, fallback: rendition.fallback })
+    }
+}
+
+struct Kept {
+    file: PathBuf,
+    sha256: String,
+    size: u64,
+    fallback: Option<String>,
 }
 
 fn locked(journal: &Mutex<Journal>) -> Result<std::sync::MutexGuard<'_, Journal>> {

@@ -123,8 +123,11 @@ fn start_peer(mut command: Command, name: &str) -> (Kill, String) {
         .unwrap_or_else(|e| panic!("start {name} (run scripts/install-deps): {e}"));
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
-    let port =
-        line.trim().strip_prefix("listening ").unwrap_or_else(|| panic!("{name} said {line:?}")).to_string();
+    let port = line
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap_or_else(|| panic!("{name} said {line:?} (see its stderr; run scripts/install-deps)"))
+        .to_string();
     (Kill(child), port)
 }
 

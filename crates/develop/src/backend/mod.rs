@@ -86,6 +86,11 @@ pub(crate) struct Ran {
 pub(crate) trait Gpu: Send + Sync {
     fn kind(&self) -> Kind;
     fn description(&self) -> String;
+    /// Whether this device can hold `program`'s buffers at all; a frame that does not fit is
+    /// developed on the CPU without counting against the device.
+    fn fits(&self, _program: &Program) -> Result<(), String> {
+        Ok(())
+    }
     /// Runs `program`; `timed` waits after each stage to time it (slower; for benchmarks).
     fn run(&self, program: &Program, timed: bool) -> Result<Ran, String>;
     /// Device memory that images in flight may take together.

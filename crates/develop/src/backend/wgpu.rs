@@ -116,14 +116,7 @@ impl WgpuBackend {
     }
 
     fn execute(&self, program: &Program, timed: bool) -> Result<Ran, String> {
-        let limit = self.device.limits().max_storage_buffer_binding_size as usize;
-        if let Some(largest) = program.buffers.iter().map(|b| b.bytes).max().filter(|&b| b > limit) {
-            return Err(format!(
-                "the frame needs {} MB in one buffer, more than this adapter binds ({} MB)",
-                largest >> 20,
-                limit >> 20
-            ));
-        }
+        self.fits(program)?;
         let mut timings: Vec<StageTime> = Vec::new();
         let mut clock = Instant::now();
         let mut lap = |name: &'static str, clock: &mut Instant| {
@@ -250,6 +243,18 @@ impl Gpu for WgpuBackend {
     /// wgpu does not tell how much memory an adapter has; its largest buffer is a floor.
     fn memory_budget(&self) -> usize {
         (self.device.limits().max_buffer_size as usize).max(2 << 30)
+    }
+
+    fn fits(&self, program: &Program) -> Result<(), String> {
+        let limit = self.device.limits().max_storage_buffer_binding_size as usize;
+        match program.buffers.iter().map(|b| b.bytes).max().filter(|&b| b > limit) {
+            Some(largest) => Err(format!(
+                "the frame needs {} MB in one buffer, more than this adapter binds ({} MB)",
+                largest >> 20,
+                limit >> 20
+            )),
+            None => Ok(()),
+        }
     }
 
     fn run(&self, program: &Program, timed: bool) -> Result<Ran, String> {

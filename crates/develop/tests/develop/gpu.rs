@@ -1,5 +1,7 @@
 //! The GPU backends against the CPU path, image by image: every built-in preset on every
-//! sample and on a tiled 24 MP frame must match within PSNR ≥ 50 dB and 2/255.
+//! sample and on a tiled 24 MP frame must match within PSNR ≥ 50 dB and 2/255. The GPU
+//! develops all presets of a file as one program (one upload, shared demosaic), as uploads
+//! do; the CPU develops each preset on its own, so batching is checked as well.
 //!
 //! wgpu runs on whatever adapter there is; on machines without a GPU that is Mesa's
 //! lavapipe (`mesa-vulkan-drivers`), which `scripts/test` installs and then requires with
@@ -45,15 +47,17 @@ fn compare(cpu: &Rgb8, gpu: &Rgb8) -> Difference {
     Difference { psnr, worst }
 }
 
-/// Every built-in preset of every file in `files`, on `gpu` and on the CPU.
+/// Every built-in preset of every file in `files`: on `gpu` all at once, on the CPU one by one.
 fn assert_parity(gpu: &Developer, files: &[std::path::PathBuf]) {
     let cpu = Developer::cpu();
     let presets = PresetSet::built_in();
+    let all: Vec<_> = presets.iter().collect();
     let mut compared = 0;
     for file in files {
-        for preset in presets.iter() {
+        let batch = gpu.develop_pixels_presets(file, &all).expect("GPU develop");
+        assert_eq!(batch.len(), all.len(), "{}: one image per preset", file.display());
+        for (preset, got) in all.iter().zip(batch) {
             let want = cpu.develop_pixels(file, preset).expect("CPU develop");
-            let got = gpu.develop_pixels(file, preset).expect("GPU develop");
             assert_eq!(got.backend, gpu.backend(), "{}: fell back: {:?}", file.display(), got.fallback);
             let d = compare(&want.image, &got.image);
             eprintln!(
@@ -77,7 +81,29 @@ fn assert_parity(gpu: &Developer, files: &[std::path::PathBuf]) {
             compared += 1;
         }
     }
-    assert_eq!(compared, files.len() * presets.iter().count());
+    assert_eq!(compared, files.len() * all.len());
+}
+
+/// On the CPU, developing every preset from one decode gives exactly what developing each
+/// preset alone gives.
+#[test]
+fn developing_presets_together_matches_developing_each_alone() {
+    let cpu = Developer::cpu();
+    let presets = PresetSet::built_in();
+    let all: Vec<_> = presets.iter().collect();
+    for name in RAWS {
+        let file = sample(name);
+        let batch = cpu.develop_pixels_presets(&file, &all).expect("develop together");
+        assert_eq!(batch.len(), all.len());
+        for (preset, together) in all.iter().zip(batch) {
+            let alone = cpu.develop_pixels(&file, preset).expect("develop alone");
+            assert_eq!(
+                (together.image.width, together.image.height),
+                (alone.image.width, alone.image.height)
+            );
+            assert!(together.image.data == alone.image.data, "{name} {}: images differ", preset.name);
+        }
+    }
 }
 
 #[test]
