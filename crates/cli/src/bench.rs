@@ -16,6 +16,9 @@ use wedsync_develop::{synth, PresetSet};
 pub enum Command {
     /// CPU time of `wedsync develop` against LibRaw's dcraw_emu -q 3 + cjpeg.
     Develop(DevelopArgs),
+    /// The develop stages on a GPU backend (--backend) against the CPU path: per-stage
+    /// kernel time, transfers, and frames/s with N decode threads, on 24 and 45 MP frames.
+    Gpu(crate::bench_gpu::GpuArgs),
     /// Make N distinct RAW frames (DNG) from one, for upload benchmarks: the same sensor
     /// data shifted sideways, so each is its own file and its own rendition.
     Frames(FramesArgs),
@@ -59,6 +62,7 @@ pub fn run(cmd: Command, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode>
     match cmd {
         Command::Develop(args) => develop(args, presets_dir),
         Command::Frames(args) => frames(args),
+        Command::Gpu(args) => crate::bench_gpu::gpu(args, presets_dir),
     }
 }
 

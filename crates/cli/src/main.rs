@@ -9,6 +9,7 @@ macro_rules! say {
 
 mod backend;
 mod bench;
+mod bench_gpu;
 mod develop;
 mod inputs;
 mod loadtest;

@@ -133,3 +133,41 @@ fn a_gpu_failing_mid_batch_costs_a_cpu_fallback_per_image_and_loses_nothing() {
         "each fallback said why:\n{text}"
     );
 }
+
+/// The number after `label` in `text`.
+fn figure_after(text: &str, label: &str) -> f64 {
+    let at = text.find(label).unwrap_or_else(|| panic!("no {label:?} in:\n{text}")) + label.len();
+    let number: String =
+        text[at..].trim_start().chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    number.parse().unwrap_or_else(|_| panic!("no figure after {label:?} in:\n{text}"))
+}
+
+#[test]
+fn the_gpu_benchmark_times_each_stage_against_the_cpu_and_skips_a_frame_too_large_for_the_adapter() {
+    if !wgpu_runs() {
+        return;
+    }
+    let raw = samples().join("canon-eos30d-IMG_5952.CR2");
+    let raw = raw.to_string_lossy();
+    let args = ["bench", "gpu", raw.as_ref(), "--backend", "wgpu", "--software-gpu", "--megapixels", "6,45"];
+    let more = ["--preset", "web", "--runs", "1", "--frames", "2", "--threads", "1"];
+    let (code, text) = wedsync(&[&args[..], &more[..]].concat(), &[]);
+    assert_eq!(code, 0, "{text}");
+    let line = |start: &str| {
+        let found = text.lines().find(|l| l.trim_start().starts_with(start));
+        found.unwrap_or_else(|| panic!("no line {start:?} in:\n{text}")).to_string()
+    };
+    let (on_gpu, on_cpu) = (line("wgpu  levels"), line("cpu   levels"));
+    for stage in ["levels ", "demosaic ", "resize ", "tone "] {
+        assert!(figure_after(&on_gpu, stage) > 0.0 && figure_after(&on_cpu, stage) > 0.0, "{stage}:\n{text}");
+    }
+    assert!(figure_after(&text, "GPU stages") > 0.0 && figure_after(&text, "CPU stages") > 0.0, "{text}");
+    assert!(figure_after(&text, "upload") > 0.0 && figure_after(&text, "download") > 0.0, "{text}");
+    assert!(figure_after(&text, "with transfers") > 0.0, "{text}");
+    assert!(figure_after(&text, "final encode") > 0.0, "{text}");
+    assert!(figure_after(&text, "decode alone") > 0.0, "{text}");
+    assert!(figure_after(&text, "decode + develop + encode on wgpu:") > 0.0, "{text}");
+    // 45 MP needs a 171 MB buffer; lavapipe binds 128 MB.
+    assert!(text.contains("(45.0 MP)") && text.contains("skipped: wgpu failed"), "{text}");
+    assert!(text.contains("more than this adapter binds"), "{text}");
+}
