@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ::wgpu::util::DeviceExt;
@@ -61,6 +61,44 @@ pub(crate) struct WgpuBackend {
     description: String,
     lost: Arc<AtomicBool>,
     fault: Fault,
+    pool: BufferPool,
+}
+
+/// Device buffers kept from one run for the next. A batch's frames come from one camera,
+/// so every run asks for the sizes the last one freed: taking those back saves allocating
+/// (and the driver zeroing) hundreds of megabytes per image.
+struct BufferPool {
+    free: Mutex<Vec<::wgpu::Buffer>>,
+    /// Bytes the pool may hold while no run uses them.
+    cap: u64,
+}
+
+impl BufferPool {
+    /// A free buffer of exactly this size and usage, else a new one; and whether it was
+    /// taken from the pool (its contents are then the last run's).
+    fn take(
+        &self,
+        device: &::wgpu::Device,
+        size: u64,
+        usage: ::wgpu::BufferUsages,
+    ) -> (::wgpu::Buffer, bool) {
+        if let Ok(mut free) = self.free.lock() {
+            if let Some(i) = free.iter().position(|b| b.size() == size && b.usage() == usage) {
+                return (free.swap_remove(i), true);
+            }
+        }
+        let descriptor = ::wgpu::BufferDescriptor { label: None, size, usage, mapped_at_creation: false };
+        (device.create_buffer(&descriptor), false)
+    }
+
+    /// Keeps `buffers` for the next run, dropping the oldest beyond the cap.
+    fn keep(&self, buffers: impl IntoIterator<Item = ::wgpu::Buffer>) {
+        let Ok(mut free) = self.free.lock() else { return };
+        free.extend(buffers);
+        while free.iter().map(|b| b.size()).sum::<u64>() > self.cap {
+            free.remove(0);
+        }
+    }
 }
 
 impl WgpuBackend {
@@ -108,7 +146,17 @@ impl WgpuBackend {
         if let Some(error) = pollster::block_on(scope.pop()) {
             return Err(format!("the shaders do not compile: {error}"));
         }
-        Ok(WgpuBackend { device, queue, pipelines, description: found.description.clone(), lost, fault })
+        // Half the memory budget may sit idle in the pool: a 24 MP frame's buffers fit.
+        let pool = BufferPool { free: Mutex::new(Vec::new()), cap: memory_budget(&device) as u64 / 2 };
+        Ok(WgpuBackend {
+            device,
+            queue,
+            pipelines,
+            description: found.description.clone(),
+            lost,
+            fault,
+            pool,
+        })
     }
 
     fn wait(&self) -> Result<(), String> {
@@ -129,29 +177,29 @@ impl WgpuBackend {
         };
         let usage =
             ::wgpu::BufferUsages::STORAGE | ::wgpu::BufferUsages::COPY_DST | ::wgpu::BufferUsages::COPY_SRC;
+        let mut encoder = self.device.create_command_encoder(&Default::default());
         let buffers: Vec<::wgpu::Buffer> = program
             .buffers
             .iter()
             .map(|b| {
-                let descriptor = ::wgpu::BufferDescriptor {
-                    label: None,
-                    size: b.bytes as u64,
-                    usage,
-                    mapped_at_creation: false,
-                };
-                let buffer = self.device.create_buffer(&descriptor);
-                if let Some(bytes) = &b.init {
-                    self.queue.write_buffer(&buffer, 0, bytes);
+                let (buffer, reused) = self.pool.take(&self.device, b.bytes as u64, usage);
+                match &b.init {
+                    // An input fills its buffer whole (program.rs sizes it so).
+                    Some(bytes) => self.queue.write_buffer(&buffer, 0, bytes),
+                    // New buffers start zeroed; a reused one must too, as the kernels expect.
+                    None if reused => encoder.clear_buffer(&buffer, 0, None),
+                    None => {}
                 }
                 buffer
             })
             .collect();
         if timed {
-            self.queue.submit([]);
+            let done =
+                std::mem::replace(&mut encoder, self.device.create_command_encoder(&Default::default()));
+            self.queue.submit([done.finish()]);
             self.wait()?;
             lap("upload", &mut clock);
         }
-        let mut encoder = self.device.create_command_encoder(&Default::default());
         for (i, pass) in program.passes.iter().enumerate() {
             let pipeline =
                 self.pipelines.get(pass.entry).ok_or_else(|| format!("no kernel {}", pass.entry))?;
@@ -195,12 +243,8 @@ impl WgpuBackend {
             .iter()
             .map(|out| {
                 let size = program.buffers[out.buffer].bytes as u64;
-                let buffer = self.device.create_buffer(&::wgpu::BufferDescriptor {
-                    label: None,
-                    size,
-                    usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                });
+                let usage = ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST;
+                let (buffer, _) = self.pool.take(&self.device, size, usage);
                 encoder.copy_buffer_to_buffer(&buffers[out.buffer], 0, &buffer, 0, size);
                 buffer
             })
@@ -223,12 +267,20 @@ impl WgpuBackend {
             let view =
                 buffer.slice(..).get_mapped_range().map_err(|e| format!("reading the result back: {e}"))?;
             outputs.push(view[..out.width * out.height * 3].to_vec());
+            drop(view);
+            buffer.unmap();
         }
         if timed {
             lap("download", &mut clock);
         }
+        self.pool.keep(buffers.into_iter().chain(staging));
         Ok(Ran { outputs, timings })
     }
+}
+
+/// wgpu does not tell how much memory an adapter has; its largest buffer is a floor.
+fn memory_budget(device: &::wgpu::Device) -> usize {
+    (device.limits().max_buffer_size as usize).max(2 << 30)
 }
 
 impl Gpu for WgpuBackend {
@@ -240,9 +292,8 @@ impl Gpu for WgpuBackend {
         self.description.clone()
     }
 
-    /// wgpu does not tell how much memory an adapter has; its largest buffer is a floor.
     fn memory_budget(&self) -> usize {
-        (self.device.limits().max_buffer_size as usize).max(2 << 30)
+        memory_budget(&self.device)
     }
 
     fn fits(&self, program: &Program) -> Result<(), String> {
