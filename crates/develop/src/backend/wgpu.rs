@@ -186,7 +186,9 @@ impl WgpuBackend {
                 match &b.init {
                     // An input fills its buffer whole (program.rs sizes it so).
                     Some(bytes) => self.queue.write_buffer(&buffer, 0, bytes),
-                    // New buffers start zeroed; a reused one must too, as the kernels expect.
+                    // wgpu zeroes new buffers; a reused one is cleared too, so that no run can
+                    // read the last image's data (today's kernels write all they read: a
+                    // memset is cheap insurance for tomorrow's).
                     None if reused => encoder.clear_buffer(&buffer, 0, None),
                     None => {}
                 }
