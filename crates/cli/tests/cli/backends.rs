@@ -171,3 +171,41 @@ fn the_gpu_benchmark_times_each_stage_against_the_cpu_and_skips_a_frame_too_larg
     assert!(text.contains("(45.0 MP)") && text.contains("skipped: wgpu failed"), "{text}");
     assert!(text.contains("more than this adapter binds"), "{text}");
 }
+
+/// `wedsync upload` of the samples to `web` and `thumb` on wgpu (both presets of a file from
+/// one program), to the built-in server in a fresh home; the output and the renditions the
+/// server holds (SHA-256s), and those in the cache.
+fn upload_on_wgpu(env: &[(&str, &str)]) -> (i32, String, Vec<String>, Vec<String>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let home_str = home.to_string_lossy();
+    let samples = samples();
+    let samples = samples.to_string_lossy();
+    let args = ["upload", samples.as_ref(), "--preset", "web", "--preset", "thumb"];
+    let env = [env, &[("WEDSYNC_HOME", home_str.as_ref())]].concat();
+    let (code, text) = wedsync(&[&args[..], &["--backend", "wgpu", "--software-gpu"]].concat(), &env);
+    let stored = crate::support::hashes_in(&home.join("local-server/uploads"), |_| true);
+    let cached = crate::support::hashes_in(&home.join("cache"), |n| n.ends_with(".jpg"));
+    (code, text, stored, cached)
+}
+
+#[test]
+fn an_upload_develops_every_preset_of_a_file_on_wgpu_and_a_failing_gpu_loses_no_rendition() {
+    if !wgpu_runs() {
+        return;
+    }
+    let (code, text, stored, cached) = upload_on_wgpu(&[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("developing on wgpu"), "{text}");
+    assert_eq!(text.matches("developed ").count(), 2 * SAMPLE_FILES, "{text}");
+    assert!(!text.contains("note:"), "no fallback expected:\n{text}");
+    assert_eq!(stored.len(), 2 * SAMPLE_FILES, "{text}");
+    assert_eq!(stored, cached);
+
+    // Passes the self-test, then fails every program: each file's renditions are made on
+    // the CPU instead, each saying why, and the same bytes reach the server.
+    let (code, text, stored_after_faults, _) = upload_on_wgpu(&[("WEDSYNC_GPU_FAULT", "wgpu@1")]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(text.matches("note: wgpu failed").count(), 2 * SAMPLE_FILES, "{text}");
+    assert_eq!(stored_after_faults.len(), 2 * SAMPLE_FILES, "{text}");
+}
