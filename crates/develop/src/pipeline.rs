@@ -75,9 +75,15 @@ fn develop_error(path: &Path, reason: String) -> Error {
     Error::Develop { path: path.to_path_buf(), reason }
 }
 
-fn run_stages<'a>(frame: &'a RawFrame, plan: &Plan, timer: &mut Timer) -> Result<Working<'a>> {
-    let mut working = Working::Sensor(frame);
-    for stage in ORDER {
+/// `stages` (a run of [`ORDER`]) on `working`.
+fn run_stages<'a>(
+    mut working: Working<'a>,
+    stages: &[Stage],
+    frame: &RawFrame,
+    plan: &Plan,
+    timer: &mut Timer,
+) -> Result<Working<'a>> {
+    for &stage in stages {
         if stage == Stage::Tone && plan.tone.is_none() {
             break;
         }
@@ -240,15 +246,16 @@ impl Developer {
                 }
             }
         }
-        let mut on_gpu = on_gpu.into_iter();
+        // The GPU made every target or none (run_on_gpu checks the count).
+        let images = if on_gpu.is_empty() {
+            develop_targets_on_cpu(frame, &targets, &timer)?
+        } else {
+            on_gpu.into_iter().map(|image| (image, Timer(timer.0.clone()))).collect()
+        };
         targets
             .iter()
-            .map(|target| {
-                let mut timer = Timer(timer.0.clone());
-                let image = match on_gpu.next() {
-                    Some(image) => image,
-                    None => develop_target_on_cpu_timed(frame, target, &mut timer)?,
-                };
+            .zip(images)
+            .map(|(target, (image, mut timer))| {
                 let image = timer.time("orient", || orient::apply(image, frame.orientation));
                 Ok(Developed {
                     image,
@@ -370,15 +377,52 @@ fn encode(path: &Path, developed: Developed, preset: &Preset) -> Result<Renditio
 
 /// The stages on the CPU for one target of `frame`: the reference the GPU backends match.
 pub(crate) fn develop_target_on_cpu(frame: &RawFrame, target: &Target) -> Result<Rgb8> {
-    develop_target_on_cpu_timed(frame, target, &mut Timer(Vec::new()))
+    let developed = develop_targets_on_cpu(frame, &[*target], &Timer(Vec::new()))?;
+    let first = developed.into_iter().next().map(|(image, _)| image);
+    first.ok_or_else(|| develop_error(&frame.path, "nothing was developed".into()))
 }
 
-fn develop_target_on_cpu_timed(frame: &RawFrame, target: &Target, timer: &mut Timer) -> Result<Rgb8> {
-    let plan = Plan { demosaic: target.demosaic, long_edge: target.long_edge, tone: Some(target.tone) };
-    match run_stages(frame, &plan, timer)? {
-        Working::Encoded(image) => Ok(image),
-        _ => Err(develop_error(&frame.path, "the develop stages did not finish".into())),
+/// Every target of `frame` on the CPU, in order, sharing what a GPU program shares: the
+/// stages up to the demosaic run once per demosaic method, and each target is resized and
+/// toned from that image. Each image comes with its timings: `shared`'s (decode), the stages
+/// it was made from, and its own.
+fn develop_targets_on_cpu(
+    frame: &RawFrame,
+    targets: &[Target],
+    shared: &Timer,
+) -> Result<Vec<(Rgb8, Timer)>> {
+    let unfinished = || develop_error(&frame.path, "the develop stages did not finish".into());
+    let plan = |t: &Target| Plan { demosaic: t.demosaic, long_edge: t.long_edge, tone: Some(t.tone) };
+    let (per_method, per_target) =
+        ORDER.split_at(ORDER.iter().position(|&s| s == Stage::Resize).unwrap_or(0));
+    let mut made: Vec<Option<(Rgb8, Timer)>> = targets.iter().map(|_| None).collect();
+    for (first, target) in targets.iter().enumerate() {
+        if made[first].is_some() {
+            continue;
+        }
+        let mut timer = Timer(shared.0.clone());
+        let Working::Linear16(demosaiced) =
+            run_stages(Working::Sensor(frame), per_method, frame, &plan(target), &mut timer)?
+        else {
+            return Err(unfinished());
+        };
+        let alike: Vec<usize> =
+            (first..targets.len()).filter(|&i| targets[i].demosaic == target.demosaic).collect();
+        let mut demosaiced = Some(demosaiced);
+        for (n, &i) in alike.iter().enumerate() {
+            // The last target of the method takes the image; the others copy it.
+            let image = if n + 1 == alike.len() { demosaiced.take() } else { demosaiced.clone() };
+            let image = image.ok_or_else(unfinished)?;
+            let mut own = Timer(timer.0.clone());
+            let Working::Encoded(image) =
+                run_stages(Working::Linear16(image), per_target, frame, &plan(&targets[i]), &mut own)?
+            else {
+                return Err(unfinished());
+            };
+            made[i] = Some((image, own));
+        }
     }
+    made.into_iter().map(|m| m.ok_or_else(unfinished)).collect()
 }
 
 /// A camera JPEG is already developed: only resized, in linear light, and re-encoded.
@@ -401,7 +445,8 @@ pub fn develop_linear(path: &Path, method: Option<Demosaic>) -> Result<RgbF32> {
     let demosaic = method.unwrap_or_else(|| Demosaic::choose(&frame.cfa, w, h, None));
     let plan = Plan { demosaic, long_edge: None, tone: None };
     let mut timer = Timer(Vec::new());
-    let Working::Linear16(image) = run_stages(&frame, &plan, &mut timer)? else {
+    let Working::Linear16(image) = run_stages(Working::Sensor(&frame), &ORDER, &frame, &plan, &mut timer)?
+    else {
         return Err(develop_error(path, "the develop stages did not finish".into()));
     };
     Ok(orient::apply_f32(image.to_f32(), frame.orientation))
