@@ -75,6 +75,11 @@ fn develop_error(path: &Path, reason: String) -> Error {
     Error::Develop { path: path.to_path_buf(), reason }
 }
 
+/// The one result of a batch of one.
+fn only<T>(path: &Path, batch: Vec<T>) -> Result<T> {
+    batch.into_iter().next().ok_or_else(|| develop_error(path, "nothing was developed".into()))
+}
+
 /// `stages` (a run of [`ORDER`]) on `working`.
 fn run_stages<'a>(
     mut working: Working<'a>,
@@ -182,8 +187,7 @@ impl Developer {
 
     /// Decodes and develops one file to `preset`'s size, without encoding it.
     pub fn develop_pixels(&self, path: &Path, preset: &Preset) -> Result<Developed> {
-        let developed = self.develop_pixels_presets(path, &[preset])?;
-        developed.into_iter().next().ok_or_else(|| develop_error(path, "nothing was developed".into()))
+        only(path, self.develop_pixels_presets(path, &[preset])?)
     }
 
     /// Decodes one file once and develops it to each preset's size, in order, without
@@ -215,8 +219,7 @@ impl Developer {
     /// Develops a decoded RAW frame to `preset`'s size (for frames made in memory: tests and
     /// benchmarks tile small samples into large ones).
     pub fn develop_raw(&self, frame: &RawFrame, preset: &Preset) -> Result<Developed> {
-        let developed = self.develop_frame(frame, &[preset], Timer(Vec::new()))?;
-        developed.into_iter().next().ok_or_else(|| develop_error(&frame.path, "nothing was developed".into()))
+        only(&frame.path, self.develop_frame(frame, &[preset], Timer(Vec::new()))?)
     }
 
     /// Each preset's image of `frame`; `timer` holds what every one of them shares (decode).
@@ -324,8 +327,7 @@ impl Developer {
 
     /// Develops one file with `preset` and encodes it.
     pub fn develop_file(&self, path: &Path, preset: &Preset) -> Result<Rendition> {
-        let renditions = self.develop_file_presets(path, &[preset])?;
-        renditions.into_iter().next().ok_or_else(|| develop_error(path, "nothing was developed".into()))?
+        only(path, self.develop_file_presets(path, &[preset])?)?
     }
 
     /// Develops one file to each preset (decoded once, see [`Self::develop_pixels_presets`])
@@ -377,9 +379,8 @@ fn encode(path: &Path, developed: Developed, preset: &Preset) -> Result<Renditio
 
 /// The stages on the CPU for one target of `frame`: the reference the GPU backends match.
 pub(crate) fn develop_target_on_cpu(frame: &RawFrame, target: &Target) -> Result<Rgb8> {
-    let developed = develop_targets_on_cpu(frame, &[*target], &Timer(Vec::new()))?;
-    let first = developed.into_iter().next().map(|(image, _)| image);
-    first.ok_or_else(|| develop_error(&frame.path, "nothing was developed".into()))
+    let (image, _) = only(&frame.path, develop_targets_on_cpu(frame, &[*target], &Timer(Vec::new()))?)?;
+    Ok(image)
 }
 
 /// Every target of `frame` on the CPU, in order, sharing what a GPU program shares: the
