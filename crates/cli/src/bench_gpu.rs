@@ -70,10 +70,7 @@ pub fn gpu(args: GpuArgs, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode
             let path = scratch.join(format!("tiled-{mp}mp.dng"));
             let (w, h) = synth::tiled_dng(&args.input, &path, mp)?;
             say!("\n{w}x{h} ({:.1} MP), tiled from {}", (w * h) as f64 / 1e6, args.input.display());
-            let frame = match load(&path)? {
-                Source::Raw(frame) => frame,
-                Source::Jpeg { .. } => bail!("{} is not a RAW file", args.input.display()),
-            };
+            let frame = raw_frame(&path)?;
             // A frame larger than the adapter can hold (lavapipe binds at most 128 MiB, too
             // little for a 45 MP mosaic) is developed on the CPU: say so and go on.
             let trial = gpu.develop_raw(&frame, presets.get(&args.throughput_preset)?)?;
@@ -93,6 +90,14 @@ pub fn gpu(args: GpuArgs, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode
     })();
     std::fs::remove_dir_all(&scratch).ok();
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// The decoded RAW frame at `path`.
+fn raw_frame(path: &Path) -> anyhow::Result<RawFrame> {
+    match load(path)? {
+        Source::Raw(frame) => Ok(frame),
+        Source::Jpeg { .. } => bail!("{} is not a RAW file", path.display()),
+    }
 }
 
 /// Milliseconds of each named step, fastest of `runs` after a warm-up.
@@ -200,11 +205,9 @@ fn frames_per_second(
     let next = AtomicUsize::new(0);
     let one = || -> Result<(), String> {
         let fallback = match work {
-            Work::Decode => load(path).map(|_| None).map_err(|e| e.to_string())?,
+            Work::Decode => raw_frame(path).map(|_| None).map_err(|e| e.to_string())?,
             Work::Develop(developer) => {
-                let Source::Raw(frame) = load(path).map_err(|e| e.to_string())? else {
-                    return Err("not a RAW file".into());
-                };
+                let frame = raw_frame(path).map_err(|e| e.to_string())?;
                 developer.develop_raw(&frame, preset).map_err(|e| e.to_string())?.fallback
             }
             Work::Render(developer) => {

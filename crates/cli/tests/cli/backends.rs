@@ -203,7 +203,7 @@ fn an_upload_develops_every_preset_of_a_file_on_wgpu_and_a_failing_gpu_loses_no_
     assert_eq!(stored, cached);
 
     // Passes the self-test, then fails every program: each file's renditions are made on
-    // the CPU instead, each saying why, and the same bytes reach the server.
+    // the CPU instead, each saying why, and every one reaches the server.
     let (code, text, stored_after_faults, _) = upload_on_wgpu(&[("WEDSYNC_GPU_FAULT", "wgpu@1")]);
     assert_eq!(code, 0, "{text}");
     assert_eq!(text.matches("note: wgpu failed").count(), 2 * SAMPLE_FILES, "{text}");
