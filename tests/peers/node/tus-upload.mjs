@@ -4,12 +4,14 @@
 //     chunkSize?, parallel?, retryDelays?, concurrency? }
 // `concurrency` bounds the files in flight (default: all at once).
 // Prints one JSON object per line: {event:"ack", file, offset, url} after every chunk the server
-// acknowledged, {event:"interrupted", file, offset} (interrupt mode: the server's offset
-// after the PATCH was cut), {event:"done", file, url}, {event:"error", file, message}.
+// acknowledged, {event:"interrupted", file, sent, offset} (interrupt mode: the bytes sent
+// before the PATCH was cut, and the server's offset after it), {event:"done", file, url},
+// {event:"error", file, message}.
 // Exits 0 when every file is done, 1 otherwise.
 import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { Upload } from 'tus-js-client'
+import { Readable } from 'node:stream'
+import { DefaultHttpStack, Upload } from 'tus-js-client'
 
 const opts = JSON.parse(process.argv[2])
 const say = (o) => process.stdout.write(JSON.stringify(o) + '\n')
@@ -40,24 +42,61 @@ async function head(url) {
   return Number(r.headers.get('upload-offset'))
 }
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+// An HTTP stack that sends only the first `cut` bytes of a PATCH body (with the whole body's
+// Content-Length) and then stalls, and calls `stalled(request)` once those bytes have left
+// the process. tus-js-client's own progress reports are throttled to one per 100 ms, too
+// coarse to cut a loopback PATCH at a chosen point.
+class StallingHttpStack {
+  constructor(cut, stalled) {
+    this.inner = new DefaultHttpStack()
+    this.cut = cut
+    this.stalled = stalled
+  }
+  getName() {
+    return 'StallingHttpStack'
+  }
+  createRequest(method, url) {
+    const req = this.inner.createRequest(method, url)
+    if (method !== 'PATCH') return req
+    const send = req.send.bind(req)
+    req.send = (body) => {
+      req.setHeader('Content-Length', body.length)
+      const head = new Readable({ read() {} })
+      head.push(body.subarray(0, this.cut))
+      const sending = send(head)
+      this.flushed(head, req.getUnderlyingObject()).then(() => this.stalled(req))
+      return sending
+    }
+    return req
+  }
+  // Done when nothing is buffered on our side for a few polls in a row.
+  async flushed(head, http) {
+    let idle = 0
+    while (idle < 3) {
+      await sleep(20)
+      const queued = head.readableLength + http.writableLength + (http.socket?.writableLength ?? 0)
+      idle = queued === 0 ? idle + 1 : 0
+    }
+  }
+}
+
 async function interrupted(file, i) {
-  // First attempt: cut the PATCH once an eighth of the file has been sent (tus-js-client
-  // reports progress at most every 100 ms and loopback is fast, so the file must be large
-  // for the cut to land mid-body).
-  const size = readFileSync(file).length
-  let first
-  const url = await new Promise((resolve) => {
-    first = new Upload(readFileSync(file), {
+  // First attempt: the PATCH is cut after a quarter of the file.
+  const data = readFileSync(file)
+  const cut = Math.floor(data.length / 4)
+  const url = await new Promise((resolve, reject) => {
+    const first = new Upload(data, {
       endpoint: opts.endpoint,
       headers: auth,
       retryDelays: null,
       storeFingerprintForResuming: false,
-      onProgress: (sent) => {
-        if (sent >= size / 8 && sent < size && first.url) {
-          first.abort()
-          resolve(first.url)
-        }
-      },
+      httpStack: new StallingHttpStack(cut, () => {
+        first.abort()
+        resolve(first.url)
+      }),
+      onSuccess: () => reject(new Error('the first PATCH finished although it was cut')),
       onError: () => {},
     })
     first.start()
@@ -65,12 +104,12 @@ async function interrupted(file, i) {
   // Let the server commit what arrived, then ask it where to resume.
   let offset = -1
   for (let k = 0; k < 20; k++) {
-    await new Promise((r) => setTimeout(r, 100))
+    await sleep(100)
     const o = await head(url)
     if (o === offset) break
     offset = o
   }
-  say({ event: 'interrupted', file: i, offset })
+  say({ event: 'interrupted', file: i, sent: cut, offset })
   // Second attempt: a new Upload resumes from the server's offset.
   return upload(file, i, () => ({ uploadUrl: url, chunkSize: 4 * 1024 * 1024 }))
 }
@@ -100,4 +139,5 @@ await Promise.all(
     }
   }),
 )
-process.exit(failed ? 1 : 0)
+// Exit once stdout has drained: process.exit() may drop writes still queued on a pipe.
+process.stdout.write('', () => process.exit(failed ? 1 : 0))

@@ -9,8 +9,15 @@ use std::time::{Duration, Instant};
 
 use crate::support::{bytes, repo_root, Server};
 
-/// Runs `cmd` to completion, killing it after `limit`. Returns success and stdout.
-fn run(mut cmd: Command, limit: Duration) -> (bool, String) {
+/// What a peer printed, and whether it exited 0 in time.
+struct Ran {
+    ok: bool,
+    out: String,
+    err: String,
+}
+
+/// Runs `cmd` to completion, killing it after `limit`.
+fn run(mut cmd: Command, limit: Duration) -> Ran {
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start peer");
     let mut stdout = child.stdout.take().expect("stdout");
     let reader = std::thread::spawn(move || {
@@ -35,10 +42,10 @@ fn run(mut cmd: Command, limit: Duration) -> (bool, String) {
         let _ = e.read_to_string(&mut err);
     }
     let out = reader.join().unwrap_or_default();
-    if !status.is_some_and(|s| s.success()) {
-        eprintln!("peer failed ({status:?}):\n{out}\n{err}");
+    if status.is_none() {
+        err.push_str(&format!("\n(killed after {limit:?})"));
     }
-    (status.is_some_and(|s| s.success()), out)
+    Ran { ok: status.is_some_and(|s| s.success()), out, err }
 }
 
 fn write_files(dir: &Path, sizes: &[usize]) -> Vec<(PathBuf, Vec<u8>)> {
@@ -76,9 +83,12 @@ fn tus_js(
     }
     let mut cmd = Command::new("node");
     cmd.arg(node_dir.join("tus-upload.mjs")).arg(opts.to_string()).current_dir(&node_dir);
-    let (ok, out) = run(cmd, Duration::from_secs(180));
-    assert!(ok, "tus-js-client failed:\n{out}");
-    out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    let ran = run(cmd, Duration::from_secs(180));
+    assert!(ran.ok, "tus-js-client failed:\n{}\n{}", ran.out, ran.err);
+    let events: Vec<serde_json::Value> =
+        ran.out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(!events.is_empty(), "tus-js-client exited 0 but printed no events:\n{}\n{}", ran.out, ran.err);
+    events
 }
 
 /// Every file was reported done, and the server holds exactly its bytes.
@@ -110,12 +120,16 @@ fn tus_js_client_uploads_with_data_during_creation_and_chunks() {
 fn tus_js_client_resumes_after_an_interrupted_patch() {
     let server = Server::start();
     let dir = tempfile::tempdir().expect("tempdir");
-    let files = write_files(dir.path(), &[64_000_000]);
+    let files = write_files(dir.path(), &[8_000_000]);
     let events = tus_js(&server, &files, "interrupt", serde_json::json!({}));
-    let cut = events.iter().find(|e| e["event"] == "interrupted").expect("interrupted event");
-    let offset = cut["offset"].as_u64().expect("offset");
-    eprintln!("tus-js-client: PATCH cut, server kept {offset} of 64000000 bytes, upload resumed from there");
-    assert!(offset < 64_000_000, "the PATCH was cut before the end");
+    let cut = events
+        .iter()
+        .find(|e| e["event"] == "interrupted")
+        .unwrap_or_else(|| panic!("no interrupted event: {events:?}"));
+    let (sent, offset) = (cut["sent"].as_u64().expect("sent"), cut["offset"].as_u64().expect("offset"));
+    eprintln!("tus-js-client: PATCH cut after {sent} of 8000000 bytes, server kept {offset}, upload resumed from there");
+    assert!(sent < 8_000_000, "the PATCH was cut before the end");
+    assert_eq!(offset, sent, "the server keeps every byte that arrived before the cut");
     arrived(&server, &files, &events);
 }
 
@@ -146,9 +160,10 @@ fn tuspy_uploads_with_a_checksum_per_chunk() {
         .arg(&server.alice)
         .arg("524288")
         .args(files.iter().map(|(p, _)| p.clone()));
-    let (ok, out) = run(cmd, Duration::from_secs(120));
-    assert!(ok, "tuspy failed:\n{out}");
-    let events: Vec<serde_json::Value> = out
+    let ran = run(cmd, Duration::from_secs(120));
+    assert!(ran.ok, "tuspy failed:\n{}\n{}", ran.out, ran.err);
+    let events: Vec<serde_json::Value> = ran
+        .out
         .lines()
         .filter_map(|l| l.strip_prefix("done "))
         .enumerate()
