@@ -16,16 +16,25 @@ use std::time::Instant;
 
 use cudarc::driver::{
     sys as cu, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, CudaView, DriverError,
-    LaunchConfig, PushKernelArg,
+    LaunchConfig, PinnedHostSlice, PushKernelArg,
 };
 use cudarc::nvrtc::{sys as nvrtc, CompileError, CompileOptions, Ptx};
 
+use super::pinned::{Bytes, Pool, Way};
 use super::program::{Module, Pass, Program, GROUP};
 use super::{Fault, Gpu, Kind, Ran};
 use crate::pipeline::StageTime;
 
 const NO_DRIVER: &str = "CUDA driver library (libcuda) not found";
 const NO_NVRTC: &str = "NVRTC library not found";
+
+/// Pinned host memory the copies may hold, free or in use: sixteen 24 MP frames in flight
+/// with their full-size renditions, and under a tenth of a 32 GiB workstation's memory.
+const PINNED_LIMIT: usize = 3 << 30;
+
+/// Set (to anything), every copy goes from pageable memory: to compare the two with
+/// `wedsync bench gpu`.
+pub(crate) const PAGEABLE_VARIABLE: &str = "WEDSYNC_CUDA_PAGEABLE";
 
 pub(crate) struct CudaBackend {
     context: Arc<CudaContext>,
@@ -34,6 +43,7 @@ pub(crate) struct CudaBackend {
     description: String,
     /// Device memory that images in flight may take together, from what was free at open.
     memory_budget: usize,
+    pinned: Pool<PinnedHostSlice<u8>>,
     fault: Fault,
 }
 
@@ -81,14 +91,18 @@ impl CudaBackend {
             }
         }
         let memory_budget = budget_from_free_memory(&context);
-        Ok(CudaBackend { context, functions, description, memory_budget, fault })
+        let limit = if std::env::var_os(PAGEABLE_VARIABLE).is_some() { 0 } else { PINNED_LIMIT };
+        let pinned = Pool::new(limit);
+        Ok(CudaBackend { context, functions, description, memory_budget, pinned, fault })
     }
 
     fn execute(&self, program: &Program, timed: bool) -> Result<Ran, String> {
         // A stream per run: runs of images in flight together overlap on the GPU.
         let stream = self.context.new_stream().map_err(|e| driver_error("creating a stream", e))?;
         let mut laps = Laps::new(timed);
-        let buffers = upload_buffers(&stream, program)?;
+        let mut staging =
+            Staging { context: &self.context, pool: &self.pinned, stream: &stream, lent: Vec::new() };
+        let buffers = upload_buffers(&stream, program, &mut staging)?;
         let (params, offsets) = upload_params(&stream, program)?;
         laps.lap("upload", &stream)?;
         for (i, pass) in program.passes.iter().enumerate() {
@@ -101,9 +115,7 @@ impl CudaBackend {
                 laps.lap(pass.stage.name(), &stream)?;
             }
         }
-        let outputs = download(&stream, program, &buffers)?;
-        // Surfaces a fault of any kernel, which the copies alone may not report.
-        stream.synchronize().map_err(|e| driver_error("finishing the program", e))?;
+        let outputs = download(&stream, program, &buffers, &mut staging)?;
         laps.lap("download", &stream)?;
         Ok(Ran { outputs, timings: laps.timings })
     }
@@ -186,13 +198,13 @@ pub(crate) fn compile_all(arch: &str) -> Result<(), String> {
 
 // --- Running -----------------------------------------------------------------------------
 
-/// Every buffer of the program, zeroed, with the inputs copied in.
-///
-/// The inputs are copied from pageable memory: the sensor rows belong to the decoded frame,
-/// and staging them through pinned memory would cost a host copy of its own, which is what
-/// the driver does for a pageable copy anyway (in chunks, overlapped with the transfer).
-/// Pinned memory would only pay if the decoder wrote the frame into it.
-fn upload_buffers(stream: &Arc<CudaStream>, program: &Program) -> Result<Vec<CudaSlice<u8>>, String> {
+/// Every buffer of the program, zeroed, with the inputs copied in (through pinned memory
+/// where the pool lends it).
+fn upload_buffers(
+    stream: &Arc<CudaStream>,
+    program: &Program,
+    staging: &mut Staging<'_>,
+) -> Result<Vec<CudaSlice<u8>>, String> {
     let mut buffers = Vec::with_capacity(program.buffers.len());
     for (id, buffer) in program.buffers.iter().enumerate() {
         let mut slice = stream.alloc_zeros::<u8>(buffer.bytes).map_err(|e| alloc_error(buffer.bytes, e))?;
@@ -200,9 +212,11 @@ fn upload_buffers(stream: &Arc<CudaStream>, program: &Program) -> Result<Vec<Cud
             if init.len() > buffer.bytes {
                 return Err(format!("buffer {id}: {} bytes of input for {} bytes", init.len(), buffer.bytes));
             }
-            stream
-                .memcpy_htod(&init[..], &mut slice)
-                .map_err(|e| driver_error("copying the input to the GPU", e))?;
+            let copied = match staging.stage_in(init) {
+                Some(pinned) => stream.memcpy_htod(pinned, &mut slice),
+                None => stream.memcpy_htod(&init[..], &mut slice),
+            };
+            copied.map_err(|e| driver_error("copying the input to the GPU", e))?;
         }
         buffers.push(slice);
     }
@@ -229,27 +243,123 @@ fn upload_params(
     Ok((params, offsets))
 }
 
-/// Each output's 8-bit sRGB: the first width × height × 3 bytes of its buffer.
+/// Each output's 8-bit sRGB: the first width × height × 3 bytes of its buffer. Every copy
+/// is queued, then the stream is waited for once, which also surfaces a fault of any
+/// kernel that the copies alone might not report.
 fn download(
     stream: &Arc<CudaStream>,
     program: &Program,
     buffers: &[CudaSlice<u8>],
+    staging: &mut Staging<'_>,
 ) -> Result<Vec<Vec<u8>>, String> {
-    let mut outputs = Vec::with_capacity(program.outputs.len());
+    let mut landed = Vec::with_capacity(program.outputs.len());
     for out in &program.outputs {
         let bytes = out.width * out.height * 3;
-        let mut data = vec![0u8; bytes];
-        if bytes > 0 {
-            let buffer =
-                buffers.get(out.buffer).ok_or_else(|| format!("the program has no buffer {}", out.buffer))?;
-            let view = buffer.try_slice(0..bytes).ok_or_else(|| {
-                format!("buffer {} is too small for a {}×{} output", out.buffer, out.width, out.height)
-            })?;
-            stream.memcpy_dtoh(&view, &mut data).map_err(|e| driver_error("reading the result back", e))?;
+        if bytes == 0 {
+            landed.push(Landed::Host(Vec::new()));
+            continue;
         }
-        outputs.push(data);
+        let buffer =
+            buffers.get(out.buffer).ok_or_else(|| format!("the program has no buffer {}", out.buffer))?;
+        let view = buffer.try_slice(0..bytes).ok_or_else(|| {
+            format!("buffer {} is too small for a {}×{} output", out.buffer, out.width, out.height)
+        })?;
+        let copied = match staging.landing(bytes) {
+            Some(i) => stream.memcpy_dtoh(&view, staging.lent_mut(i)).map(|()| Landed::Pinned(i)),
+            None => {
+                let mut data = vec![0u8; bytes];
+                stream.memcpy_dtoh(&view, &mut data).map(|()| Landed::Host(data))
+            }
+        };
+        landed.push(copied.map_err(|e| driver_error("reading the result back", e))?);
     }
-    Ok(outputs)
+    stream.synchronize().map_err(|e| driver_error("finishing the program", e))?;
+    landed
+        .into_iter()
+        .map(|l| match l {
+            Landed::Pinned(i) => staging.read(i),
+            Landed::Host(data) => Ok(data),
+        })
+        .collect()
+}
+
+/// Where an output was read back to: a pinned buffer (by its place in the run's
+/// [`Staging`]) or host memory.
+enum Landed {
+    Pinned(usize),
+    Host(Vec<u8>),
+}
+
+impl Bytes for PinnedHostSlice<u8> {
+    fn bytes(&self) -> usize {
+        self.num_bytes()
+    }
+}
+
+/// The pinned buffers one run has taken. They go back to the pool once the stream has
+/// finished with them, which after an error may be later than the run's return: dropping
+/// waits for the stream.
+struct Staging<'a> {
+    context: &'a Arc<CudaContext>,
+    pool: &'a Pool<PinnedHostSlice<u8>>,
+    stream: &'a Arc<CudaStream>,
+    lent: Vec<(Way, PinnedHostSlice<u8>)>,
+}
+
+impl Staging<'_> {
+    /// `bytes` copied into a pinned buffer; None: copy them from where they are.
+    fn stage_in(&mut self, bytes: &[u8]) -> Option<&PinnedHostSlice<u8>> {
+        let i = self.lend(Way::ToDevice, bytes.len())?;
+        // Waits on the buffer's own event, which is never recorded (event tracking is off):
+        // a buffer's earlier copies are over because the pool only takes back buffers
+        // whose stream has been waited for (`drop`).
+        self.lent[i].1.as_mut_slice().ok()?.copy_from_slice(bytes);
+        Some(&self.lent[i].1)
+    }
+
+    /// A pinned buffer to read `bytes` back into, by its place; None: read into host memory.
+    fn landing(&mut self, bytes: usize) -> Option<usize> {
+        self.lend(Way::FromDevice, bytes)
+    }
+
+    fn lent_mut(&mut self, i: usize) -> &mut PinnedHostSlice<u8> {
+        &mut self.lent[i].1
+    }
+
+    /// What landed in buffer `i`, once the stream has been waited for.
+    fn read(&self, i: usize) -> Result<Vec<u8>, String> {
+        let buffer = &self.lent.get(i).ok_or("no such pinned buffer")?.1;
+        buffer.as_slice().map(<[u8]>::to_vec).map_err(|e| driver_error("reading a pinned buffer", e))
+    }
+
+    fn lend(&mut self, way: Way, bytes: usize) -> Option<usize> {
+        let flags = match way {
+            Way::ToDevice => cu::CU_MEMHOSTALLOC_WRITECOMBINED,
+            Way::FromDevice => 0,
+        };
+        // SAFETY: the memory is left unset; a buffer is written before it is read (copied
+        // into on the host, or by the GPU).
+        let pin = || unsafe { self.context.alloc_pinned_with_flags::<u8>(bytes, flags) }.ok();
+        // The pool may unpin free buffers here, which needs the context on this thread:
+        // the stream's first allocation has put it there.
+        let buffer = self.pool.take(way, bytes, pin)?;
+        self.lent.push((way, buffer));
+        Some(self.lent.len() - 1)
+    }
+}
+
+impl Drop for Staging<'_> {
+    fn drop(&mut self) {
+        // After a failed stream no copy runs on; its buffers are unpinned, not reused.
+        let finished = self.stream.synchronize().is_ok();
+        for (way, buffer) in self.lent.drain(..) {
+            if finished {
+                self.pool.give_back(way, buffer);
+            } else {
+                self.pool.forget(buffer.num_bytes());
+            }
+        }
+    }
 }
 
 /// Milliseconds by name, when timed: each lap waits for the GPU, so that the time is that

@@ -7,6 +7,7 @@
 //! wrong photo. [`probe`] is what `wedsync doctor` prints and what `auto` decides with.
 
 pub(crate) mod cuda;
+mod pinned;
 pub(crate) mod program;
 pub(crate) mod wgpu;
 
