@@ -2,9 +2,10 @@
 //! run, on large frames made by tiling a real sensor's mosaic (24 and 45 MP by default).
 //!
 //! Two measurements per frame size:
-//! - **Stages**: one frame at a time, each stage waited for and timed on its own (kernel
-//!   time plus launch overhead), with the host→device and device→host transfers apart;
-//!   fastest of `--runs` after a warm-up run, for each preset.
+//! - **Stages**: one frame at a time, each stage waited for and timed on its own: wall time
+//!   (kernels plus launch and wait overhead) and, where the backend reads the GPU's clock
+//!   (CUDA events, wgpu timestamp queries), the kernels' time alone; the host→device and
+//!   device→host transfers apart; fastest of `--runs` after a warm-up run, for each preset.
 //!   Beside them, what the JPEG encoder (on the CPU) costs for the same preset.
 //! - **Throughput**: `--threads` threads each decode a frame (rawler, CPU) and develop it,
 //!   then also encode it, as a batch runs: while one thread's frame is on the GPU the
@@ -118,7 +119,10 @@ fn fastest(
         }
         for t in developed.timings {
             match best.iter_mut().find(|b| b.name == t.name) {
-                Some(b) => b.ms = b.ms.min(t.ms),
+                Some(b) => {
+                    b.ms = b.ms.min(t.ms);
+                    b.device_ms = b.device_ms.zip(t.device_ms).map(|(a, b)| a.min(b));
+                }
                 None => best.push(t),
             }
         }
@@ -131,11 +135,21 @@ fn total(timings: &[StageTime], names: &[&str]) -> f64 {
     timings.iter().filter(|t| names.contains(&t.name)).fold(0.0, |sum, t| sum + t.ms)
 }
 
+/// The sum on the GPU's clock, when every named step present has a time on it.
+fn device_total(timings: &[StageTime], names: &[&str]) -> Option<f64> {
+    let named: Vec<&StageTime> = timings.iter().filter(|t| names.contains(&t.name)).collect();
+    (!named.is_empty()).then_some(())?;
+    named.iter().try_fold(0.0, |sum, t| Some(sum + t.device_ms?))
+}
+
 fn listed(timings: &[StageTime], names: &[&str]) -> String {
     let parts: Vec<String> = timings
         .iter()
         .filter(|t| names.contains(&t.name))
-        .map(|t| format!("{} {:.2}", t.name, t.ms))
+        .map(|t| match t.device_ms {
+            Some(device) => format!("{} {:.2} (GPU clock {device:.2})", t.name, t.ms),
+            None => format!("{} {:.2}", t.name, t.ms),
+        })
         .collect();
     parts.join(", ")
 }
@@ -155,6 +169,12 @@ fn stages(
     say!("    {:<5} {}", gpu.backend().name(), listed(&on_gpu, &STAGES));
     say!("    {:<5} transfers: {}", gpu.backend().name(), listed(&on_gpu, &TRANSFERS));
     say!("    cpu   {}", listed(&on_cpu, &STAGES));
+    if let Some(kernels) = device_total(&on_gpu, &STAGES) {
+        say!(
+            "    kernels alone (GPU clock): {kernels:.2} ms; ratio to the CPU stages {:.3}",
+            kernels / cpu_stages
+        );
+    }
     say!(
         "    GPU stages {gpu_stages:.2} ms + transfers {transfers:.2} ms; CPU stages {cpu_stages:.2} ms; ratio {} / cpu: stages {:.3}, with transfers {:.3}",
         gpu.backend().name(),

@@ -20,11 +20,15 @@ use crate::stages::tone::{self, srgb8_to_linear16, ToneParams};
 use crate::stages::{highlights, levels, resize, Stage, ORDER};
 use crate::{icc, orient, quality};
 
-/// Wall-clock time of one step of one file.
+/// Time of one step of one file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StageTime {
     pub name: &'static str,
+    /// Wall clock (on a GPU: from the last wait to this stage's end, launches included).
     pub ms: f64,
+    /// On the GPU's own clock (CUDA events, wgpu timestamp queries), where the backend
+    /// reads it: the time its kernels or copies took, without launch and wait overhead.
+    pub device_ms: Option<f64>,
 }
 
 /// A developed, encoded rendition of one file.
@@ -66,7 +70,7 @@ impl Timer {
     fn time<T>(&mut self, name: &'static str, f: impl FnOnce() -> T) -> T {
         let start = Instant::now();
         let out = f();
-        self.0.push(StageTime { name, ms: start.elapsed().as_secs_f64() * 1e3 });
+        self.0.push(StageTime { name, ms: start.elapsed().as_secs_f64() * 1e3, device_ms: None });
         out
     }
 }
@@ -300,7 +304,7 @@ impl Developer {
         if self.timed {
             timer.0.extend(ran.timings);
         } else {
-            timer.0.push(StageTime { name: "gpu", ms: start.elapsed().as_secs_f64() * 1e3 });
+            timer.0.push(StageTime { name: "gpu", ms: start.elapsed().as_secs_f64() * 1e3, device_ms: None });
         }
         if ran.outputs.len() != program.outputs.len() {
             return Err(format!("{} images back for {} asked", ran.outputs.len(), program.outputs.len()));

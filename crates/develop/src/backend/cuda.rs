@@ -15,14 +15,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cudarc::driver::{
-    sys as cu, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, CudaView, DriverError,
-    LaunchConfig, PinnedHostSlice, PushKernelArg,
+    sys as cu, CudaContext, CudaEvent, CudaFunction, CudaModule, CudaSlice, CudaStream, CudaView,
+    DriverError, LaunchConfig, PinnedHostSlice, PushKernelArg,
 };
 use cudarc::nvrtc::{sys as nvrtc, CompileError, CompileOptions, Ptx};
 
 use super::pinned::{Bytes, Pool, Way};
 use super::program::{Module, Pass, Program, GROUP};
-use super::{Fault, Gpu, Kind, Ran};
+use super::{add_lap, Fault, Gpu, Kind, Ran};
 use crate::pipeline::StageTime;
 
 const NO_DRIVER: &str = "CUDA driver library (libcuda) not found";
@@ -99,7 +99,7 @@ impl CudaBackend {
     fn execute(&self, program: &Program, timed: bool) -> Result<Ran, String> {
         // A stream per run: runs of images in flight together overlap on the GPU.
         let stream = self.context.new_stream().map_err(|e| driver_error("creating a stream", e))?;
-        let mut laps = Laps::new(timed);
+        let mut laps = Laps::new(timed, &stream)?;
         let mut staging =
             Staging { context: &self.context, pool: &self.pinned, stream: &stream, lent: Vec::new() };
         let buffers = upload_buffers(&stream, program, &mut staging)?;
@@ -362,32 +362,43 @@ impl Drop for Staging<'_> {
     }
 }
 
-/// Milliseconds by name, when timed: each lap waits for the GPU, so that the time is that
-/// of the work since the last lap alone.
+/// Milliseconds by name, when timed: each lap waits for the GPU, so that the wall time is
+/// that of the work since the last lap alone, and an event recorded on the stream at each
+/// lap gives the same span on the GPU's clock.
 struct Laps {
     timed: bool,
     clock: Instant,
+    /// Where the last lap ended on the stream.
+    mark: Option<CudaEvent>,
     timings: Vec<StageTime>,
 }
 
 impl Laps {
-    fn new(timed: bool) -> Laps {
-        Laps { timed, clock: Instant::now(), timings: Vec::new() }
+    fn new(timed: bool, stream: &CudaStream) -> Result<Laps, String> {
+        let mark = if timed { Some(timing_event(stream)?) } else { None };
+        Ok(Laps { timed, clock: Instant::now(), mark, timings: Vec::new() })
     }
 
     fn lap(&mut self, name: &'static str, stream: &CudaStream) -> Result<(), String> {
         if !self.timed {
             return Ok(());
         }
+        let end = timing_event(stream)?;
         stream.synchronize().map_err(|e| driver_error(&format!("waiting for {name}"), e))?;
         let ms = self.clock.elapsed().as_secs_f64() * 1e3;
-        match self.timings.iter_mut().find(|t| t.name == name) {
-            Some(t) => t.ms += ms,
-            None => self.timings.push(StageTime { name, ms }),
-        }
+        let device_ms = self.mark.as_ref().and_then(|start| start.elapsed_ms(&end).ok()).map(f64::from);
+        add_lap(&mut self.timings, name, ms, device_ms);
+        self.mark = Some(end);
         self.clock = Instant::now();
         Ok(())
     }
+}
+
+/// An event recorded now on `stream`, with timing on (cudarc's default turns it off).
+fn timing_event(stream: &CudaStream) -> Result<CudaEvent, String> {
+    stream
+        .record_event(Some(cu::CUevent_flags::CU_EVENT_DEFAULT))
+        .map_err(|e| driver_error("recording a timing event", e))
 }
 
 // --- Opening -----------------------------------------------------------------------------

@@ -84,6 +84,18 @@ pub(crate) struct Ran {
     pub timings: Vec<StageTime>,
 }
 
+/// Adds a lap to the timing of stage `name`: a stage runs once per target of a program, so
+/// its laps add up. Device time adds up only while every lap has one.
+pub(crate) fn add_lap(timings: &mut Vec<StageTime>, name: &'static str, ms: f64, device_ms: Option<f64>) {
+    match timings.iter_mut().find(|t| t.name == name) {
+        Some(t) => {
+            t.ms += ms;
+            t.device_ms = t.device_ms.zip(device_ms).map(|(a, b)| a + b);
+        }
+        None => timings.push(StageTime { name, ms, device_ms }),
+    }
+}
+
 pub(crate) trait Gpu: Send + Sync {
     fn kind(&self) -> Kind;
     fn description(&self) -> String;

@@ -10,7 +10,7 @@ use std::time::Instant;
 use ::wgpu::util::DeviceExt;
 
 use super::program::{Module, Program, GROUP};
-use super::{Fault, Gpu, Kind, Ran};
+use super::{add_lap, Fault, Gpu, Kind, Ran};
 use crate::pipeline::StageTime;
 
 /// What one adapter is, for `wedsync doctor` and for choosing.
@@ -62,6 +62,9 @@ pub(crate) struct WgpuBackend {
     lost: Arc<AtomicBool>,
     fault: Fault,
     pool: BufferPool,
+    /// Nanoseconds per tick of the GPU's clock, where the adapter offers timestamp queries
+    /// (timed runs then read each pass's time on it).
+    timestamp_period: Option<f32>,
 }
 
 /// Device buffers kept from one run for the next. A batch's frames come from one camera,
@@ -107,8 +110,14 @@ impl WgpuBackend {
         let adapter = &found.adapter;
         // The adapter's own limits rather than the defaults: a 45 MP frame's planes are far
         // larger than the 128 MiB storage binding that every adapter must offer.
+        let timestamps = adapter.features().contains(::wgpu::Features::TIMESTAMP_QUERY);
         let descriptor = ::wgpu::DeviceDescriptor {
             label: Some("wedsync develop"),
+            required_features: if timestamps {
+                ::wgpu::Features::TIMESTAMP_QUERY
+            } else {
+                ::wgpu::Features::empty()
+            },
             required_limits: adapter.limits(),
             memory_hints: ::wgpu::MemoryHints::Performance,
             ..Default::default()
@@ -148,6 +157,7 @@ impl WgpuBackend {
         }
         // Half the memory budget may sit idle in the pool: a 24 MP frame's buffers fit.
         let pool = BufferPool { free: Mutex::new(Vec::new()), cap: memory_budget(&device) as u64 / 2 };
+        let timestamp_period = timestamps.then(|| queue.get_timestamp_period());
         Ok(WgpuBackend {
             device,
             queue,
@@ -156,6 +166,7 @@ impl WgpuBackend {
             lost,
             fault,
             pool,
+            timestamp_period,
         })
     }
 
@@ -167,12 +178,19 @@ impl WgpuBackend {
         let mut timings: Vec<StageTime> = Vec::new();
         let mut clock = Instant::now();
         let mut lap = |name: &'static str, clock: &mut Instant| {
-            let ms = clock.elapsed().as_secs_f64() * 1e3;
-            match timings.iter_mut().find(|t| t.name == name) {
-                Some(t) => t.ms += ms,
-                None => timings.push(StageTime { name, ms }),
-            }
+            add_lap(&mut timings, name, clock.elapsed().as_secs_f64() * 1e3, None);
             *clock = Instant::now();
+        };
+        // Two timestamps per pass, at its start and end, when timed and the adapter has them.
+        let queries = match (timed, self.timestamp_period) {
+            (true, Some(_)) if !program.passes.is_empty() => {
+                Some(self.device.create_query_set(&::wgpu::QuerySetDescriptor {
+                    label: Some("pass times"),
+                    ty: ::wgpu::QueryType::Timestamp,
+                    count: 2 * program.passes.len() as u32,
+                }))
+            }
+            _ => None,
         };
         let usage =
             ::wgpu::BufferUsages::STORAGE | ::wgpu::BufferUsages::COPY_DST | ::wgpu::BufferUsages::COPY_SRC;
@@ -221,7 +239,13 @@ impl WgpuBackend {
                 entries: &entries,
             });
             {
-                let mut cpass = encoder.begin_compute_pass(&Default::default());
+                let timestamp_writes = queries.as_ref().map(|set| ::wgpu::ComputePassTimestampWrites {
+                    query_set: set,
+                    beginning_of_pass_write_index: Some(2 * i as u32),
+                    end_of_pass_write_index: Some(2 * i as u32 + 1),
+                });
+                let mut cpass = encoder
+                    .begin_compute_pass(&::wgpu::ComputePassDescriptor { label: None, timestamp_writes });
                 cpass.set_pipeline(pipeline);
                 cpass.set_bind_group(0, &bind_group, &[]);
                 cpass.dispatch_workgroups(
@@ -250,9 +274,27 @@ impl WgpuBackend {
                 buffer
             })
             .collect();
+        let ticks = queries.as_ref().map(|set| {
+            let bytes = 16 * program.passes.len() as u64;
+            let resolved = self.device.create_buffer(&::wgpu::BufferDescriptor {
+                label: None,
+                size: bytes,
+                usage: ::wgpu::BufferUsages::QUERY_RESOLVE | ::wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            encoder.resolve_query_set(set, 0..2 * program.passes.len() as u32, &resolved, 0);
+            let read = self.device.create_buffer(&::wgpu::BufferDescriptor {
+                label: None,
+                size: bytes,
+                usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            encoder.copy_buffer_to_buffer(&resolved, 0, &read, 0, bytes);
+            read
+        });
         self.queue.submit([encoder.finish()]);
         let (sender, mapped) = std::sync::mpsc::channel();
-        for buffer in &staging {
+        for buffer in staging.iter().chain(&ticks) {
             let sender = sender.clone();
             buffer.slice(..).map_async(::wgpu::MapMode::Read, move |result| {
                 let _ = sender.send(result);
@@ -274,8 +316,29 @@ impl WgpuBackend {
         if timed {
             lap("download", &mut clock);
         }
+        if let (Some(read), Some(period)) = (&ticks, self.timestamp_period) {
+            let view =
+                read.slice(..).get_mapped_range().map_err(|e| format!("reading the timestamps: {e}"))?;
+            let ticks: &[u64] = bytemuck::cast_slice(&view);
+            add_pass_times(&mut timings, program, ticks, period);
+        }
         self.pool.keep(buffers.into_iter().chain(staging));
         Ok(Ran { outputs, timings })
+    }
+}
+
+/// Each stage's device time: the sum of its passes' spans between their two timestamps.
+fn add_pass_times(timings: &mut [StageTime], program: &Program, ticks: &[u64], period: f32) {
+    for t in timings.iter_mut() {
+        let mut spent: Option<u64> = None;
+        for (i, _) in program.passes.iter().enumerate().filter(|(_, p)| p.stage.name() == t.name) {
+            let span = ticks
+                .get(2 * i + 1)
+                .zip(ticks.get(2 * i))
+                .map_or(0, |(end, start)| end.saturating_sub(*start));
+            spent = Some(spent.unwrap_or(0) + span);
+        }
+        t.device_ms = spent.map(|ticks| ticks as f64 * f64::from(period) / 1e6);
     }
 }
 
