@@ -138,7 +138,9 @@ fn total(timings: &[StageTime], names: &[&str]) -> f64 {
 /// The sum on the GPU's clock, when every named step present has a time on it.
 fn device_total(timings: &[StageTime], names: &[&str]) -> Option<f64> {
     let named: Vec<&StageTime> = timings.iter().filter(|t| names.contains(&t.name)).collect();
-    (!named.is_empty()).then_some(())?;
+    if named.is_empty() {
+        return None;
+    }
     named.iter().try_fold(0.0, |sum, t| Some(sum + t.device_ms?))
 }
 

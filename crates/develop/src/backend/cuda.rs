@@ -366,9 +366,8 @@ impl Drop for Staging<'_> {
 /// that of the work since the last lap alone, and an event recorded on the stream at each
 /// lap gives the same span on the GPU's clock.
 struct Laps {
-    timed: bool,
     clock: Instant,
-    /// Where the last lap ended on the stream.
+    /// Where the last lap ended on the stream; None when not timed.
     mark: Option<CudaEvent>,
     timings: Vec<StageTime>,
 }
@@ -376,17 +375,15 @@ struct Laps {
 impl Laps {
     fn new(timed: bool, stream: &CudaStream) -> Result<Laps, String> {
         let mark = if timed { Some(timing_event(stream)?) } else { None };
-        Ok(Laps { timed, clock: Instant::now(), mark, timings: Vec::new() })
+        Ok(Laps { clock: Instant::now(), mark, timings: Vec::new() })
     }
 
     fn lap(&mut self, name: &'static str, stream: &CudaStream) -> Result<(), String> {
-        if !self.timed {
-            return Ok(());
-        }
+        let Some(start) = &self.mark else { return Ok(()) };
         let end = timing_event(stream)?;
         stream.synchronize().map_err(|e| driver_error(&format!("waiting for {name}"), e))?;
         let ms = self.clock.elapsed().as_secs_f64() * 1e3;
-        let device_ms = self.mark.as_ref().and_then(|start| start.elapsed_ms(&end).ok()).map(f64::from);
+        let device_ms = start.elapsed_ms(&end).ok().map(f64::from);
         add_lap(&mut self.timings, name, ms, device_ms);
         self.mark = Some(end);
         self.clock = Instant::now();

@@ -108,9 +108,9 @@ impl WgpuBackend {
     /// A device on `found` with every kernel compiled.
     pub(crate) fn open(found: &AdapterFound, fault: Fault) -> Result<WgpuBackend, String> {
         let adapter = &found.adapter;
+        let timestamps = adapter.features().contains(::wgpu::Features::TIMESTAMP_QUERY);
         // The adapter's own limits rather than the defaults: a 45 MP frame's planes are far
         // larger than the 128 MiB storage binding that every adapter must offer.
-        let timestamps = adapter.features().contains(::wgpu::Features::TIMESTAMP_QUERY);
         let descriptor = ::wgpu::DeviceDescriptor {
             label: Some("wedsync develop"),
             required_features: if timestamps {
@@ -330,15 +330,16 @@ impl WgpuBackend {
 /// Each stage's device time: the sum of its passes' spans between their two timestamps.
 fn add_pass_times(timings: &mut [StageTime], program: &Program, ticks: &[u64], period: f32) {
     for t in timings.iter_mut() {
-        let mut spent: Option<u64> = None;
-        for (i, _) in program.passes.iter().enumerate().filter(|(_, p)| p.stage.name() == t.name) {
-            let span = ticks
-                .get(2 * i + 1)
-                .zip(ticks.get(2 * i))
-                .map_or(0, |(end, start)| end.saturating_sub(*start));
-            spent = Some(spent.unwrap_or(0) + span);
-        }
-        t.device_ms = spent.map(|ticks| ticks as f64 * f64::from(period) / 1e6);
+        let spans: Vec<u64> = (0..program.passes.len())
+            .filter(|&i| program.passes[i].stage.name() == t.name)
+            .map(|i| {
+                ticks
+                    .get(2 * i + 1)
+                    .zip(ticks.get(2 * i))
+                    .map_or(0, |(end, start)| end.saturating_sub(*start))
+            })
+            .collect();
+        t.device_ms = (!spans.is_empty()).then(|| spans.iter().sum::<u64>() as f64 * f64::from(period) / 1e6);
     }
 }
 
