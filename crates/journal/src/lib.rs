@@ -8,7 +8,9 @@
 mod assets;
 mod error;
 mod open;
+mod owner;
 mod parts;
+mod paths;
 mod renditions;
 mod status;
 mod uploads;

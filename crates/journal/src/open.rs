@@ -1,9 +1,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, Transaction};
+use rusqlite::{Connection, OpenFlags, Transaction};
 
 use crate::error::{Error, Result};
+use crate::owner::Owner;
 
 /// Numbered migrations, applied in order; `PRAGMA user_version` records the last one run.
 /// A released migration is never edited: a change is a new file.
@@ -11,34 +12,68 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/001_initial.sql"),
     include_str!("../migrations/002_upload_priority.sql"),
     include_str!("../migrations/003_upload_parts.sql"),
+    include_str!("../migrations/004_paths_as_bytes.sql"),
 ];
 
 /// The schema version this program writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// The journal's one writing connection. Readers (`wedsync status`, the app) may open the
-/// same file at the same time; WAL lets them read while this writes.
+/// The journal's one writing connection, or a read-only one. Readers (`wedsync status`,
+/// the app, a progress line) may open the same file at the same time; WAL lets them read
+/// while the owner writes.
 pub struct Journal {
     pub(crate) conn: Connection,
+    /// Held by the writer for as long as it lives; `None` for a reader.
+    _owner: Option<Owner>,
 }
 
+/// How long a statement waits for another connection's lock before failing.
+const BUSY: Duration = Duration::from_secs(10);
+
 impl Journal {
-    /// Opens (creating if need be) the journal at `path` and brings its schema up to date.
+    /// Opens (creating if need be) the journal at `path` as its one writer, and brings its
+    /// schema up to date. Refused with [`Error::InUse`], naming the owner, while another
+    /// process has it open for writing; the lock is taken before anything is written.
     pub fn open(path: &Path) -> Result<Journal> {
+        let owner = Owner::acquire(path)?;
         let open_err = |source| Error::Open { path: path.to_path_buf(), source };
         let mut conn = Connection::open(path).map_err(open_err)?;
+        // First, so that every statement after it (switching to WAL included) waits for a
+        // reader's lock instead of failing at once.
+        conn.busy_timeout(BUSY).map_err(open_err)?;
         // WAL: a crash never leaves a half-written page, and readers never block the writer.
         // synchronous=FULL: a committed change survives power loss, not only a crash.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", true).map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(open_err)?;
         let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(open_err)?;
         if found > SCHEMA_VERSION {
             return Err(Error::TooNew { path: path.to_path_buf(), found, supported: SCHEMA_VERSION });
         }
         migrate(&mut conn, found)?;
-        Ok(Journal { conn })
+        Ok(Journal { conn, _owner: Some(owner) })
+    }
+
+    /// Opens the journal at `path` for reading only, while its owner (if any) goes on
+    /// writing: no lock, no migration, nothing created. A journal that does not exist yet,
+    /// or that its owner has not yet brought to this program's schema, is an error that
+    /// says so.
+    pub fn open_read_only(path: &Path) -> Result<Journal> {
+        if !path.exists() {
+            return Err(Error::Missing { path: path.to_path_buf() });
+        }
+        let open_err = |source| Error::Open { path: path.to_path_buf(), source };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        conn.busy_timeout(BUSY).map_err(open_err)?;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(open_err)?;
+        if found > SCHEMA_VERSION {
+            return Err(Error::TooNew { path: path.to_path_buf(), found, supported: SCHEMA_VERSION });
+        }
+        if found < SCHEMA_VERSION {
+            return Err(Error::NotMigrated { path: path.to_path_buf(), found, supported: SCHEMA_VERSION });
+        }
+        Ok(Journal { conn, _owner: None })
     }
 
     /// Runs `f` in one transaction and commits; on error nothing of it is kept.

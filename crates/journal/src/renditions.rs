@@ -1,8 +1,11 @@
+use std::path::{Path, PathBuf};
+
 use rusqlite::OptionalExtension;
 
 use crate::assets::AssetId;
 use crate::error::{Error, Result};
 use crate::open::{event, Journal};
+use crate::paths::{from_blob, to_blob};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RenditionId(pub i64);
@@ -12,7 +15,7 @@ pub struct RenditionId(pub i64);
 pub struct Rendition {
     pub id: RenditionId,
     pub state: String,
-    pub file: Option<(String, String, u64)>,
+    pub file: Option<(PathBuf, String, u64)>,
 }
 
 impl Journal {
@@ -48,9 +51,9 @@ impl Journal {
                 "SELECT id, state, cache_path, sha256, size FROM renditions WHERE asset_id = ?1 AND preset = ?2",
                 (asset.0, preset),
                 |r| {
-                    let file = match (r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?) {
+                    let file = match (r.get::<_, Option<Vec<u8>>>(2)?, r.get::<_, Option<String>>(3)?) {
                         (Some(path), Some(sha)) if r.get::<_, String>(1)? == "ready" => {
-                            Some((path, sha, r.get::<_, i64>(4)? as u64))
+                            Some((from_blob(&path), sha, r.get::<_, i64>(4)? as u64))
                         }
                         _ => None,
                     };
@@ -64,15 +67,16 @@ impl Journal {
     pub fn rendition_ready(
         &mut self,
         id: RenditionId,
-        cache_path: &str,
+        cache_path: &Path,
         sha256: &str,
         size: u64,
     ) -> Result<()> {
+        let cache_path = to_blob(cache_path);
         self.change(|tx| {
             let n = tx.execute(
                 "UPDATE renditions SET state = 'ready', cache_path = ?2, sha256 = ?3, size = ?4, error = NULL
                  WHERE id = ?1",
-                (id.0, cache_path, sha256, size as i64),
+                (id.0, &cache_path, sha256, size as i64),
             )?;
             if n == 0 {
                 return Err(Error::NotFound { what: "rendition", id: id.0 });

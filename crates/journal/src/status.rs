@@ -1,5 +1,8 @@
+use std::path::PathBuf;
+
 use crate::error::Result;
 use crate::open::Journal;
+use crate::paths::from_blob;
 
 /// Uploads at one destination, by state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -13,14 +16,15 @@ pub struct DestinationStatus {
     pub bytes_left: u64,
 }
 
-/// Something that needs a person: a rendition that could not be developed or an upload the
-/// server refused, or one still retrying after an error.
+/// Something that needs a person: a rendition that could not be developed, an upload
+/// refused (tried again by the next run), or one waiting after an error (a pulled card, a
+/// network that failed too often).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// `develop`, `upload` (refused for good) or `retrying`.
+    /// `develop`, `refused` or `waiting`.
     pub kind: &'static str,
     /// A source path of the asset.
-    pub path: String,
+    pub path: PathBuf,
     /// The preset, or `original`.
     pub what: String,
     pub error: String,
@@ -49,30 +53,32 @@ impl Journal {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// Up to `limit` problems, failures first.
-    pub fn problems(&self, limit: usize) -> Result<Vec<Problem>> {
+    /// Up to `limit` problems, failures first; of uploads, those to `destination` only
+    /// when given.
+    pub fn problems(&self, destination: Option<&str>, limit: usize) -> Result<Vec<Problem>> {
         let mut stmt = self.conn.prepare(
             "SELECT kind, (SELECT path FROM sources s WHERE s.asset_id = p.asset_id ORDER BY rowid DESC LIMIT 1),
                     what, error FROM (
                  SELECT 0 AS rank, 'develop' AS kind, asset_id, preset AS what, error FROM renditions
                  WHERE state = 'failed'
                  UNION ALL
-                 SELECT 1, 'upload', asset_id, coalesce(preset, 'original'), last_error FROM uploads
-                 WHERE state = 'failed'
+                 SELECT 1, 'refused', asset_id, coalesce(preset, 'original'), last_error FROM uploads
+                 WHERE state = 'failed' AND (?2 IS NULL OR destination = ?2)
                  UNION ALL
-                 SELECT 2, 'retrying', asset_id, coalesce(preset, 'original'), last_error FROM uploads
+                 SELECT 2, 'waiting', asset_id, coalesce(preset, 'original'), last_error FROM uploads
                  WHERE state IN ('queued', 'sending') AND last_error IS NOT NULL
+                   AND (?2 IS NULL OR destination = ?2)
              ) p ORDER BY rank LIMIT ?1",
         )?;
-        let rows = stmt.query_map([limit as i64], |r| {
+        let rows = stmt.query_map((limit as i64, destination), |r| {
             let kind = match r.get::<_, String>(0)?.as_str() {
                 "develop" => "develop",
-                "upload" => "upload",
-                _ => "retrying",
+                "refused" => "refused",
+                _ => "waiting",
             };
             Ok(Problem {
                 kind,
-                path: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                path: r.get::<_, Option<Vec<u8>>>(1)?.map(|b| from_blob(&b)).unwrap_or_default(),
                 what: r.get(2)?,
                 error: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
             })

@@ -7,8 +7,10 @@ use crate::open::{event, Journal};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct UploadId(pub i64);
 
-/// `Queued` → `Sending` (the server made an upload URL) → `Verified`; `Failed` for good.
-/// A vanished or expired upload URL goes back to `Queued`.
+/// `Queued` → `Sending` (the server made an upload URL) → `Verified`. A vanished or expired
+/// upload URL goes back to `Queued`. `Failed`: refused (a wrong token, a request too large
+/// for a proxy, a file that changed): not sent again in this run, but never given up: the
+/// next run, or a retry, queues it again once the cause may be gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadState {
     Queued,
@@ -117,17 +119,21 @@ pub(crate) fn expect(
 
 impl Journal {
     /// Plans sending these bytes to the destination, once: if the same content is already
-    /// planned, sending or verified there, that upload is returned instead.
+    /// planned, sending or verified there, that upload is returned instead; one refused
+    /// earlier is queued again.
     pub fn plan_upload(&mut self, new: &NewUpload) -> Result<UploadId> {
         self.change(|tx| {
-            let existing: Option<i64> = tx
+            let existing: Option<(i64, String)> = tx
                 .query_row(
-                    "SELECT id FROM uploads WHERE destination = ?1 AND sha256 = ?2",
+                    "SELECT id, state FROM uploads WHERE destination = ?1 AND sha256 = ?2",
                     (&new.destination, &new.sha256),
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            if let Some(id) = existing {
+            if let Some((id, state)) = existing {
+                if state == UploadState::Failed.name() {
+                    requeue(tx, id)?;
+                }
                 return Ok(UploadId(id));
             }
             tx.execute(
@@ -224,6 +230,21 @@ impl Journal {
         })
     }
 
+    /// Queues again every upload at `destination` refused earlier, and returns how many:
+    /// what a new run (or a retry) does first, so nothing is given up for good.
+    pub fn retry_refused(&mut self, destination: &str) -> Result<u64> {
+        self.change(|tx| {
+            let mut stmt =
+                tx.prepare("SELECT id FROM uploads WHERE destination = ?1 AND state = 'failed'")?;
+            let ids: Vec<i64> =
+                stmt.query_map([destination], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            for id in &ids {
+                requeue(tx, *id)?;
+            }
+            Ok(ids.len() as u64)
+        })
+    }
+
     /// Whether these bytes are already verified at the destination.
     pub fn is_verified(&self, destination: &str, sha256: &str) -> Result<bool> {
         let n: i64 = self.conn.query_row(
@@ -245,21 +266,31 @@ impl Journal {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// What is left, at every destination.
     pub fn remaining(&self) -> Result<Remaining> {
+        self.remaining_in(None)
+    }
+
+    /// What is left of the uploads to `destination` (and the renditions to develop).
+    pub fn remaining_at(&self, destination: &str) -> Result<Remaining> {
+        self.remaining_in(Some(destination))
+    }
+
+    fn remaining_in(&self, destination: Option<&str>) -> Result<Remaining> {
         let renditions_pending: i64 =
             self.conn
                 .query_row("SELECT count(*) FROM renditions WHERE state = 'pending'", [], |r| r.get(0))?;
         let (queued, sending, bytes): (i64, i64, i64) = self.conn.query_row(
             "SELECT count(*) FILTER (WHERE state = 'queued'), count(*) FILTER (WHERE state = 'sending'),
                     coalesce(sum(size - offset) FILTER (WHERE state IN ('queued', 'sending')), 0)
-             FROM uploads",
-            [],
+             FROM uploads WHERE ?1 IS NULL OR destination = ?1",
+            [destination],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         let failed: i64 = self.conn.query_row(
             "SELECT (SELECT count(*) FROM renditions WHERE state = 'failed')
-                  + (SELECT count(*) FROM uploads WHERE state = 'failed')",
-            [],
+                  + (SELECT count(*) FROM uploads WHERE state = 'failed' AND (?1 IS NULL OR destination = ?1))",
+            [destination],
             |r| r.get(0),
         )?;
         Ok(Remaining {
@@ -270,6 +301,17 @@ impl Journal {
             failed: failed as u64,
         })
     }
+}
+
+/// A refused upload back in the queue, where it stood (its URL and offset are kept: the
+/// server may still have the bytes), with a fresh count of attempts.
+fn requeue(tx: &Transaction, id: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE uploads SET state = CASE WHEN url IS NULL THEN 'queued' ELSE 'sending' END, attempts = 0
+         WHERE id = ?1 AND state = 'failed'",
+        [id],
+    )?;
+    event(tx, "upload.requeued", id, None)
 }
 
 impl Journal {

@@ -34,9 +34,15 @@ fn work(path: &Path, limit: u32) {
         if next >= limit {
             return;
         }
-        let a = j.record_asset(&asset(next)).expect("asset");
+        let a = j.record_asset(&asset(next)).expect("asset").asset;
         let r = j.plan_rendition(a, "web").expect("rendition");
-        j.rendition_ready(r, &format!("/cache/{next}.jpg"), &format!("{next:064x}"), 500_000).expect("ready");
+        j.rendition_ready(
+            r,
+            std::path::Path::new(&format!("/cache/{next}.jpg")),
+            &format!("{next:064x}"),
+            500_000,
+        )
+        .expect("ready");
         j.plan_upload(&upload_of(a, "web", next)).expect("plan");
     }
 }
@@ -92,5 +98,6 @@ fn kill_9_at_any_instant_leaves_a_consistent_journal() {
         u64::from(total),
         "an upload verified twice"
     );
+    drop(j);
     check_consistent(&path);
 }

@@ -2,7 +2,7 @@ use wedsync_journal::{AssetId, Journal, NewAsset, NewUpload};
 
 pub fn asset(n: u32) -> NewAsset {
     NewAsset {
-        path: format!("/media/card/DCIM/IMG_{n:04}.CR2"),
+        path: format!("/media/card/DCIM/IMG_{n:04}.CR2").into(),
         size: 25_000_000 + u64::from(n),
         mtime_ns: 1_700_000_000_000_000_000 + i64::from(n),
         sha256: format!("{n:064x}"),

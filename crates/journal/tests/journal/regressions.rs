@@ -1,0 +1,113 @@
+//! Regression tests named after what broke when `wedsync upload` was attacked (issue 14).
+
+use std::path::PathBuf;
+
+use wedsync_journal::{Error, Journal, NewAsset, UploadState};
+
+use crate::support::{asset, check_consistent, upload_of};
+
+const DEST: &str = "https://ingest.example/files";
+
+#[test]
+fn a_refused_upload_is_tried_again_by_the_next_run_not_given_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("j.sqlite");
+    let mut j = Journal::open(&path).expect("open");
+    let a = j.record_asset(&asset(1)).expect("asset").asset;
+    let (web, full) = (upload_of(a, "web", 1), upload_of(a, "full", 2));
+    let (u, v) = (j.plan_upload(&web).expect("plan"), j.plan_upload(&full).expect("plan"));
+    // A wrong token: both refused, one after the server had made its URL.
+    j.upload_failed(u, "POST: 401 unauthorized").expect("fail");
+    j.upload_created(v, "https://ingest.example/files/v").expect("created");
+    j.upload_progress(v, 1000).expect("progress");
+    j.upload_failed(v, "PATCH: 401 unauthorized").expect("fail");
+    assert!(j.pending_uploads(DEST, 10).expect("pending").is_empty());
+    assert_eq!(j.remaining().expect("remaining").failed, 2);
+
+    // Planning the same bytes again (the next run) queues the refused one again.
+    assert_eq!(j.plan_upload(&web).expect("plan again"), u);
+    assert_eq!(j.upload(u).expect("load").state, UploadState::Queued);
+    // A retry queues every refused upload; one with a URL resumes where the server has it.
+    assert_eq!(j.retry_refused(DEST).expect("retry"), 1);
+    let again = j.upload(v).expect("load");
+    assert_eq!((again.state, again.offset, again.attempts), (UploadState::Sending, 1000, 0));
+    assert_eq!(j.pending_uploads(DEST, 10).expect("pending").len(), 2);
+    assert_eq!(j.remaining().expect("remaining").failed, 0);
+    assert_eq!(j.event_count("upload.requeued").expect("events"), 2);
+    drop(j);
+    check_consistent(&path);
+}
+
+#[test]
+fn two_writers_at_once_are_refused_and_readers_need_no_lock() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("journal.sqlite");
+    // A reader on a fresh home finds nothing, and creates nothing a writer would trip on.
+    assert!(matches!(Journal::open_read_only(&path), Err(Error::Missing { .. })));
+    assert!(!path.exists());
+    let mut owner = Journal::open(&path).expect("first writer");
+    let err = Journal::open(&path).err().expect("a second writer is refused");
+    assert!(matches!(err, Error::InUse { .. }), "{err}");
+    assert!(err.to_string().contains(&format!("pid {}", std::process::id())), "{err}");
+    // Status reads while the owner writes.
+    owner.record_asset(&asset(1)).expect("write");
+    let reader = Journal::open_read_only(&path).expect("reader");
+    assert_eq!(reader.counts().expect("counts").0, 1);
+    drop(owner);
+    drop(Journal::open(&path).expect("free once the owner is gone"));
+}
+
+#[test]
+fn non_utf8_names_are_kept_exactly_and_never_collapse_into_one_source() {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut j = Journal::open(&dir.path().join("j.sqlite")).expect("open");
+        // Latin-1 "Föhn.CR2" and "Fähn.CR2": both become "F\u{fffd}hn.CR2" if converted lossily.
+        let names: Vec<PathBuf> = [&b"/card/F\xf6hn.CR2"[..], &b"/card/F\xe4hn.CR2"[..]]
+            .iter()
+            .map(|b| PathBuf::from(std::ffi::OsStr::from_bytes(b)))
+            .collect();
+        let mut ids = Vec::new();
+        for (n, name) in names.iter().enumerate() {
+            let new = NewAsset { path: name.clone(), sha256: format!("{n:064x}"), ..asset(1) };
+            assert_eq!(j.known_source(name, new.size, new.mtime_ns).expect("known"), None, "{name:?}");
+            ids.push(j.record_asset(&new).expect("record").asset);
+        }
+        assert_ne!(ids[0], ids[1], "two files, two assets");
+        for (name, id) in names.iter().zip(&ids) {
+            assert_eq!(j.source_paths(*id).expect("paths"), vec![name.clone()]);
+        }
+    }
+}
+
+#[test]
+fn a_file_that_changed_after_it_was_hashed_supersedes_its_old_asset() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("j.sqlite");
+    let mut j = Journal::open(&path).expect("open");
+    // A tethered frame hashed while still being written, planned as an original.
+    let half = asset(5);
+    let old = j.record_asset(&half).expect("record").asset;
+    let original = wedsync_journal::NewUpload { preset: None, ..upload_of(old, "x", 5) };
+    j.plan_upload(&original).expect("plan");
+    // The same path, now whole: a new asset, and the old one's bytes exist nowhere.
+    let whole = NewAsset { sha256: format!("{:064x}", 55), size: half.size + 1000, ..half.clone() };
+    let recorded = j.record_asset(&whole).expect("record");
+    assert_ne!(recorded.asset, old);
+    assert_eq!(recorded.superseded, 1);
+    assert!(j.pending_uploads(DEST, 10).expect("pending").is_empty(), "nothing stranded");
+    assert_eq!(j.remaining().expect("remaining"), Default::default());
+    // Bytes still held elsewhere (a second card slot) are not superseded.
+    let slot1 = asset(6);
+    let kept = j.record_asset(&slot1).expect("record").asset;
+    let slot2 = NewAsset { path: "/media/card2/IMG_0006.CR2".into(), ..slot1.clone() };
+    j.record_asset(&slot2).expect("record");
+    j.plan_upload(&wedsync_journal::NewUpload { preset: None, ..upload_of(kept, "x", 6) }).expect("plan");
+    let changed = NewAsset { sha256: format!("{:064x}", 66), ..slot1 };
+    assert_eq!(j.record_asset(&changed).expect("record").superseded, 0);
+    assert_eq!(j.pending_uploads(DEST, 10).expect("pending").len(), 1);
+    drop(j);
+    check_consistent(&path);
+}
