@@ -9,8 +9,10 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 
-/// Schema steps, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &["CREATE TABLE uploads (
+/// Schema steps, applied in order; `PRAGMA user_version` records how many ran. A released
+/// step is never edited: a change is a new step at the end.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE uploads (
         id       TEXT PRIMARY KEY,
         owner    INTEGER NOT NULL,
         length   INTEGER,
@@ -31,7 +33,13 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE uploads (
         admin    INTEGER NOT NULL,
         created  INTEGER NOT NULL,
         revoked  INTEGER
-     );"];
+     );",
+    // The `Idempotency-Key` a POST came with: unique per owner among uploads that are not
+    // quarantined (a quarantined upload frees its key for the resend of good bytes).
+    "ALTER TABLE uploads ADD COLUMN idempotency_key TEXT;
+     CREATE UNIQUE INDEX uploads_idempotency_key ON uploads (owner, idempotency_key)
+        WHERE idempotency_key IS NOT NULL AND state != 'quarantined';",
+];
 
 /// A shared connection. Calls from async code go through [`Db::call`], which runs them on
 /// the blocking pool.

@@ -64,6 +64,8 @@ pub enum TusError {
     ChecksumMismatch,
     #[error("SHA-256 of the upload does not match its metadata; it is quarantined")]
     Quarantined,
+    #[error("this Idempotency-Key was already used for a different upload")]
+    KeyReused,
     #[error("too many requests for this token")]
     TooManyRequests { retry_after: u64 },
     #[error("the server is overloaded")]
@@ -90,7 +92,8 @@ impl TusError {
             TusError::Locked => StatusCode::LOCKED,
             // 460 is the checksum extension's own code.
             TusError::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
-            TusError::Quarantined => StatusCode::UNPROCESSABLE_ENTITY,
+            // 422 for a reused key is the Idempotency-Key draft's choice.
+            TusError::Quarantined | TusError::KeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             TusError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             TusError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             TusError::Timeout => StatusCode::REQUEST_TIMEOUT,

@@ -72,6 +72,16 @@ pub fn format_metadata(pairs: &[MetaPair]) -> String {
         .join(",")
 }
 
+/// `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header): 1 to 255 visible ASCII
+/// characters, taken as they are — a quoted structured-field string keeps its quotes, since
+/// a client sends the same form every time.
+pub fn parse_idempotency_key(value: &str) -> Result<String, TusError> {
+    if value.is_empty() || value.len() > 255 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(TusError::BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into()));
+    }
+    Ok(value.to_string())
+}
+
 /// Checksum algorithms of the checksum extension, in the order advertised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -196,6 +206,16 @@ mod tests {
         assert!(parse_checksum("md5 1B2M2Y8AsgTpgAmY7PhCfg==").is_err());
         assert!(parse_checksum("sha256 Kq5sNclPz7QV2+lfQIuc6R7oRu0=").is_err());
         assert!(parse_checksum("sha1").is_err());
+    }
+
+    #[test]
+    fn idempotency_keys_are_1_to_255_visible_ascii_characters() {
+        for good in ["a", "\"8e03978e-40d5-43e8-bc93-6894a57f9324\"", "IMG_0001.CR3#web", &"k".repeat(255)] {
+            assert_eq!(parse_idempotency_key(good).ok().as_deref(), Some(good));
+        }
+        for bad in ["", "a b", "a\tb", "caf\u{e9}", "a\n", &"k".repeat(256)] {
+            assert!(parse_idempotency_key(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

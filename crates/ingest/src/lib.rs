@@ -1,7 +1,8 @@
 //! The reference ingestion server: a tus 1.0.0 endpoint (creation, creation-with-upload,
-//! creation-defer-length, expiration, checksum, termination, concatenation) with bearer
-//! tokens, per-token limits, durable streaming storage, SHA-256 verification of finished
-//! uploads, admin endpoints and Prometheus metrics.
+//! creation-defer-length, expiration, checksum, termination, concatenation, and its own
+//! idempotency-key: a repeated POST answers with the upload it made) with bearer tokens,
+//! per-token limits, durable streaming storage, SHA-256 verification of finished uploads,
+//! admin endpoints and Prometheus metrics.
 //! It is not a client and shares no code with the uploader's crates; it does not publish
 //! galleries — it holds verified bytes for their owner.
 //! Main types: [`Ingest`] (shared state), [`router`], [`UploadStore`] and its optional
@@ -28,7 +29,9 @@ pub use crate::limits::Limits;
 pub use crate::router::router;
 pub use crate::server::{open_db, open_local, serve};
 pub use crate::state::Ingest;
-pub use crate::store::{Concat, DeferLength, FileStore, Terminate, Upload, UploadState, UploadStore};
+pub use crate::store::{
+    Concat, Created, DeferLength, FileStore, NewUpload, Terminate, Upload, UploadState, UploadStore,
+};
 
 /// Runs every header parser over `data` and checks that what parses round-trips. The fuzz
 /// target (`fuzz/`) and a unit test call it; it panics only on a parser bug.
@@ -37,6 +40,7 @@ pub fn fuzz_headers(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let _ = headers::parse_u64("Upload-Offset", text);
     let _ = headers::parse_checksum(text);
+    let _ = headers::parse_idempotency_key(text);
     let _ = headers::id_from_url(text);
     if let Ok(pairs) = headers::parse_metadata(text) {
         let again = headers::parse_metadata(&headers::format_metadata(&pairs));

@@ -1,5 +1,7 @@
 //! POST /files: create an upload (creation, creation-with-upload, creation-defer-length,
-//! and partial or final uploads of the concatenation extension).
+//! and partial or final uploads of the concatenation extension). A POST under an
+//! `Idempotency-Key` its owner already used answers with that upload: a client whose reply
+//! was lost sends the POST again, and must not get a second copy.
 
 use std::sync::atomic::Ordering;
 
@@ -7,13 +9,16 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 
 use super::patch::write_chunk;
 use super::{authenticate, check_content_type, check_version, describe, header, owned};
 use crate::error::TusError;
-use crate::headers::{format_metadata, parse_concat, parse_metadata, parse_u64, ConcatRequest};
+use crate::headers::{
+    format_metadata, parse_concat, parse_idempotency_key, parse_metadata, parse_u64, ConcatRequest,
+};
 use crate::state::Ingest;
-use crate::store::{ConcatRole, NewUpload, UploadState};
+use crate::store::{ConcatRole, Created, NewUpload, Upload, UploadState};
 
 pub(crate) async fn post(
     State(ingest): State<Ingest>,
@@ -24,6 +29,7 @@ pub(crate) async fn post(
     let principal = authenticate(&ingest, &headers).await?;
     let store = &ingest.inner.store;
     let max = ingest.limits().max_size;
+    let key = header(&headers, "Idempotency-Key")?.map(parse_idempotency_key).transpose()?;
 
     let concat = match header(&headers, "Upload-Concat")? {
         None => ConcatRole::None,
@@ -104,7 +110,17 @@ pub(crate) async fn post(
     }
 
     let is_final = matches!(concat, ConcatRole::Final(_));
-    let mut upload = store.create(NewUpload { owner: principal.id, length, metadata, concat }).await?;
+    let new = NewUpload { owner: principal.id, key, length, metadata, concat };
+    if let Some(key) = &new.key {
+        if let Some(existing) = store.find_by_key(principal.id, key).await? {
+            return repeat(&ingest, &new, existing, body, has_body).await;
+        }
+    }
+    let mut upload = match store.create(new.clone()).await? {
+        Created::New(upload) => upload,
+        // An identical POST got there first (the client's retry overtook its first try).
+        Created::Existing(existing) => return repeat(&ingest, &new, existing, body, has_body).await,
+    };
     ingest.inner.metrics.created.fetch_add(1, Ordering::Relaxed);
     tracing::info!(upload = %upload.id, owner = %principal.name, length = ?upload.length, "upload created");
 
@@ -112,7 +128,7 @@ pub(crate) async fn post(
         if let Some(concat) = store.concat() {
             if let Some(done) = concat.concatenate(&upload.id).await? {
                 let state = crate::complete::finish(&ingest, &done).await?;
-                upload = crate::store::Upload { state, ..done };
+                upload = Upload { state, ..done };
             }
         }
     } else if upload.length == Some(0) {
@@ -144,4 +160,60 @@ pub(crate) async fn post(
         return Ok(err);
     }
     Ok(response)
+}
+
+/// Whether `new` asks for the upload `existing` already is: same concatenation role (and
+/// parts, in order), same metadata, same length. A final's length follows from its parts;
+/// a deferred length matches whatever length a PATCH has since declared.
+fn same_upload(new: &NewUpload, existing: &Upload) -> bool {
+    let length = match (&new.concat, new.length) {
+        (ConcatRole::Final(_), _) | (_, None) => true,
+        (_, l) => l == existing.length,
+    };
+    length && new.concat == existing.concat && new.metadata == existing.metadata
+}
+
+/// The reply to a repeated creation: the upload its key already names, with its offset so
+/// the client resumes from there; nothing of this request's body is stored. A different
+/// request under the same key is refused (422, as the Idempotency-Key draft says).
+async fn repeat(
+    ingest: &Ingest,
+    new: &NewUpload,
+    upload: Upload,
+    body: Body,
+    has_body: bool,
+) -> Result<Response, TusError> {
+    if !same_upload(new, &upload) {
+        return Err(TusError::KeyReused);
+    }
+    if has_body {
+        discard(ingest, body).await;
+    }
+    tracing::info!(
+        upload = %upload.id,
+        owner = upload.owner,
+        offset = upload.offset,
+        "repeated creation answered with the existing upload"
+    );
+    let mut response = StatusCode::CREATED.into_response();
+    // Upload-Offset included, body or not (only an unfinished final has none to give).
+    describe(response.headers_mut(), &upload);
+    let location = HeaderValue::from_str(&format!("/files/{}", upload.id))
+        .map_err(|_| TusError::BadRequest("unrepresentable id".into()))?;
+    response.headers_mut().insert("Location", location);
+    Ok(response)
+}
+
+/// Reads a body whose bytes are not wanted and drops them, so that a client still sending
+/// it reads the reply rather than a reset connection. Stops at the idle timeout or after
+/// the largest upload's worth.
+async fn discard(ingest: &Ingest, body: Body) {
+    let (idle, mut left) = (ingest.limits().body_idle_timeout, ingest.limits().max_size);
+    let mut stream = body.into_data_stream();
+    while let Ok(Some(Ok(bytes))) = tokio::time::timeout(idle, stream.next()).await {
+        left = left.saturating_sub(bytes.len() as u64);
+        if left == 0 {
+            break;
+        }
+    }
 }

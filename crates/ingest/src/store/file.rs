@@ -15,7 +15,7 @@ use rusqlite::{params, OptionalExtension, Row};
 use tokio::io::AsyncReadExt;
 
 use super::{
-    Body, BodyError, Concat, ConcatRole, DeferLength, NewUpload, Reader, Stats, Terminate, Upload,
+    Body, BodyError, Concat, ConcatRole, Created, DeferLength, NewUpload, Reader, Stats, Terminate, Upload,
     UploadState, UploadStore,
 };
 use crate::db::{now, Db};
@@ -54,7 +54,13 @@ impl Drop for Busy<'_> {
     }
 }
 
-const COLUMNS: &str = "id, owner, length, offset, metadata, concat, parts, state, note, created, expires";
+const COLUMNS: &str =
+    "id, owner, length, offset, metadata, concat, parts, state, note, created, expires, idempotency_key";
+
+/// The owner's (?1) live upload with key ?2 at time ?3: not quarantined, and not a receiving
+/// upload past its expiry. The unique index `uploads_idempotency_key` allows one.
+const LIVE_WITH_KEY: &str = "owner = ?1 AND idempotency_key = ?2 AND state != 'quarantined'
+     AND NOT (state = 'receiving' AND expires < ?3)";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Upload> {
     let concat: String = r.get(5)?;
@@ -77,6 +83,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Upload> {
         note: r.get(8)?,
         created: r.get::<_, i64>(9)? as u64,
         expires: r.get::<_, Option<i64>>(10)?.map(|v| v as u64),
+        key: r.get(11)?,
     })
 }
 
@@ -194,7 +201,7 @@ async fn write_body(mut file: File, mut body: Body, id: &str) -> Result<(File, u
 
 #[async_trait]
 impl UploadStore for FileStore {
-    async fn create(&self, new: NewUpload) -> Result<Upload> {
+    async fn create(&self, new: NewUpload) -> Result<Created> {
         let mut raw = [0u8; 16];
         getrandom::fill(&mut raw).map_err(|e| Error::Task(format!("random id: {e}")))?;
         let id = hex::encode(raw);
@@ -217,27 +224,84 @@ impl UploadStore for FileStore {
         let upload = Upload {
             id: id.clone(),
             owner: new.owner,
+            key: new.key,
             length: new.length,
             offset: 0,
-            metadata: new.metadata.clone(),
-            concat: new.concat.clone(),
+            metadata: new.metadata,
+            concat: new.concat,
             state: UploadState::Receiving,
             note: None,
             created,
             expires: Some(created + self.ttl),
         };
-        let (owner, length, metadata, expires) =
-            (new.owner, new.length.map(|v| v as i64), new.metadata, (created + self.ttl) as i64);
-        self.db
+        let row = upload.clone();
+        let outcome = self
+            .db
             .call(move |c| {
-                c.execute(
-                    "INSERT INTO uploads (id, owner, length, metadata, concat, parts, created, expires)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![id, owner, length, metadata, concat, parts, created as i64, expires],
-                )
+                let tx = c.transaction()?;
+                let (owner, key, at) = (row.owner, row.key.as_deref(), row.created as i64);
+                if key.is_some() {
+                    // An expired upload gives its key up; the sweeper removes the rest later.
+                    tx.execute(
+                        "UPDATE uploads SET idempotency_key = NULL WHERE owner = ?1
+                         AND idempotency_key = ?2 AND state = 'receiving' AND expires < ?3",
+                        params![owner, key, at],
+                    )?;
+                }
+                // The id is 128 random bits, so the one conflict to expect is on
+                // `uploads_idempotency_key`: nothing inserted means the key is taken.
+                let inserted = tx.execute(
+                    "INSERT INTO uploads
+                     (id, owner, length, metadata, concat, parts, created, expires, idempotency_key)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+                    params![
+                        row.id,
+                        owner,
+                        row.length.map(|v| v as i64),
+                        row.metadata,
+                        concat,
+                        parts,
+                        at,
+                        row.expires.map(|v| v as i64),
+                        key
+                    ],
+                )?;
+                let holder = match key {
+                    Some(key) if inserted == 0 => tx
+                        .query_row(
+                            &format!("SELECT {COLUMNS} FROM uploads WHERE {LIVE_WITH_KEY}"),
+                            params![owner, key, at],
+                            from_row,
+                        )
+                        .optional()?,
+                    _ => None,
+                };
+                tx.commit()?;
+                Ok((inserted, holder))
             })
             .await?;
-        Ok(upload)
+        match outcome {
+            (1, _) => Ok(Created::New(upload)),
+            (_, Some(existing)) => {
+                self.remove_files(&id).await?;
+                Ok(Created::Existing(existing))
+            }
+            (_, None) => Err(Error::Invalid { id, why: "its id is taken".into() }),
+        }
+    }
+
+    async fn find_by_key(&self, owner: i64, key: &str) -> Result<Option<Upload>> {
+        let key = key.to_string();
+        self.db
+            .call(move |c| {
+                c.query_row(
+                    &format!("SELECT {COLUMNS} FROM uploads WHERE {LIVE_WITH_KEY}"),
+                    params![owner, key, now() as i64],
+                    from_row,
+                )
+                .optional()
+            })
+            .await
     }
 
     async fn get(&self, id: &str) -> Result<Upload> {
@@ -537,5 +601,78 @@ impl DeferLength for FileStore {
                 Err(Error::Invalid { id: id.to_string(), why: "Upload-Length cannot change".into() })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(dir: &Path) -> FileStore {
+        let db = Db::open(&dir.join("ingest.sqlite")).expect("db");
+        FileStore::open(dir, db, Duration::from_secs(3600)).expect("store")
+    }
+
+    fn keyed(owner: i64, key: &str) -> NewUpload {
+        NewUpload {
+            owner,
+            key: Some(key.into()),
+            length: Some(10),
+            metadata: String::new(),
+            concat: ConcatRole::None,
+        }
+    }
+
+    fn files(dir: &Path) -> usize {
+        std::fs::read_dir(dir.join("uploads")).expect("uploads").count()
+    }
+
+    #[tokio::test]
+    async fn a_taken_key_creates_nothing_and_returns_its_holder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path());
+        let Created::New(first) = store.create(keyed(1, "k")).await.expect("create") else {
+            panic!("a free key")
+        };
+        let Created::Existing(again) = store.create(keyed(1, "k")).await.expect("create") else {
+            panic!("the key is taken")
+        };
+        assert_eq!((again.id.as_str(), again.key.as_deref()), (first.id.as_str(), Some("k")));
+        assert_eq!(files(dir.path()), 1, "the loser's file is removed");
+        assert!(matches!(store.create(keyed(2, "k")).await.expect("create"), Created::New(_)), "per owner");
+        assert_eq!(store.find_by_key(1, "k").await.expect("find").map(|u| u.id), Some(first.id.clone()));
+        assert!(store.find_by_key(3, "k").await.expect("find").is_none());
+
+        store.set_state(&first.id, UploadState::Quarantined, None).await.expect("quarantine");
+        assert!(store.find_by_key(1, "k").await.expect("find").is_none(), "quarantine frees the key");
+        let Created::New(second) = store.create(keyed(1, "k")).await.expect("create") else {
+            panic!("a freed key")
+        };
+        assert_ne!(second.id, first.id);
+    }
+
+    #[tokio::test]
+    async fn an_expired_upload_gives_its_key_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path());
+        let Created::New(old) = store.create(keyed(1, "k")).await.expect("create") else { panic!("free") };
+        store.db.call(|c| c.execute("UPDATE uploads SET expires = 1", [])).await.expect("expire");
+        assert!(store.find_by_key(1, "k").await.expect("find").is_none());
+        let Created::New(new) = store.create(keyed(1, "k")).await.expect("create") else {
+            panic!("an expired holder frees the key")
+        };
+        assert_ne!(new.id, old.id);
+        assert_eq!(store.get(&old.id).await.expect("still there until swept").key, None);
+    }
+
+    #[tokio::test]
+    async fn uploads_without_a_key_never_conflict() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path());
+        for _ in 0..3 {
+            let new = NewUpload { key: None, ..keyed(1, "") };
+            assert!(matches!(store.create(new).await.expect("create"), Created::New(_)));
+        }
+        assert_eq!(files(dir.path()), 3);
     }
 }

@@ -76,6 +76,9 @@ pub enum ConcatRole {
 pub struct NewUpload {
     /// The token that owns it; nobody else sees it.
     pub owner: i64,
+    /// The request's `Idempotency-Key` (1 to 255 visible ASCII characters), which names this
+    /// upload among its owner's live ones: see [`UploadStore::create`].
+    pub key: Option<String>,
     /// `None` while deferred, and for a final upload whose parts' lengths are not all known.
     pub length: Option<u64>,
     /// `Upload-Metadata` in canonical form.
@@ -88,6 +91,8 @@ pub struct NewUpload {
 pub struct Upload {
     pub id: String,
     pub owner: i64,
+    /// The `Idempotency-Key` it was created with.
+    pub key: Option<String>,
     pub length: Option<u64>,
     /// Bytes durably stored and acknowledged.
     pub offset: u64,
@@ -106,6 +111,14 @@ impl Upload {
     pub fn is_final(&self) -> bool {
         matches!(self.concat, ConcatRole::Final(_))
     }
+}
+
+/// What [`UploadStore::create`] did.
+#[derive(Debug, Clone)]
+pub enum Created {
+    New(Upload),
+    /// Nothing: the owner already has a live upload with the request's key, and this is it.
+    Existing(Upload),
 }
 
 /// Counts for the admin's statistics.
@@ -128,7 +141,19 @@ pub struct Stats {
 #[async_trait]
 pub trait UploadStore: Send + Sync + 'static {
     /// Creates an upload with no bytes, expiring after the store's time to live.
-    async fn create(&self, new: NewUpload) -> Result<Upload>;
+    ///
+    /// With `new.key`, the store guarantees that an owner has at most one live upload per
+    /// key — live meaning receiving (and not expired) or complete, since a quarantined
+    /// upload's key is free again for the good bytes' resend. The guarantee must hold
+    /// against concurrent calls (a unique constraint, not a look-up before the insert):
+    /// when the key is taken, nothing is created and the holder comes back as
+    /// [`Created::Existing`]; an expired upload gives its key up first. Whether the request
+    /// matches the holder is the caller's question.
+    async fn create(&self, new: NewUpload) -> Result<Created>;
+
+    /// The owner's live upload created with `key` (as [`UploadStore::create`] defines live),
+    /// or `None`. Another owner's uploads are never returned.
+    async fn find_by_key(&self, owner: i64, key: &str) -> Result<Option<Upload>>;
 
     /// The upload, or [`crate::Error::NotFound`].
     async fn get(&self, id: &str) -> Result<Upload>;
@@ -203,7 +228,10 @@ pub trait DeferLength: Send + Sync {
 /// The `Tus-Extension` list for `store`: the extensions the handlers implement on their own,
 /// plus those the store offers.
 pub fn extensions(store: &dyn UploadStore) -> Vec<&'static str> {
-    let mut list = vec!["creation", "creation-with-upload", "expiration", "checksum"];
+    // `idempotency-key` is this server's own, not tus's: a POST with an `Idempotency-Key`
+    // that its owner already used answers with that upload instead of making a second one
+    // (draft-ietf-httpapi-idempotency-key-header). Clients that do not know it ignore it.
+    let mut list = vec!["creation", "creation-with-upload", "expiration", "checksum", "idempotency-key"];
     if store.defer_length().is_some() {
         list.push("creation-defer-length");
     }

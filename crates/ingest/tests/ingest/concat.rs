@@ -1,5 +1,7 @@
 //! The concatenation extension (POST with Upload-Concat), including unfinished partials.
 
+use wedsync_ingest::UploadState;
+
 use crate::support::{b64, bytes, sha256_hex, Server};
 
 fn partial(server: &Server, token: &str, len: usize) -> String {
@@ -76,4 +78,32 @@ fn final_uploads_name_only_the_creators_partial_uploads() {
         let r = server.tus(&server.alice, "POST", "/files", &h, b"");
         assert_eq!(r.status, status, "{concat}: {r:?}");
     }
+}
+
+#[test]
+fn a_repeated_identical_final_answers_with_the_existing_upload() {
+    let server = Server::start();
+    let a = partial(&server, &server.alice, 3);
+    let b = partial(&server, &server.alice, 3);
+    assert_eq!(server.patch(&server.alice, &a, 0, b"abc", &[]).status, 204);
+    assert_eq!(server.patch(&server.alice, &b, 0, b"def", &[]).status, 204);
+    let concat = format!("final;{a} {b}");
+    let h = [("Upload-Concat", concat.as_str()), ("Idempotency-Key", "final-IMG_7.jpg")];
+    let first = server.tus(&server.alice, "POST", "/files", &h, b"");
+    assert_eq!(first.status, 201, "{first:?}");
+    assert_eq!(first.header("upload-offset"), Some("6"));
+
+    // The reply was lost (a gateway's 502, a stall): the client sends the final again.
+    let again = server.tus(&server.alice, "POST", "/files", &h, b"");
+    assert_eq!(again.status, 201, "{again:?}");
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_eq!(again.header("upload-offset"), Some("6"));
+    assert_eq!(again.header("upload-length"), Some("6"));
+
+    let complete =
+        server.block_on(server.ingest.store().list(Some(UploadState::Complete), 100)).expect("list");
+    assert_eq!(complete.iter().filter(|u| u.is_final()).count(), 1, "one copy of the photo: {complete:?}");
+    assert_eq!(complete.len(), 3);
+    let fin = again.header("location").expect("location");
+    assert_eq!(server.download(&server.alice, fin).body, b"abcdef");
 }

@@ -27,6 +27,7 @@ fn options_advertises_version_extensions_limits_and_checksums() {
             "creation-with-upload",
             "expiration",
             "checksum",
+            "idempotency-key",
             "creation-defer-length",
             "termination",
             "concatenation",
