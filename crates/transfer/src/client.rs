@@ -15,6 +15,9 @@ use crate::pacing::Bandwidth;
 
 const TUS_VERSION: &str = "1.0.0";
 const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
+/// Our server's extension: a repeated POST with the same `Idempotency-Key` gets the upload
+/// the first one made (the header is the IETF httpapi draft's).
+const IDEMPOTENCY_EXTENSION: &str = "idempotency-key";
 
 /// Where uploads go and how.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,8 +103,10 @@ impl Progress {
         Arc::new(Progress { start: Instant::now(), last_ms: AtomicU64::new(0) })
     }
 
-    fn touch(&self) {
-        self.last_ms.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    /// Marks progress as of `ahead` from now: a piece that waits for our own bandwidth cap
+    /// is not stalled while it waits, so its wait counts as progress.
+    fn touch(&self, ahead: Duration) {
+        self.last_ms.store((self.start.elapsed() + ahead).as_millis() as u64, Ordering::Relaxed);
     }
 
     fn idle(&self) -> Duration {
@@ -139,6 +144,9 @@ async fn refusal(method: &'static str, url: &str, response: Response) -> Error {
     let status = response.status().as_u16();
     if status == 404 || status == 410 {
         return Error::Gone { url: url.to_string(), status };
+    }
+    if status == 422 {
+        return Error::Quarantined { url: url.to_string() };
     }
     let body = response.text().await.unwrap_or_default();
     let body: String = body.chars().take(200).collect();
@@ -239,9 +247,10 @@ impl TusClient {
                 }
                 .unwrap_or(Duration::ZERO);
                 if !wait.is_zero() {
+                    progress.touch(wait);
                     tokio::time::sleep(wait).await;
                 }
-                progress.touch();
+                progress.touch(Duration::ZERO);
                 pace.sent.fetch_add(piece.len() as u64, Ordering::Relaxed);
                 Ok::<Bytes, std::io::Error>(piece)
             }
@@ -275,14 +284,15 @@ impl TusClient {
 
     /// Creates an upload of `length` bytes. `first` (at most one chunk) goes in the same
     /// request when the server offers creation-with-upload; otherwise it is not sent and
-    /// the returned offset is 0.
+    /// the returned offset is 0. `identity` names the content (see [`Self::post`]).
     pub async fn create(
         &self,
         length: u64,
         metadata: &[(&str, &str)],
         first: Option<Bytes>,
+        identity: Option<&str>,
     ) -> Result<Created> {
-        self.post(Some(length), metadata, first, None).await
+        self.post(Some(length), metadata, first, None, identity).await
     }
 
     /// Creates a partial upload (concatenation): `length` bytes that become part of a final
@@ -292,28 +302,51 @@ impl TusClient {
         length: u64,
         metadata: &[(&str, &str)],
         first: Option<Bytes>,
+        identity: Option<&str>,
     ) -> Result<Created> {
-        self.post(Some(length), metadata, first, Some("partial".to_string())).await
+        self.post(Some(length), metadata, first, Some("partial".to_string()), identity).await
     }
 
     /// Makes the final upload of a concatenation from finished partial uploads, in order,
     /// and returns its URL. It has no body: the server joins the parts.
-    pub async fn concatenate(&self, parts: &[String], metadata: &[(&str, &str)]) -> Result<String> {
+    pub async fn concatenate(
+        &self,
+        parts: &[String],
+        metadata: &[(&str, &str)],
+        identity: Option<&str>,
+    ) -> Result<String> {
         if !self.capabilities.has("concatenation") {
             return Err(protocol(self.endpoint.as_str(), "the server does not offer concatenation"));
         }
         let concat = format!("final;{}", parts.join(" "));
-        Ok(self.post(None, metadata, None, Some(concat)).await?.url)
+        Ok(self.post(None, metadata, None, Some(concat), identity).await?.url)
+    }
+
+    /// Whether a POST repeated after its reply was lost is answered with the upload the
+    /// first one made, so creations can be retried without making a second copy: the
+    /// server offers the `idempotency-key` extension (ours does; tus itself has no such
+    /// guarantee).
+    pub fn repeats_are_safe(&self) -> bool {
+        self.capabilities.has(IDEMPOTENCY_EXTENSION)
     }
 
     /// POST to the creation endpoint: a whole, partial (`concat` = "partial") or final
     /// (`concat` = "final;…", no length) upload.
+    ///
+    /// A lost reply must never leave a second complete copy on the server. Where repeats
+    /// are safe, the request carries an `Idempotency-Key` derived from `identity` (what the
+    /// caller knows the bytes to be: a SHA-256 and, for a part, its range) and from the
+    /// request itself, so the same request sent again gets the same key and the upload the
+    /// first one made. Elsewhere the POST never carries the last byte: a lost reply then
+    /// leaves at most an unfinished orphan, and the last bytes go by PATCH, whose outcome a
+    /// HEAD can always tell.
     async fn post(
         &self,
         length: Option<u64>,
         metadata: &[(&str, &str)],
         first: Option<Bytes>,
         concat: Option<String>,
+        identity: Option<&str>,
     ) -> Result<Created> {
         let url = self.endpoint.as_str();
         if let (Some(max), Some(length)) = (self.capabilities.max_size, length) {
@@ -326,16 +359,27 @@ impl TusClient {
                 });
             }
         }
-        let mut request =
-            self.request(Method::POST, url).header("Upload-Metadata", encode_metadata(metadata));
+        let metadata = encode_metadata(metadata);
+        let mut request = self.request(Method::POST, url).header("Upload-Metadata", &metadata);
         if let Some(length) = length {
             request = request.header("Upload-Length", length);
+        }
+        if let (Some(identity), true) = (identity, self.repeats_are_safe()) {
+            let fingerprint = format!("{identity}\n{length:?}\n{concat:?}\n{metadata}");
+            request = request.header("Idempotency-Key", hex::encode(Sha256::digest(fingerprint)));
         }
         if let Some(concat) = concat {
             request = request.header("Upload-Concat", concat);
         }
+        let first = first.filter(|_| self.capabilities.has("creation-with-upload"));
+        let first = match (first, length) {
+            (Some(chunk), Some(length)) if !self.repeats_are_safe() && chunk.len() as u64 >= length => {
+                Some(chunk.slice(..length.saturating_sub(1) as usize)).filter(|c| !c.is_empty())
+            }
+            (first, _) => first,
+        };
         let progress = Progress::new();
-        let sent = match first.filter(|_| self.capabilities.has("creation-with-upload")) {
+        let sent = match first {
             Some(chunk) => {
                 let n = chunk.len() as u64;
                 request = self.with_chunk(request, chunk, &progress);
@@ -353,7 +397,12 @@ impl TusClient {
             .endpoint
             .join(location)
             .map_err(|e| protocol(url, format!("bad Location {location:?}: {e}")))?;
-        let offset = if sent > 0 { offset_of(url, &response)? } else { 0 };
+        // A repeated creation answered with an earlier upload says where that one stands.
+        let offset = match header_str(response.headers(), "upload-offset") {
+            Some(_) => offset_of(url, &response)?,
+            None if sent > 0 => offset_of(url, &response)?,
+            None => 0,
+        };
         Ok(Created { url: upload_url.to_string(), offset })
     }
 

@@ -28,12 +28,32 @@ pub enum Error {
     /// The file being sent could not be read (gone, shorter than it was).
     #[error("reading {}: {source}", path.display())]
     Read { path: std::path::PathBuf, source: std::io::Error },
+    /// The server kept every byte but found them not to be the declared content (422,
+    /// quarantined): send good bytes to a new upload.
+    #[error("{url}: the server quarantined the upload: its bytes did not match the declared SHA-256")]
+    Quarantined { url: String },
+    /// The file's bytes are not the ones recorded (it changed after it was hashed, or a
+    /// cached rendition was damaged): nothing of it was completed on the server.
+    #[error("{}: its bytes changed since they were recorded (SHA-256 {found}, recorded {expected})", path.display())]
+    Changed { path: std::path::PathBuf, expected: String, found: String },
     /// The caller could not record progress (the journal); nothing more is sent.
     #[error("recording progress: {0}")]
     Record(String),
+    /// A bug: sending this file panicked. The upload fails; the others go on.
+    #[error("sending panicked: {0}")]
+    Panicked(String),
 }
 
 impl Error {
+    /// Status code of a refusal, if the server (or a proxy) answered with one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Status { status, .. } | Error::Gone { status, .. } => Some(*status),
+            Error::Quarantined { .. } => Some(422),
+            _ => None,
+        }
+    }
+
     /// Worth trying again as it is (after a pause): network trouble, 5xx, 423, 429.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -42,7 +62,13 @@ impl Error {
             | Error::ChecksumMismatch { .. }
             | Error::OffsetMismatch { .. } => true,
             Error::Status { status, .. } => *status >= 500 || *status == 423 || *status == 429,
-            Error::Gone { .. } | Error::Protocol { .. } | Error::Read { .. } | Error::Record(_) => false,
+            Error::Gone { .. }
+            | Error::Quarantined { .. }
+            | Error::Changed { .. }
+            | Error::Protocol { .. }
+            | Error::Read { .. }
+            | Error::Record(_)
+            | Error::Panicked(_) => false,
         }
     }
 }

@@ -8,9 +8,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
 
 use crate::client::TusClient;
 use crate::error::Error;
@@ -72,8 +75,13 @@ pub trait Queue: Send + Sync + 'static {
     fn sent(&self, key: &Self::Key, sent: &Sent);
     /// An attempt failed; another follows unless `giving_up`.
     fn attempt_failed(&self, key: &Self::Key, error: &Error, giving_up: bool);
-    /// Refused for good.
+    /// Refused: not tried again in this run.
     fn failed(&self, key: &Self::Key, error: &Error);
+    /// Whether the run is to stop: no retry starts and no new file is taken (the journal
+    /// cannot be written, the destination refused the token). Checked before every retry.
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// What a run did.
@@ -137,6 +145,10 @@ async fn worker<Q: Queue>(shared: Arc<Shared<Q>>, index: usize) {
             tokio::time::sleep(POLL).await;
             continue;
         }
+        if shared.queue.stopped() && shared.busy.lock().is_ok_and(|b| b.is_empty()) {
+            shared.done.store(true, Ordering::Release);
+            return;
+        }
         let next = {
             let Ok(mut busy) = shared.busy.lock() else { return };
             match shared.queue.next(&busy) {
@@ -156,7 +168,20 @@ async fn worker<Q: Queue>(shared: Arc<Shared<Q>>, index: usize) {
             continue;
         };
         let key = task.key.clone();
-        let outcome = attempts(&shared, task, index as u64).await;
+        // A bug in one transfer (a panic) fails that upload; the worker, the key it held
+        // and the rest of the run go on.
+        let outcome = match AssertUnwindSafe(attempts(&shared, task, index as u64)).catch_unwind().await {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                shared.queue.failed(&key, &Error::Panicked(what));
+                Outcome::Failed
+            }
+        };
         if let Ok(mut summary) = shared.summary.lock() {
             match outcome {
                 Outcome::Sent(resent) => {
@@ -261,15 +286,16 @@ async fn attempts<Q: Queue>(shared: &Shared<Q>, task: Task<Q::Key>, seed: u64) -
                 shared.queue.sent(&key, &sent);
                 return Outcome::Sent(sent.resent);
             }
-            // Expired or deleted under us: a new upload, as a fresh attempt.
-            Err(Error::Gone { url, status }) => {
-                let reason = format!("{url} is gone ({status})");
-                if let Err(e) = tracking.restarted(&reason) {
+            // Expired or deleted under us, or quarantined (bytes damaged on the way or by an
+            // earlier run): a new upload, as a fresh attempt that reads and checks the
+            // file again.
+            Err(e @ (Error::Gone { .. } | Error::Quarantined { .. })) => {
+                if let Err(e) = tracking.restarted(&e.to_string()) {
                     let error = Error::Record(e);
                     shared.queue.failed(&key, &error);
                     return Outcome::Failed;
                 }
-                Error::Gone { url, status }
+                e
             }
             Err(e) if e.is_transient() => e,
             Err(e) => {
@@ -280,7 +306,7 @@ async fn attempts<Q: Queue>(shared: &Shared<Q>, task: Task<Q::Key>, seed: u64) -
         if tracking.progressed {
             backoff.reset();
         }
-        let giving_up = backoff.attempts() + 1 >= policy.attempts;
+        let giving_up = backoff.attempts() + 1 >= policy.attempts || shared.queue.stopped();
         shared.queue.attempt_failed(&key, &error, giving_up);
         if giving_up {
             return Outcome::Left;

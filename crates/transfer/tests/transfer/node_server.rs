@@ -26,7 +26,7 @@ async fn a_file_arrives_byte_identical_after_a_resume_from_the_servers_offset() 
     let client = TusClient::connect(destination(&peer.endpoint)).await.expect("OPTIONS");
     assert!(client.capabilities().has("creation"), "{:?}", client.capabilities());
     let created = client
-        .create(photo.len() as u64, &[("filename", "IMG_0001.jpg"), ("filetype", "image/jpeg")], None)
+        .create(photo.len() as u64, &[("filename", "IMG_0001.jpg"), ("filetype", "image/jpeg")], None, None)
         .await
         .expect("POST");
     assert_eq!(created.offset, 0);
@@ -51,7 +51,8 @@ async fn a_stale_offset_is_refused_with_the_servers_offset_and_nothing_is_writte
     let peer = tus_node_server(dir.path());
     let photo = photo_bytes(2 * CHUNK, 11);
     let client = TusClient::connect(destination(&peer.endpoint)).await.expect("OPTIONS");
-    let created = client.create(photo.len() as u64, &[("filename", "a.jpg")], None).await.expect("POST");
+    let created =
+        client.create(photo.len() as u64, &[("filename", "a.jpg")], None, None).await.expect("POST");
     client.patch(&created.url, 0, Bytes::copy_from_slice(&photo[..CHUNK])).await.expect("PATCH");
     // The same chunk again, as a client that lost its acknowledgement would send it.
     let err = client.patch(&created.url, 0, Bytes::copy_from_slice(&photo[..CHUNK])).await.expect_err("409");
@@ -68,7 +69,7 @@ async fn a_terminated_upload_is_gone() {
     let dir = tempfile::tempdir().expect("temp dir");
     let peer = tus_node_server(dir.path());
     let client = TusClient::connect(destination(&peer.endpoint)).await.expect("OPTIONS");
-    let created = client.create(1000, &[("filename", "b.jpg")], None).await.expect("POST");
+    let created = client.create(1000, &[("filename", "b.jpg")], None, None).await.expect("POST");
     client.terminate(&created.url).await.expect("DELETE");
     let err = client.offset(&created.url).await.expect_err("HEAD after DELETE");
     assert!(matches!(err, Error::Gone { .. }), "{err}");
