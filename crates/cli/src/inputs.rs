@@ -16,41 +16,78 @@ pub struct Inputs {
     pub missing: Vec<(PathBuf, String)>,
 }
 
-/// Expands files and folders (recursively, hidden entries ignored). A file named
-/// explicitly is always attempted, so an unsupported one is reported as an error; one
-/// found in a folder that is not a camera file is only listed as skipped.
+/// Expands files and folders (recursively, hidden entries ignored, symbolic links
+/// followed). A file named explicitly is always attempted, so an unsupported one is
+/// reported as an error; one found in a folder that is not a camera file is only listed as
+/// skipped. Every folder is walked once and every file listed once, however many links or
+/// arguments lead to it, so a link back to a parent folder cannot loop.
 pub fn expand(paths: &[PathBuf]) -> Inputs {
-    let mut inputs = Inputs::default();
+    let mut walk = Walk::default();
     for path in paths {
         match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => walk(path, &mut inputs),
-            Ok(_) => inputs.files.push(path.clone()),
-            Err(err) => inputs.missing.push((path.clone(), err.to_string())),
+            Ok(meta) if meta.is_dir() => walk.folder(path, &meta),
+            Ok(meta) => walk.file(path, &meta, true),
+            Err(err) => walk.inputs.missing.push((path.clone(), err.to_string())),
         }
     }
-    inputs
+    walk.inputs
 }
 
-fn walk(dir: &Path, inputs: &mut Inputs) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) => return inputs.missing.push((dir.to_path_buf(), err.to_string())),
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for path in paths {
-        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
-        if hidden {
-            continue;
+#[derive(Default)]
+struct Walk {
+    inputs: Inputs,
+    /// Folders and files already seen, by identity (see [`identity`]).
+    seen: HashSet<(u64, u64)>,
+}
+
+impl Walk {
+    fn folder(&mut self, dir: &Path, meta: &std::fs::Metadata) {
+        if !self.seen.insert(identity(dir, meta)) {
+            return;
         }
-        if path.is_dir() {
-            walk(&path, inputs);
-        } else if is_supported_extension(&path) {
-            inputs.files.push(path);
-        } else {
-            inputs.skipped.push(path);
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(err) => return self.inputs.missing.push((dir.to_path_buf(), err.to_string())),
+        };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for path in paths {
+            let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+            if hidden {
+                continue;
+            }
+            // A dangling link is neither a folder nor a file to send: skipped.
+            match std::fs::metadata(&path) {
+                Ok(meta) if meta.is_dir() => self.folder(&path, &meta),
+                Ok(meta) => self.file(&path, &meta, false),
+                Err(_) => self.inputs.skipped.push(path),
+            }
         }
     }
+
+    fn file(&mut self, path: &Path, meta: &std::fs::Metadata, named: bool) {
+        if !named && !is_supported_extension(path) {
+            self.inputs.skipped.push(path.to_path_buf());
+        } else if self.seen.insert(identity(path, meta)) {
+            self.inputs.files.push(path.to_path_buf());
+        }
+    }
+}
+
+/// What makes a file or folder itself, whatever the path to it: device and inode on Unix;
+/// elsewhere (untested here) a hash of the canonical path.
+#[cfg(unix)]
+fn identity(_path: &Path, meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn identity(path: &Path, _meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).hash(&mut hasher);
+    (0, hasher.finish())
 }
 
 /// Output file names: the input's stem plus `.jpg`; where several inputs share a stem
@@ -79,6 +116,30 @@ pub fn output_names(files: &[PathBuf]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (issue 14, defects 9 and 11): two links back to `.` took 1.47 GB in 30 s;
+    /// one listed every file 41 times; a file named twice was developed twice at once.
+    #[cfg(unix)]
+    #[test]
+    fn symlink_loops_and_repeated_names_list_each_file_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let card = dir.path().join("card");
+        std::fs::create_dir_all(card.join("DCIM")).expect("mkdir");
+        for name in ["IMG_1.CR2", "IMG_2.CR2"] {
+            std::fs::write(card.join("DCIM").join(name), b"raw").expect("write");
+        }
+        std::os::unix::fs::symlink(".", card.join("DCIM/again")).expect("link");
+        std::os::unix::fs::symlink("..", card.join("DCIM/up")).expect("link");
+        std::os::unix::fs::symlink("DCIM/IMG_1.CR2", card.join("IMG_1_copy.CR2")).expect("link");
+        std::os::unix::fs::symlink("missing.CR2", card.join("dangling.CR2")).expect("link");
+        let named = card.join("DCIM/IMG_2.CR2");
+        let found = expand(&[card.clone(), named.clone(), named]);
+        let mut names: Vec<String> =
+            found.files.iter().map(|f| f.file_name().expect("name").to_string_lossy().into_owned()).collect();
+        names.sort();
+        assert_eq!(names, vec!["IMG_1.CR2", "IMG_2.CR2"], "{:?}", found.files);
+        assert!(found.missing.is_empty(), "{:?}", found.missing);
+    }
 
     #[test]
     fn shared_stems_are_numbered_in_order() {

@@ -296,7 +296,7 @@ struct Outcome {
 async fn upload(client: &TusClient, length: u64, chunks: Vec<Bytes>, timeout: Duration) -> Outcome {
     let mut out = Outcome { latencies: Vec::with_capacity(chunks.len()), bytes: 0, error: None };
     let began = Instant::now();
-    let create = client.create(length, &[("filename", "load.bin")], chunks.first().cloned());
+    let create = client.create(length, &[("filename", "load.bin")], chunks.first().cloned(), None);
     let created = match tokio::time::timeout(timeout, create).await {
         Ok(Ok(created)) => created,
         Ok(Err(e)) => return out.failed(causes(&e)),

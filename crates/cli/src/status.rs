@@ -1,5 +1,6 @@
 //! `wedsync status`: what the journal says — files recorded, renditions, uploads per
-//! destination, and what needs a person. Reads only; safe while `wedsync upload` runs.
+//! destination, and what needs a person and why. Reads only (no lock, no migration): safe
+//! while `wedsync upload` runs.
 
 use std::process::ExitCode;
 
@@ -20,7 +21,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         say!("nothing recorded yet ({} does not exist)", path.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let journal = Journal::open(&path)?;
+    let journal = Journal::open_read_only(&path)?;
     let (assets, renditions, ready) = journal.counts()?;
     let remaining = journal.remaining()?;
     say!("journal {}", path.display());
@@ -29,9 +30,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         remaining.renditions_pending,
         renditions
     );
-    for d in journal.destinations()? {
+    let destinations = journal.destinations()?;
+    for d in &destinations {
         say!(
-            "{}: {} verified, {} queued, {} sending, {} failed; {:.1} MB left",
+            "{}: {} verified, {} queued, {} sending, {} refused; {:.1} MB left",
             d.destination,
             d.verified,
             d.queued,
@@ -40,11 +42,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             d.bytes_left as f64 / 1e6
         );
     }
-    let problems = journal.problems(args.problems)?;
+    let problems = journal.problems(None, args.problems)?;
     for p in &problems {
-        say!("{:<8} {} ({}): {}", p.kind, p.path, p.what, p.error);
+        say!("{:<8} {} ({}): {}", p.kind, p.path.display(), p.what, p.error);
     }
-    let done = remaining.uploads_queued + remaining.uploads_sending + remaining.renditions_pending == 0;
-    say!("{}", if done { "nothing left to do" } else { "work left: run `wedsync upload` again to finish" });
+    if problems.iter().any(|p| p.kind != "develop") {
+        say!(
+            "(refused: the server or a proxy said no — fix what the message says; waiting: a card to \
+             reinsert or a network that failed too often. `wedsync upload` tries both again.)"
+        );
+    }
+    let refused: u64 = destinations.iter().map(|d| d.failed).sum();
+    let left = remaining.uploads_queued + remaining.uploads_sending + remaining.renditions_pending + refused;
+    say!(
+        "{}",
+        if left == 0 { "nothing left to do" } else { "work left: run `wedsync upload` again to finish" }
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -147,11 +147,14 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
         if let Some(local) = local {
             local.stop().await;
         }
+        // Anything not sent — refused, left, waiting for a card, not reached — is a failure
+        // for scripts, whatever this run got done.
+        let r = &report.remaining;
         let clean = report.unreachable.is_none()
+            && report.stopped.is_none()
             && found.missing.is_empty()
             && report.develop_failed == 0
-            && report.transfer.failed == 0
-            && report.transfer.left == 0;
+            && r.uploads_queued + r.uploads_sending + r.failed == 0;
         anyhow::Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE })
     })
 }
@@ -159,6 +162,11 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
 fn print_event(event: Event) {
     match event {
         Event::Recorded { .. } | Event::Developed { cached: true, .. } => {}
+        Event::Requeued { count } => say!("trying again {count} upload(s) refused in an earlier run"),
+        Event::Superseded { path, uploads } => say!(
+            "{} changed since it was last recorded: {uploads} upload(s) of its earlier bytes dropped; sending it as it is now",
+            path.display()
+        ),
         Event::Developed { path, preset, bytes, fallback, .. } => {
             say!("developed {} ({preset}, {:.2} MB)", path.display(), bytes as f64 / 1e6);
             if let Some(why) = fallback {
@@ -192,16 +200,49 @@ fn summarise(report: &Report, endpoint: &str) {
         t.left,
         report.seconds
     );
-    let r = &report.remaining;
-    if r.uploads_queued + r.uploads_sending > 0 {
-        say!(
-            "still to send: {} upload(s), {:.1} MB — run `wedsync upload` again to finish",
-            r.uploads_queued + r.uploads_sending,
-            r.bytes_to_send as f64 / 1e6
-        );
-    } else {
-        say!("nothing left to send");
+    if let Some(why) = &report.stopped {
+        say!("stopped: {why}");
     }
+    say!("{}", what_is_left(report));
+}
+
+/// The run's last line: nothing left, or what is left and why (counted by kind, with the
+/// first reason of each), and that a rerun tries it all again.
+fn what_is_left(report: &Report) -> String {
+    let r = &report.remaining;
+    let unsent = r.uploads_queued + r.uploads_sending;
+    let refused = report.problems.iter().filter(|p| p.kind == "refused").count();
+    if unsent + r.failed == 0 {
+        return "nothing left to send".into();
+    }
+    let mut why = Vec::new();
+    for (kind, label) in
+        [("refused", "refused"), ("waiting", "waiting"), ("develop", "could not be developed")]
+    {
+        let of_kind: Vec<_> = report.problems.iter().filter(|p| p.kind == kind).collect();
+        if let Some(first) = of_kind.first() {
+            let name = first
+                .path
+                .file_name()
+                .map_or_else(|| first.path.display().to_string(), |n| n.to_string_lossy().into_owned());
+            why.push(format!("{} {label} (first: {name} ({}): {})", of_kind.len(), first.what, first.error));
+        }
+    }
+    if let Some(stopped) = &report.stopped {
+        why.push(format!("the run stopped: {stopped}"));
+    } else if report.unreachable.is_some() {
+        why.push("the destination could not be reached".into());
+    }
+    let megabytes = match r.bytes_to_send {
+        0 => String::new(),
+        bytes => format!(", {:.1} MB", bytes as f64 / 1e6),
+    };
+    format!(
+        "left: {} upload(s){megabytes}{}{} — run `wedsync upload` again to finish (it tries every unsent upload again)",
+        unsent + refused as u64,
+        if why.is_empty() { "" } else { "; " },
+        why.join("; ")
+    )
 }
 
 /// A progress line every two seconds: uploads left, bytes left, rate, ETA.
@@ -223,7 +264,8 @@ impl Ticker {
                     continue;
                 }
                 last = Instant::now();
-                let Ok(remaining) = wedsync_journal::Journal::open(&journal).and_then(|j| j.remaining())
+                let Ok(remaining) =
+                    wedsync_journal::Journal::open_read_only(&journal).and_then(|j| j.remaining())
                 else {
                     continue;
                 };

@@ -12,6 +12,8 @@ pub enum Error {
     Config { path: PathBuf, reason: String },
     #[error("{0}")]
     Transfer(#[from] wedsync_transfer::Error),
+    #[error("{}: an empty file (0 bytes), not a photo: nothing to develop or send", path.display())]
+    Empty { path: PathBuf },
     #[error("the journal lock was poisoned by a panic")]
     Poisoned,
     #[error("{0}")]

@@ -2,7 +2,7 @@
 //! still to do, and every outcome goes back into it.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -13,6 +13,58 @@ use crate::upload::Event;
 
 pub(crate) type Events = Arc<dyn Fn(Event) + Send + Sync>;
 
+/// Why the run is stopping, once something makes going on pointless: the journal cannot
+/// be written (every outcome would be lost, and retrying would only spin), or the
+/// destination refused the token (every request would be refused the same way). The first
+/// reason wins.
+#[derive(Default)]
+pub(crate) struct Stop(Mutex<Option<String>>);
+
+impl Stop {
+    pub fn set(&self, reason: String) {
+        if let Ok(mut r) = self.0.lock() {
+            r.get_or_insert(reason);
+        }
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.lock().map_or(true, |r| r.is_some())
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|r| r.clone())
+    }
+}
+
+/// What a person can do about a refusal, added to the message and kept in the journal, so
+/// the run's output and `wedsync status` say it.
+fn advice(error: &Error) -> Option<&'static str> {
+    Some(match error {
+        Error::Status { status: 401, .. } => {
+            "the destination refused the token: fix --token (or WEDSYNC_TOKEN, or the configuration) and run again"
+        }
+        Error::Status { status: 403, .. } => "the token may not upload here: check its rights with the platform",
+        Error::Status { status: 413, .. } => {
+            "a request was too large for the server or a proxy: lower --chunk-mib (or --parts) and run again"
+        }
+        Error::Status { status: 412, .. } => {
+            "the server (or a proxy) refused the request's preconditions: check the destination URL"
+        }
+        Error::Read { .. } => "the file could not be read: reinsert its card (or restore the file) and run again",
+        Error::Changed { .. } => "the file changed after it was recorded: the next run records it as it is now",
+        Error::Panicked(_) => "a bug in wedsync: please report it; the next run tries again",
+        _ => return None,
+    })
+}
+
+/// The message kept for a refused upload: the error and what to do.
+fn explain(error: &Error) -> String {
+    match advice(error) {
+        Some(advice) => format!("{error} — {advice}"),
+        None => error.to_string(),
+    }
+}
+
 pub(crate) struct JournalQueue {
     pub journal: Arc<Mutex<Journal>>,
     pub destination: String,
@@ -22,11 +74,23 @@ pub(crate) struct JournalQueue {
     pub events: Events,
     /// Uploads given up on in this run (they stay queued for the next).
     pub left: Mutex<HashSet<UploadId>>,
+    pub stop: Arc<Stop>,
 }
 
 impl JournalQueue {
     fn lock(&self) -> Option<std::sync::MutexGuard<'_, Journal>> {
         self.journal.lock().ok()
+    }
+
+    /// Records a change; a journal that cannot be written stops the run.
+    fn write(&self, f: impl FnOnce(&mut Journal) -> wedsync_journal::Result<()>) {
+        if let Some(mut journal) = self.lock() {
+            if let Err(e) = f(&mut journal) {
+                if e.is_storage() {
+                    self.stop.set(format!("the journal could not be written ({e})"));
+                }
+            }
+        }
     }
 
     /// How messages name an upload; takes the journal lock.
@@ -53,10 +117,11 @@ impl JournalQueue {
                 let path = sources
                     .iter()
                     .find(|p| std::fs::metadata(p).is_ok_and(|m| m.len() == upload.size))
-                    .ok_or("the original is at none of its known paths (card removed?)")?;
-                let name = Path::new(path)
-                    .file_name()
-                    .map_or("original".into(), |n| n.to_string_lossy().into_owned());
+                    .ok_or(
+                        "waiting for its card: the original is at none of its known paths — reinsert the card \
+                         and run again",
+                    )?;
+                let name = path.file_name().map_or("original".into(), |n| n.to_string_lossy().into_owned());
                 (path.clone(), name, "application/octet-stream".to_string())
             }
         };
@@ -79,21 +144,32 @@ impl JournalQueue {
             .collect();
         Ok(Task {
             key: upload.id,
-            job: Job { path: path.into(), length: upload.size, metadata, url: upload.url.clone(), parts },
-            record: Box::new(JournalRecord { journal: self.journal.clone(), id: upload.id }),
+            job: Job {
+                path,
+                length: upload.size,
+                metadata,
+                url: upload.url.clone(),
+                parts,
+                sha256: Some(upload.sha256.clone()),
+            },
+            record: Box::new(JournalRecord {
+                journal: self.journal.clone(),
+                id: upload.id,
+                stop: self.stop.clone(),
+            }),
         })
     }
 }
 
-fn stem(path: Option<&String>) -> String {
-    path.and_then(|p| Path::new(p).file_stem()).map_or("asset".into(), |s| s.to_string_lossy().into_owned())
+fn stem(path: Option<&PathBuf>) -> String {
+    path.and_then(|p| p.file_stem()).map_or("asset".into(), |s| s.to_string_lossy().into_owned())
 }
 
 /// "IMG_0001.CR2 (web)" for messages.
-pub(crate) fn describe(sources: &[String], upload: &Upload) -> String {
+pub(crate) fn describe(sources: &[PathBuf], upload: &Upload) -> String {
     let name = sources
         .first()
-        .and_then(|p| Path::new(p).file_name())
+        .and_then(|p| p.file_name())
         .map_or(format!("asset {}", upload.asset.0), |n| n.to_string_lossy().into_owned());
     format!("{name} ({})", upload.preset.as_deref().unwrap_or("original"))
 }
@@ -102,7 +178,10 @@ impl Queue for JournalQueue {
     type Key = UploadId;
 
     fn next(&self, busy: &HashSet<UploadId>) -> Next<UploadId> {
-        let Some(journal) = self.lock() else { return Next::Done };
+        if self.stop.is_set() {
+            return Next::Done;
+        }
+        let Some(mut journal) = self.lock() else { return Next::Done };
         let Ok(mut left) = self.left.lock() else { return Next::Done };
         let pending = match journal.pending_uploads(&self.destination, busy.len() + left.len() + 1) {
             Ok(p) => p,
@@ -119,6 +198,12 @@ impl Queue for JournalQueue {
                 Ok(task) => Next::Task(task),
                 Err(why) => {
                     let name = describe(&journal.source_paths(upload.asset).unwrap_or_default(), upload);
+                    // Kept, so that `wedsync status` says what the upload waits on.
+                    if let Err(e) = journal.upload_attempt_failed(upload.id, &why) {
+                        if e.is_storage() {
+                            self.stop.set(format!("the journal could not be written ({e})"));
+                        }
+                    }
                     (self.events)(Event::Left { name, error: why });
                     left.insert(upload.id);
                     Next::Later
@@ -147,9 +232,7 @@ impl Queue for JournalQueue {
     }
 
     fn attempt_failed(&self, key: &UploadId, error: &Error, giving_up: bool) {
-        if let Some(mut j) = self.lock() {
-            let _ = j.upload_attempt_failed(*key, &error.to_string());
-        }
+        self.write(|j| j.upload_attempt_failed(*key, &error.to_string()));
         let name = self.name_of(key);
         if giving_up {
             if let Ok(mut l) = self.left.lock() {
@@ -162,10 +245,16 @@ impl Queue for JournalQueue {
     }
 
     fn failed(&self, key: &UploadId, error: &Error) {
-        if let Some(mut j) = self.lock() {
-            let _ = j.upload_failed(*key, &error.to_string());
+        let message = explain(error);
+        self.write(|j| j.upload_failed(*key, &message));
+        if let Error::Status { status: 401, .. } = error {
+            self.stop.set("the destination refused the token (401)".into());
         }
-        (self.events)(Event::UploadFailed { name: self.name_of(key), error: error.to_string() });
+        (self.events)(Event::UploadFailed { name: self.name_of(key), error: message });
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.is_set()
     }
 }
 
@@ -173,12 +262,18 @@ impl Queue for JournalQueue {
 struct JournalRecord {
     journal: Arc<Mutex<Journal>>,
     id: UploadId,
+    stop: Arc<Stop>,
 }
 
 impl JournalRecord {
     fn with(&self, f: impl FnOnce(&mut Journal) -> wedsync_journal::Result<()>) -> Result<(), String> {
         let mut journal = self.journal.lock().map_err(|_| "the journal lock was poisoned".to_string())?;
-        f(&mut journal).map_err(|e| e.to_string())
+        f(&mut journal).map_err(|e| {
+            if e.is_storage() {
+                self.stop.set(format!("the journal could not be written ({e})"));
+            }
+            e.to_string()
+        })
     }
 }
 

@@ -1,19 +1,20 @@
 //! `upload`: record, develop and send, with development running ahead of the upload so the
 //! link is busy as soon as the first rendition is ready.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use wedsync_develop::{Developer, Preset, Rendition};
-use wedsync_journal::{AssetId, Journal, NewAsset, NewUpload, Remaining};
+use wedsync_journal::{AssetId, Journal, NewAsset, NewUpload, Problem, Remaining};
 use wedsync_transfer::{Destination, Pace, Policy, Summary, TusClient};
 
 use crate::error::{Error, Result};
 use crate::hash::sha256_file;
 use crate::home::Home;
-use crate::queue::{Events, JournalQueue};
+use crate::queue::{Events, JournalQueue, Stop};
 
 /// What to upload and how.
 pub struct UploadRequest {
@@ -37,10 +38,20 @@ pub struct UploadRequest {
 /// What happened, as it happens.
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// Uploads refused in an earlier run, queued again at the start of this one.
+    Requeued {
+        count: u64,
+    },
     /// A camera file is in the journal (`hashed` false: known from an earlier run).
     Recorded {
         path: PathBuf,
         hashed: bool,
+    },
+    /// The file at `path` holds other bytes than when it was last recorded, and the earlier
+    /// bytes are nowhere else: their `uploads` still unsent were dropped.
+    Superseded {
+        path: PathBuf,
+        uploads: u64,
     },
     Developed {
         path: PathBuf,
@@ -84,8 +95,14 @@ pub struct Report {
     pub transfer: Summary,
     /// Set when the destination could not be reached at all; everything stays queued.
     pub unreachable: Option<String>,
-    /// What the journal says is left, after the run.
+    /// Why the run stopped before the end (the journal could not be written, the
+    /// destination refused the token); what is left stays for the next run.
+    pub stopped: Option<String>,
+    /// What the journal says is left at the run's destination, after the run.
     pub remaining: Remaining,
+    /// What needs a person, after the run: develop failures, refused and waiting uploads
+    /// (the first hundred).
+    pub problems: Vec<Problem>,
     pub seconds: f64,
 }
 
@@ -93,18 +110,38 @@ pub struct Report {
 /// the same destination.
 pub async fn upload(home: &Home, request: UploadRequest, events: Events) -> Result<Report> {
     let started = Instant::now();
-    let journal = Arc::new(Mutex::new(Journal::open(&home.journal())?));
+    let mut journal = Journal::open(&home.journal())?;
+    let endpoint = request.destination.endpoint.clone();
+    // Nothing is given up for good: what was refused before is tried again now.
+    let requeued = journal.retry_refused(&endpoint)?;
+    if requeued > 0 {
+        events(Event::Requeued { count: requeued });
+    }
+    let journal = Arc::new(Mutex::new(journal));
     let producing = Arc::new(AtomicBool::new(true));
     let counts = Arc::new(Counts::default());
+    let stop = Arc::new(Stop::default());
     let request = Arc::new(request);
-    let endpoint = request.destination.endpoint.clone();
 
     let producer = {
-        let (journal, producing, counts, request, events) =
-            (journal.clone(), producing.clone(), counts.clone(), request.clone(), events.clone());
+        let (journal, producing, counts, request, events, stop) = (
+            journal.clone(),
+            producing.clone(),
+            counts.clone(),
+            request.clone(),
+            events.clone(),
+            stop.clone(),
+        );
         let cache = home.cache();
         tokio::task::spawn_blocking(move || {
-            produce(&journal, &cache, &request, &counts, &events);
+            produce(&Producer {
+                journal: &journal,
+                cache: &cache,
+                request: &request,
+                counts: &counts,
+                events: &events,
+                stop: &stop,
+            });
             producing.store(false, Ordering::Release);
         })
     };
@@ -120,20 +157,23 @@ pub async fn upload(home: &Home, request: UploadRequest, events: Events) -> Resu
                 gallery: request.gallery.clone(),
                 events,
                 left: Mutex::new(Default::default()),
+                stop: stop.clone(),
             };
             (wedsync_transfer::run(client, queue, request.policy.clone()).await, None)
         }
         Err(e) => (Summary::default(), Some(e.to_string())),
     };
     producer.await.map_err(|e| Error::Task(format!("developing: {e}")))?;
-    let remaining = locked(&journal)?.remaining()?;
+    let journal = locked(&journal)?;
     Ok(Report {
         files: request.files.len(),
         developed: counts.developed.load(Ordering::Relaxed),
         develop_failed: counts.failed.load(Ordering::Relaxed),
         transfer,
         unreachable,
-        remaining,
+        stopped: stop.reason(),
+        remaining: journal.remaining_at(&request.destination.endpoint)?,
+        problems: journal.problems(Some(&request.destination.endpoint), 100)?,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -143,30 +183,38 @@ struct Counts {
     next: AtomicUsize,
     developed: AtomicUsize,
     failed: AtomicUsize,
+    /// Assets taken by a develop thread in this run: the same bytes given twice (a file
+    /// named twice, a copy on the second card) are developed once.
+    claimed: Mutex<HashSet<AssetId>>,
 }
 
 /// Runs `develop_threads` threads over the files until all are recorded, developed and
-/// planned for upload.
-fn produce(
-    journal: &Mutex<Journal>,
-    cache: &Path,
-    request: &UploadRequest,
-    counts: &Counts,
-    events: &Events,
-) {
-    let producer = Producer { journal, cache, request, counts, events };
+/// planned for upload, or the run stops.
+fn produce(producer: &Producer<'_>) {
+    let Producer { request, counts, events, stop, .. } = *producer;
     std::thread::scope(|scope| {
         for _ in 0..request.develop_threads.clamp(1, request.files.len().max(1)) {
             scope.spawn(|| loop {
+                if stop.is_set() {
+                    return;
+                }
                 let i = counts.next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = request.files.get(i) else { return };
-                if let Err(error) = producer.prepare(path) {
-                    counts.failed.fetch_add(1, Ordering::Relaxed);
-                    events(Event::DevelopFailed {
-                        path: path.clone(),
-                        preset: None,
-                        error: error.to_string(),
-                    });
+                match producer.prepare(path) {
+                    Ok(()) => {}
+                    // The journal cannot be written: nothing more can be recorded, so the
+                    // run stops here instead of failing every file the same way.
+                    Err(Error::Journal(e)) if e.is_storage() => {
+                        stop.set(format!("the journal could not be written ({e})"));
+                    }
+                    Err(error) => {
+                        counts.failed.fetch_add(1, Ordering::Relaxed);
+                        events(Event::DevelopFailed {
+                            path: path.clone(),
+                            preset: None,
+                            error: error.to_string(),
+                        });
+                    }
                 }
             });
         }
@@ -181,29 +229,32 @@ struct Producer<'a> {
     request: &'a UploadRequest,
     counts: &'a Counts,
     events: &'a Events,
+    stop: &'a Stop,
 }
 
 impl Producer<'_> {
     /// One camera file: recorded (hashed unless known unchanged), each rendition developed
     /// unless the cache has it, and every upload planned.
     fn prepare(&self, path: &Path) -> Result<()> {
-        let Producer { journal, request, events, .. } = *self;
+        let Producer { journal, request, events, counts, .. } = *self;
         let io = |source| Error::Io { path: path.to_path_buf(), source };
         let meta = std::fs::metadata(path).map_err(io)?;
+        if meta.len() == 0 {
+            return Err(Error::Empty { path: path.to_path_buf() });
+        }
         let mtime_ns = meta
             .modified()
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos() as i64);
-        let name = path.to_string_lossy().into_owned();
-        let known = locked(journal)?.known_source(&name, meta.len(), mtime_ns)?;
+        let known = locked(journal)?.known_source(path, meta.len(), mtime_ns)?;
         let rating = sidecar_rating(path);
         let asset = match known {
             Some(asset) => asset,
             None => {
                 let sha256 = sha256_file(path).map_err(io)?;
                 let new = NewAsset {
-                    path: name.clone(),
+                    path: path.to_path_buf(),
                     size: meta.len(),
                     mtime_ns,
                     sha256,
@@ -211,10 +262,18 @@ impl Producer<'_> {
                     camera: None,
                     rating,
                 };
-                locked(journal)?.record_asset(&new)?
+                let recorded = locked(journal)?.record_asset(&new)?;
+                if recorded.superseded > 0 {
+                    events(Event::Superseded { path: path.to_path_buf(), uploads: recorded.superseded });
+                }
+                recorded.asset
             }
         };
         events(Event::Recorded { path: path.to_path_buf(), hashed: known.is_none() });
+        if !counts.claimed.lock().map_err(|_| Error::Poisoned)?.insert(asset) {
+            // The same bytes are already being developed and planned by this run.
+            return Ok(());
+        }
         let priority = rating.unwrap_or(0);
         let destination = &request.destination.endpoint;
         for (preset, made) in request.presets.iter().zip(self.renditions(path, asset)?) {
@@ -257,7 +316,7 @@ impl Producer<'_> {
             let id = locked(journal)?.plan_rendition(asset, &preset.name)?;
             let recorded = locked(journal)?.rendition(asset, &preset.name)?;
             match recorded.and_then(|r| r.file) {
-                Some((file, sha256, size)) if std::fs::metadata(&file).is_ok_and(|m| m.len() == size) => {
+                Some((file, sha256, size)) if cached_intact(&file, &sha256, size) => {
                     events(Event::Developed {
                         path: path.to_path_buf(),
                         preset: preset.name.clone(),
@@ -286,7 +345,7 @@ impl Producer<'_> {
             let preset = request.presets[i].name.clone();
             match developed {
                 Ok(Kept { file, sha256, size, fallback }) => {
-                    locked(journal)?.rendition_ready(id, &file.to_string_lossy(), &sha256, size)?;
+                    locked(journal)?.rendition_ready(id, &file, &sha256, size)?;
                     counts.developed.fetch_add(1, Ordering::Relaxed);
                     events(Event::Developed {
                         path: path.to_path_buf(),
@@ -327,12 +386,31 @@ fn locked(journal: &Mutex<Journal>) -> Result<std::sync::MutexGuard<'_, Journal>
     journal.lock().map_err(|_| Error::Poisoned)
 }
 
-/// Written under a temporary name and renamed, so the cache never holds half a file.
+/// Whether a cached rendition still holds the bytes recorded for it. The size is not
+/// enough: a flipped byte would be sent as is and quarantined by the server. A damaged or
+/// missing file is removed and developed again.
+fn cached_intact(file: &Path, sha256: &str, size: u64) -> bool {
+    let intact = std::fs::metadata(file).is_ok_and(|m| m.len() == size)
+        && sha256_file(file).is_ok_and(|found| found == sha256);
+    if !intact {
+        let _ = std::fs::remove_file(file);
+    }
+    intact
+}
+
+/// Written under a temporary name of its own and renamed, so the cache never holds half a
+/// file and two writers never share a temporary file.
 fn write_atomically(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let partial = target.with_extension("partial");
-    std::fs::write(&partial, bytes)?;
-    std::fs::File::open(&partial)?.sync_all()?;
-    std::fs::rename(&partial, target)
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let partial = target.with_extension(format!("{}-{n}.partial", std::process::id()));
+    let written = std::fs::write(&partial, bytes)
+        .and_then(|()| std::fs::File::open(&partial)?.sync_all())
+        .and_then(|()| std::fs::rename(&partial, target));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
 }
 
 /// The star rating an editor (Lightroom, Photo Mechanic, Bridge) wrote to the XMP sidecar
