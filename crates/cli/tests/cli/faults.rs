@@ -1,17 +1,58 @@
-//! `wedsync upload` through a proxy that misbehaves: it resets connections mid-body, stalls
-//! mid-chunk (takes no more bytes and never answers), and answers 503 — for the first
-//! connections only, so the test is bounded. Every file must end verified exactly once.
+//! `wedsync upload` through proxies that misbehave, for the first requests only so the tests
+//! are bounded. One works on TCP connections: it resets them mid-body, stalls them mid-chunk
+//! (takes no more bytes and never answers), and answers 503. The other reads HTTP: it loses
+//! the replies to creations, PATCHes and final concatenations after the server acted on
+//! them, holds replies past the client's stall timeout, turns replies into 502s, and refuses
+//! requests with 401, 403, 412 and 413. Every file must end on the server exactly once.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::{free_port, hashes_in, originals_upload, random_bytes, sha256_hex, start_server, token};
+use crate::support::{
+    assert_journal_settled, free_port, hashes_in, holdings, originals_upload, random_bytes, sha256_hex,
+    start_server, token, wedsync_at,
+};
 
-/// What the proxy does to one connection.
+/// A listener on 127.0.0.1 that hands each connection, numbered from 0 in the order they
+/// arrive, to a thread of its own, until it is dropped.
+struct Listening {
+    port: u16,
+    connections: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// `handle(connection, its number, the stop flag)` runs for every connection.
+fn listen(handle: impl Fn(TcpStream, usize, &AtomicBool) + Send + Sync + 'static) -> Listening {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (connections, stop) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+    let (c, s, handle) = (connections.clone(), stop.clone(), Arc::new(handle));
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            if s.load(Ordering::Acquire) {
+                return;
+            }
+            let Ok(client) = client else { continue };
+            let n = c.fetch_add(1, Ordering::Relaxed);
+            let (s, handle) = (s.clone(), handle.clone());
+            std::thread::spawn(move || handle(client, n, &s));
+        }
+    });
+    Listening { port, connections, stop }
+}
+
+/// What the TCP proxy does to one connection.
 #[derive(Clone, Copy, Debug)]
 enum Fault {
     Pass,
@@ -26,13 +67,12 @@ enum Fault {
 
 #[derive(Default)]
 struct Counts {
-    connections: AtomicUsize,
     resets: AtomicUsize,
     stalls: AtomicUsize,
     unavailable: AtomicUsize,
 }
 
-/// The proxy's plan: connection n (from 0) gets `plan(n)`; after `faulty` connections,
+/// The TCP proxy's plan: connection n (from 0) gets `plan(n)`; after `faulty` connections,
 /// everything passes.
 fn plan(n: usize, faulty: usize) -> Fault {
     if n >= faulty {
@@ -46,37 +86,16 @@ fn plan(n: usize, faulty: usize) -> Fault {
     }
 }
 
-struct Proxy {
-    port: u16,
+struct TcpProxy {
+    listening: Listening,
     counts: Arc<Counts>,
-    stop: Arc<AtomicBool>,
 }
 
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-    }
-}
-
-fn start_proxy(upstream: u16, faulty: usize) -> Proxy {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
+fn start_tcp_proxy(upstream: u16, faulty: usize) -> TcpProxy {
     let counts = Arc::new(Counts::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let (c, s) = (counts.clone(), stop.clone());
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            if s.load(Ordering::Acquire) {
-                return;
-            }
-            let Ok(client) = client else { continue };
-            let n = c.connections.fetch_add(1, Ordering::Relaxed);
-            let (c, s) = (c.clone(), s.clone());
-            std::thread::spawn(move || serve(client, upstream, plan(n, faulty), &c, &s));
-        }
-    });
-    Proxy { port, counts, stop }
+    let c = counts.clone();
+    let listening = listen(move |client, n, stop| serve(client, upstream, plan(n, faulty), &c, stop));
+    TcpProxy { listening, counts }
 }
 
 fn serve(mut client: TcpStream, upstream: u16, fault: Fault, counts: &Counts, stop: &AtomicBool) {
@@ -184,30 +203,27 @@ fn resets_stalls_and_503s_on_the_way_end_with_every_file_verified_once() {
     let alice = token(&data, "alice", false);
     let server_port = free_port();
     let _server = start_server(&data, server_port);
-    let proxy = start_proxy(server_port, 24);
-    let url = format!("http://127.0.0.1:{}/files", proxy.port);
-    let out = Command::new(env!("CARGO_BIN_EXE_wedsync"))
-        .args(originals_upload(
+    let proxy = start_tcp_proxy(server_port, 24);
+    let url = format!("http://127.0.0.1:{}/files", proxy.listening.port);
+    let (code, text) = wedsync_at(
+        &home,
+        &originals_upload(
             &card,
             &url,
             &alice,
             // The proxy's fault schedule is counted in connections of one stream per file.
             &["--parts", "1", "--streams", "3", "--stall", "2", "--attempts", "30"],
-        ))
-        .env("WEDSYNC_HOME", &home)
-        .output()
-        .expect("run wedsync upload");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    println!("{text}");
+        ),
+    );
     let c = &proxy.counts;
     println!(
         "proxy: {} connections, {} resets, {} stalls, {} 503s",
-        c.connections.load(Ordering::Relaxed),
+        proxy.listening.connections.load(Ordering::Relaxed),
         c.resets.load(Ordering::Relaxed),
         c.stalls.load(Ordering::Relaxed),
         c.unavailable.load(Ordering::Relaxed)
     );
-    assert!(out.status.success(), "{text}");
+    assert_eq!(code, 0, "{text}");
     for (what, n) in [("reset", &c.resets), ("stall", &c.stalls), ("503", &c.unavailable)] {
         assert!(n.load(Ordering::Relaxed) > 0, "no {what} was injected");
     }
@@ -216,8 +232,408 @@ fn resets_stalls_and_503s_on_the_way_end_with_every_file_verified_once() {
     let stored = hashes_in(&data.join("uploads"), |_| true);
     let complete: Vec<&String> = stored.iter().filter(|h| want.contains(h)).collect();
     assert_eq!(complete.len(), want.len(), "every file once on the server");
+    assert_journal_settled(&home);
+}
+
+/// A request, as the HTTP proxy's plan counts them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Kind {
+    Options,
+    Head,
+    Patch,
+    /// POST of a whole or a partial upload (no `Upload-Concat`, or `partial`).
+    Create,
+    /// POST of a final upload (`Upload-Concat: final;…`): the server joins the parts.
+    Final,
+    Other,
+}
+
+/// What the HTTP proxy does with one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Act {
+    Pass,
+    /// Forward it, take the server's whole reply (so the server did act), then reset the
+    /// client's connection without a reply.
+    LoseReply,
+    /// Forward it, take the reply, and hold it for [`DELAY`] before sending it on: the
+    /// client has cut the request by then.
+    Delay,
+    /// Answer this status without forwarding.
+    Answer(u16),
+    /// Forward it, take the reply, and answer 502 instead: a gateway that lost the reply.
+    ForwardThen502,
+}
+
+/// Longer than the `--stall 2` the test gives the client.
+const DELAY: Duration = Duration::from_secs(4);
+
+/// The HTTP proxy's faults: the n-th request (from 0) of a kind, and what it gets. Every
+/// other request passes, and every request once the proxy is healed. The numbers fit the
+/// test's card, whose first run makes some 50 creations, 60 PATCHes, 12 finals and a HEAD
+/// after each final and each retry; every fault must fire. Once all have, the token is
+/// "revoked": the next request gets 401, which stops the client's run (every request
+/// would be refused alike), so it comes last.
+const PLAN: &[(Kind, usize, Act)] = &[
+    (Kind::Create, 1, Act::LoseReply),
+    (Kind::Create, 4, Act::Delay),
+    (Kind::Create, 7, Act::ForwardThen502),
+    (Kind::Create, 13, Act::LoseReply),
+    (Kind::Create, 16, Act::Answer(413)),
+    (Kind::Create, 19, Act::Answer(502)),
+    (Kind::Patch, 2, Act::LoseReply),
+    (Kind::Patch, 5, Act::Delay),
+    (Kind::Patch, 8, Act::Answer(403)),
+    (Kind::Patch, 11, Act::ForwardThen502),
+    (Kind::Patch, 14, Act::Answer(502)),
+    (Kind::Patch, 17, Act::Answer(412)),
+    (Kind::Patch, 20, Act::LoseReply),
+    (Kind::Final, 0, Act::LoseReply),
+    (Kind::Final, 2, Act::ForwardThen502),
+    (Kind::Final, 4, Act::Delay),
+    (Kind::Final, 6, Act::LoseReply),
+    (Kind::Head, 1, Act::Answer(502)),
+    (Kind::Head, 3, Act::LoseReply),
+];
+
+/// What the HTTP proxy saw and did.
+#[derive(Default)]
+struct Log {
+    /// Requests of each kind so far: the next one's number in [`PLAN`].
+    seen: HashMap<Kind, usize>,
+    injected: Vec<(Kind, usize, Act)>,
+    /// Requests the client gave up before their end (a part cancelled when another part of
+    /// its file failed): never forwarded, as a proxy that buffers requests does.
+    cut: usize,
+    /// What the proxy could not handle: a bug of the test, unless the server failed.
+    problems: Vec<String>,
+    /// The 401 that follows the plan was given.
+    revoked: bool,
+}
+
+struct HttpProxy {
+    listening: Listening,
+    log: Arc<Mutex<Log>>,
+    healed: Arc<AtomicBool>,
+}
+
+impl HttpProxy {
+    /// From now on every request passes.
+    fn heal(&self) {
+        self.healed.store(true, Ordering::Release);
+    }
+
+    /// Faults `act` injected into requests of `kind` (any kind: `None`).
+    fn injected(&self, kind: Option<Kind>, act: Act) -> usize {
+        let log = self.log.lock().expect("log");
+        log.injected.iter().filter(|&&(k, _, a)| a == act && kind.is_none_or(|kind| kind == k)).count()
+    }
+
+    /// Each kind of fault, how often and where; the requests seen.
+    fn summary(&self) -> String {
+        let log = self.log.lock().expect("log");
+        let mut acts: Vec<Act> = Vec::new();
+        for &(_, _, act) in &log.injected {
+            if !acts.contains(&act) {
+                acts.push(act);
+            }
+        }
+        let mut lines: Vec<String> = acts
+            .iter()
+            .map(|&act| {
+                let at: Vec<String> = log
+                    .injected
+                    .iter()
+                    .filter(|i| i.2 == act)
+                    .map(|(kind, n, _)| format!("{kind:?} #{n}"))
+                    .collect();
+                format!("  {act:?}: {} ({})", at.len(), at.join(", "))
+            })
+            .collect();
+        lines.push(format!("  requests: {:?}, {} cut by the client", log.seen, log.cut));
+        format!("proxy faults:\n{}", lines.join("\n"))
+    }
+}
+
+fn start_http_proxy(upstream: u16) -> HttpProxy {
+    let (log, healed) = (Arc::new(Mutex::new(Log::default())), Arc::new(AtomicBool::new(false)));
+    let (l, h) = (log.clone(), healed.clone());
+    let listening = listen(move |client, _, _| exchange(client, upstream, &l, &h));
+    HttpProxy { listening, log, healed }
+}
+
+/// One request on its own connection, and its reply as the plan says.
+fn exchange(mut client: TcpStream, upstream: u16, log: &Mutex<Log>, healed: &AtomicBool) {
+    let _ = client.set_read_timeout(Some(Duration::from_secs(60)));
+    let request = match receive(&mut client) {
+        Received::Request(r) => r,
+        Received::Nothing => return,
+        Received::Cut => {
+            log.lock().expect("log").cut += 1;
+            return;
+        }
+        Received::Unreadable(why) => {
+            log.lock().expect("log").problems.push(why);
+            reset(&client);
+            return;
+        }
+    };
+    let kind = request.kind();
+    let act = {
+        let mut log = log.lock().expect("log");
+        let seen = log.seen.entry(kind).or_default();
+        let n = *seen;
+        *seen += 1;
+        let mut planned = PLAN.iter().find(|&&(k, i, _)| k == kind && i == n).map(|&(_, _, act)| act);
+        if planned.is_none() && !log.revoked && log.injected.len() >= PLAN.len() && kind != Kind::Options {
+            log.revoked = true;
+            planned = Some(Act::Answer(401));
+        }
+        match planned {
+            Some(act) if !healed.load(Ordering::Acquire) => {
+                log.injected.push((kind, n, act));
+                act
+            }
+            _ => Act::Pass,
+        }
+    };
+    if let Act::Answer(status) = act {
+        return answer(&mut client, status);
+    }
+    let Some(reply) = forward(upstream, &request) else {
+        log.lock().expect("log").problems.push(format!("no reply from the server to {}", request.line()));
+        return reset(&client);
+    };
+    match act {
+        Act::LoseReply => reset(&client),
+        Act::ForwardThen502 => answer(&mut client, 502),
+        Act::Delay => {
+            std::thread::sleep(DELAY);
+            relay(&mut client, &reply);
+        }
+        _ => relay(&mut client, &reply),
+    }
+}
+
+/// A request as the client sent it: its head (without the blank line) and its body.
+struct Request {
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn line(&self) -> &str {
+        self.head.split("\r\n").next().unwrap_or("")
+    }
+
+    fn kind(&self) -> Kind {
+        let concat = header_of(&self.head, "Upload-Concat").unwrap_or("");
+        match self.line().split(' ').next().unwrap_or("") {
+            "OPTIONS" => Kind::Options,
+            "HEAD" => Kind::Head,
+            "PATCH" => Kind::Patch,
+            "POST" if concat.starts_with("final") => Kind::Final,
+            "POST" => Kind::Create,
+            _ => Kind::Other,
+        }
+    }
+}
+
+enum Received {
+    Request(Request),
+    /// The client closed before sending a byte.
+    Nothing,
+    /// The client went away mid-request.
+    Cut,
+    Unreadable(String),
+}
+
+/// One request off the client's connection: the head up to the blank line, then the body
+/// by its Content-Length (the client always sends one).
+fn receive(stream: &mut TcpStream) -> Received {
+    let mut raw = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    let end = loop {
+        if let Some(at) = find(&raw, b"\r\n\r\n") {
+            break at;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) if raw.is_empty() => return Received::Nothing,
+            Ok(0) | Err(_) => return Received::Cut,
+            Ok(k) => raw.extend_from_slice(&buf[..k]),
+        }
+    };
+    let mut body = raw.split_off(end + 4);
+    raw.truncate(end);
+    let head = String::from_utf8_lossy(&raw).into_owned();
+    if header_of(&head, "Transfer-Encoding").is_some() {
+        return Received::Unreadable(format!("a body without a Content-Length: {head}"));
+    }
+    let length = match header_of(&head, "Content-Length").map(str::parse::<usize>) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return Received::Unreadable(format!("a bad Content-Length: {head}")),
+    };
+    while body.len() < length {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return Received::Cut,
+            Ok(k) => body.extend_from_slice(&buf[..k]),
+        }
+    }
+    if body.len() > length {
+        return Received::Unreadable(format!("bytes after the body (pipelining?): {head}"));
+    }
+    Received::Request(Request { head, body })
+}
+
+fn find(bytes: &[u8], what: &[u8]) -> Option<usize> {
+    bytes.windows(what.len()).position(|w| w == what)
+}
+
+/// The value of header `name` (any case) in a message head.
+fn header_of<'h>(head: &'h str, name: &str) -> Option<&'h str> {
+    head.split("\r\n")
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
+}
+
+/// `head` with `Connection: close` in place of its own connection headers, and the blank
+/// line that ends it: one message per connection, so keep-alive never mixes requests up.
+fn closing(head: &str) -> Vec<u8> {
+    let mut lines = head.split("\r\n");
+    let mut out = format!("{}\r\n", lines.next().unwrap_or(""));
+    for line in lines {
+        let name = line.split_once(':').map_or("", |(k, _)| k.trim());
+        if !name.eq_ignore_ascii_case("connection") && !name.eq_ignore_ascii_case("keep-alive") {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    out.into_bytes()
+}
+
+/// Sends `request` to the server on a connection of its own and returns its whole reply
+/// (the server closes after it), or `None` when no reply came.
+fn forward(upstream: u16, request: &Request) -> Option<Vec<u8>> {
+    let mut server = TcpStream::connect(("127.0.0.1", upstream)).ok()?;
+    server.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    // A server that answers before reading the whole body may close without reading the
+    // rest: the write fails, and the reply still counts.
+    let _ = server.write_all(&[closing(&request.head), request.body.clone()].concat());
+    let mut reply = Vec::new();
+    let _ = server.read_to_end(&mut reply);
+    find(&reply, b"\r\n\r\n").map(|_| reply)
+}
+
+/// Sends a reply on with `Connection: close`, then closes.
+fn relay(client: &mut TcpStream, reply: &[u8]) {
+    let end = find(reply, b"\r\n\r\n").unwrap_or(reply.len());
+    let head = String::from_utf8_lossy(&reply[..end]);
+    let body = reply.get(end + 4..).unwrap_or_default();
+    let _ = client.write_all(&[closing(&head), body.to_vec()].concat());
+    let _ = client.shutdown(Shutdown::Write);
+}
+
+/// The proxy's own answer, with a short body.
+fn answer(client: &mut TcpStream, status: u16) {
+    let reason = match status {
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        _ => "Bad Gateway",
+    };
+    let body = format!("{reason} (the test proxy)");
+    let reply = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    relay(client, reply.as_bytes());
+}
+
+#[test]
+fn lost_replies_refusals_and_delays_end_with_every_file_on_the_server_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, home, card) = (dir.path().join("data"), dir.path().join("home"), dir.path().join("card"));
+    std::fs::create_dir_all(&card).expect("mkdir");
+    // At 64 KiB chunks: two files go whole, their bytes in the creation POST; one as three
+    // parts of a chunk each; the others as 3 or 4 parts of several chunks, and a final.
+    let sizes = [
+        20_000, 60_000, 150_000, 310_000, 380_000, 450_000, 520_000, 600_000, 680_000, 750_000, 820_000,
+        900_000, 960_000, 1_000_000,
+    ];
+    let mut seed = 0x0bad_cafe_f00d_d00du64;
+    let want: Vec<String> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| {
+            let bytes = random_bytes(len, &mut seed);
+            std::fs::write(card.join(format!("IMG_{i:04}.JPG")), &bytes).expect("write");
+            sha256_hex(&bytes)
+        })
+        .collect();
+    let alice = token(&data, "alice", false);
+    let admin = token(&data, "ops", true);
+    let server_port = free_port();
+    let _server = start_server(&data, server_port);
+    let proxy = start_http_proxy(server_port);
+    let url = format!("http://127.0.0.1:{}/files", proxy.listening.port);
+    let args = originals_upload(
+        &card,
+        &url,
+        &alice,
+        &["--parts", "4", "--streams", "3", "--stall", "2", "--attempts", "30"],
+    );
+
+    // Run 1, through every fault.
+    let (code, out) = wedsync_at(&home, &args);
+    println!("{}", proxy.summary());
+    let problems = std::mem::take(&mut proxy.log.lock().expect("log").problems);
+    assert_eq!(problems, Vec::<String>::new(), "the proxy itself failed");
+    let wanted = [
+        (Some(Kind::Create), Act::LoseReply),
+        (Some(Kind::Patch), Act::LoseReply),
+        (Some(Kind::Final), Act::LoseReply),
+        (None, Act::Delay),
+        (None, Act::ForwardThen502),
+        (None, Act::Answer(502)),
+        (None, Act::Answer(401)),
+        (None, Act::Answer(403)),
+        (None, Act::Answer(412)),
+        (None, Act::Answer(413)),
+    ];
+    for (kind, act) in wanted {
+        assert!(
+            proxy.injected(kind, act) > 0,
+            "no {act:?} was injected into {kind:?}: the plan does not fit"
+        );
+    }
+    // The refusals are causes to remove, not to retry: the run fails and says why.
+    assert_ne!(code, 0, "run 1 reported success with refused uploads: {out}");
+    // Not every refusal need be named: one that hits a part of a file while an error of
+    // another part ends the attempt is never seen by the client.
+    let named: Vec<&str> = ["401", "403", "412", "413"].into_iter().filter(|s| out.contains(s)).collect();
+    println!("refusals named in the output: {named:?}");
+    assert!(!named.is_empty(), "the output names no refusal: {out}");
+    // The transient faults were survived in the run; the refusals are kept as such, and the
+    // 401 stopped the run, leaving what it had not reached queued (nothing is lost).
+    assert!(out.contains("stopped: the destination refused the token (401)"), "{out}");
     let journal = wedsync_journal::Journal::open(&home.join("journal.sqlite")).expect("journal");
-    assert_eq!(journal.consistency_problems().expect("check"), Vec::<String>::new());
     let remaining = journal.remaining().expect("remaining");
-    assert_eq!(remaining.uploads_queued + remaining.uploads_sending + remaining.failed, 0, "{remaining:?}");
+    assert!(remaining.failed > 0, "no upload was marked refused: {remaining:?}");
+    assert_eq!(journal.consistency_problems().expect("check"), Vec::<String>::new());
+    drop(journal);
+
+    // Run 2, the cause removed: the same command through the same proxy, healed. (Straight to
+    // the server would be another destination URL, which the journal keeps apart.)
+    proxy.heal();
+    let (code, out) = wedsync_at(&home, &args);
+    assert_eq!(code, 0, "{out}");
+
+    let held = holdings(server_port, &admin, &data);
+    println!("{} orphaned uploads (still receiving)\n{}", held.receiving, proxy.summary());
+    held.assert_each_file_once(&want);
+    assert_journal_settled(&home);
 }

@@ -5,6 +5,7 @@ mod develop;
 mod faults;
 mod loadtest;
 mod presets;
+mod regressions;
 mod serve;
 mod support;
 mod upload;

@@ -1,5 +1,6 @@
 //! What the binary's tests share: running `wedsync`, servers as child processes killed
-//! when dropped, raw HTTP requests, test files.
+//! when dropped, raw HTTP requests, test files, and what our server and a journal hold at
+//! the end of a test.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -16,6 +17,20 @@ pub fn wedsync(args: &[&str]) -> (i32, String) {
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
+}
+
+/// `wedsync ARGS` with its own WEDSYNC_HOME; exit code and all output (printed too).
+pub fn wedsync_at<S: AsRef<str>>(home: &Path, args: &[S]) -> (i32, String) {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_wedsync"))
+        .args(&args)
+        .env("WEDSYNC_HOME", home)
+        .env_remove("WEDSYNC_TOKEN")
+        .output()
+        .expect("run wedsync");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    println!("$ wedsync {}\n{text}", args.join(" "));
+    (out.status.code().unwrap_or(-1), text)
 }
 
 pub fn token(data: &Path, name: &str, admin: bool) -> String {
@@ -171,4 +186,88 @@ pub fn originals_upload(card: &Path, url: &str, token: &str, extra: &[&str]) -> 
     .chain(extra)
     .map(|a| a.to_string())
     .collect()
+}
+
+/// Every upload on our server (`/admin/uploads?state=all`), oldest first.
+pub fn admin_uploads(port: u16, admin: &str) -> Vec<serde_json::Value> {
+    let (status, _, body) = request(port, "GET", "/admin/uploads?state=all&limit=100000", admin);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).expect("json")
+}
+
+pub fn admin_stats(port: u16, admin: &str) -> serde_json::Value {
+    let (status, _, body) = request(port, "GET", "/admin/stats", admin);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).expect("json")
+}
+
+/// An upload's concatenation role in the admin listing: "none", "partial" or "final".
+pub fn concat_role(upload: &serde_json::Value) -> &str {
+    match &upload["concat"] {
+        serde_json::Value::String(s) => s,
+        _ => "final",
+    }
+}
+
+/// What our server holds once the client is done, from its admin listing and the bytes in
+/// its data folder (`DATA/uploads/<id>`).
+#[derive(Debug, Default)]
+pub struct Holdings {
+    /// Complete uploads that are files, not parts of one (role none or final): the SHA-256
+    /// of their bytes → their ids.
+    pub complete: HashMap<String, Vec<String>>,
+    /// Uploads still receiving: the client left them (orphans).
+    pub receiving: u64,
+    pub quarantined: u64,
+}
+
+pub fn holdings(port: u16, admin: &str, data: &Path) -> Holdings {
+    let mut held = Holdings::default();
+    for upload in admin_uploads(port, admin) {
+        match upload["state"].as_str() {
+            Some("receiving") => held.receiving += 1,
+            Some("quarantined") => held.quarantined += 1,
+            Some("complete") if concat_role(&upload) != "partial" => {
+                let id = upload["id"].as_str().expect("id");
+                let bytes = std::fs::read(data.join("uploads").join(id)).expect("a complete upload's bytes");
+                held.complete.entry(sha256_hex(&bytes)).or_default().push(id.to_string());
+            }
+            _ => {}
+        }
+    }
+    held
+}
+
+impl Holdings {
+    /// Each of `want` (SHA-256s of the files sent) is held exactly once, and nothing else is
+    /// held as a file: a complete upload with other bytes, or a quarantined one, is corrupt.
+    pub fn assert_each_file_once(&self, want: &[String]) {
+        let missing = want.iter().filter(|h| !self.complete.contains_key(*h)).count();
+        let twice: Vec<&Vec<String>> = self
+            .complete
+            .iter()
+            .filter(|(h, ids)| want.contains(h) && ids.len() > 1)
+            .map(|(_, ids)| ids)
+            .collect();
+        let corrupt: Vec<&Vec<String>> =
+            self.complete.iter().filter(|(h, _)| !want.contains(h)).map(|(_, ids)| ids).collect();
+        assert!(
+            missing == 0 && twice.is_empty() && corrupt.is_empty() && self.quarantined == 0,
+            "of {} files, {missing} missing on the server, {} stored more than once {twice:?}; \
+             {} complete uploads with bytes of no file {corrupt:?}; {} quarantined",
+            want.len(),
+            twice.len(),
+            corrupt.len(),
+            self.quarantined
+        );
+    }
+}
+
+/// The journal in `home` passes its consistency checks and has nothing left to send and
+/// nothing refused.
+pub fn assert_journal_settled(home: &Path) {
+    let journal = wedsync_journal::Journal::open(&home.join("journal.sqlite")).expect("journal");
+    assert_eq!(journal.consistency_problems().expect("check"), Vec::<String>::new());
+    let remaining = journal.remaining().expect("remaining");
+    assert_eq!(remaining.uploads_queued + remaining.uploads_sending + remaining.failed, 0, "{remaining:?}");
 }

@@ -3,30 +3,17 @@
 //! the uploader killed with SIGKILL again and again; the server killed mid-upload.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    free_port, hashes_in, originals_upload, random_bytes, repo_root, sha256_hex, start_server,
-    start_tus_node, start_tuspyserver, token, Kill,
+    admin_stats, admin_uploads, assert_journal_settled, concat_role, free_port, hashes_in, holdings,
+    originals_upload, random_bytes, repo_root, sha256_hex, start_server, start_tus_node, start_tuspyserver,
+    token, wedsync_at, Kill,
 };
 
-fn samples() -> PathBuf {
+pub(crate) fn samples() -> PathBuf {
     repo_root().join("../shared/samples")
-}
-
-/// `wedsync ARGS` with its own WEDSYNC_HOME; exit code and all output.
-fn wedsync_at<S: AsRef<str>>(home: &Path, args: &[S]) -> (i32, String) {
-    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_wedsync"))
-        .args(&args)
-        .env("WEDSYNC_HOME", home)
-        .env_remove("WEDSYNC_TOKEN")
-        .output()
-        .expect("run wedsync");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    println!("$ wedsync {}\n{text}", args.join(" "));
-    (out.status.code().unwrap_or(-1), text)
 }
 
 /// SHA-256 of each sample file and of each rendition in the home's cache: what the server
@@ -78,10 +65,10 @@ fn renditions_and_originals_reach_our_server_once_and_a_second_run_sends_nothing
 
     let (code, out) = wedsync_at(&home, &["status"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains(&format!("{url}: {} verified, 0 queued, 0 sending, 0 failed", 3 * n)), "{out}");
+    assert!(out.contains(&format!("{url}: {} verified, 0 queued, 0 sending, 0 refused", 3 * n)), "{out}");
     assert!(out.contains("nothing left to do"), "{out}");
 
-    // A wrong token is refused for good and says so; nothing is marked sent.
+    // A wrong token is refused and says so; nothing is marked sent.
     let other = dir.path().join("other-home");
     let (code, out) = wedsync_at(&other, &[&args[..], &["--token", "wst_not-a-token"]].concat());
     assert_ne!(code, 0, "{out}");
@@ -90,9 +77,10 @@ fn renditions_and_originals_reach_our_server_once_and_a_second_run_sends_nothing
 
 /// The samples' `web` renditions and originals sent to a peer server storing in a folder:
 /// the folder's data files (not its `sidecar`-suffixed metadata) are exactly those bytes.
-/// At 1 MiB chunks each original of several MiB goes in parts where the server concatenates
-/// (`concatenates`), and as one upload where it does not.
-fn a_peer_receives_everything(start: fn(&Path) -> (Kill, String), sidecar: &str, concatenates: bool) {
+/// At 1 MiB chunks each original of several MiB would go in parts to our server; to peers,
+/// which do not answer a repeated creation with the upload it made (so a lost reply to the
+/// final request could store a second copy), every file goes as one upload.
+fn a_peer_receives_everything(start: fn(&Path) -> (Kill, String), sidecar: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (store, home) = (dir.path().join("store"), dir.path().join("home"));
     std::fs::create_dir_all(&store).expect("mkdir");
@@ -119,17 +107,19 @@ fn a_peer_receives_everything(start: fn(&Path) -> (Kill, String), sidecar: &str,
     let split = journal.event_count("upload.parts").expect("events");
     let large = sample_files().iter().filter(|f| std::fs::metadata(f).expect("stat").len() > 2 << 20).count();
     assert!(large > 0, "the samples hold no file of several MiB");
-    assert_eq!(split, if concatenates { large as u64 } else { 0 });
+    assert_eq!(split, 0, "no file in parts to a peer");
 }
 
 #[test]
 fn renditions_and_originals_reach_tus_node_server_byte_identical() {
-    a_peer_receives_everything(start_tus_node, ".json", false);
+    a_peer_receives_everything(start_tus_node, ".json");
 }
 
 #[test]
 fn renditions_and_originals_reach_tuspyserver_byte_identical() {
-    a_peer_receives_everything(start_tuspyserver, ".info", true);
+    // tuspyserver concatenates, but a repeated final request there would store a second
+    // copy: without our server's idempotency-key extension, files go whole.
+    a_peer_receives_everything(start_tuspyserver, ".info");
 }
 
 #[test]
@@ -176,17 +166,17 @@ fn make_card(dir: &Path, count: usize) -> Vec<PathBuf> {
 
 /// Our server on 127.0.0.1 with a fresh data folder in `dir`, a user's and an admin's token,
 /// and a WEDSYNC_HOME beside it.
-struct OurServer {
-    data: PathBuf,
-    home: PathBuf,
-    alice: String,
-    admin: String,
-    port: u16,
-    url: String,
-    _server: Kill,
+pub(crate) struct OurServer {
+    pub data: PathBuf,
+    pub home: PathBuf,
+    pub alice: String,
+    pub admin: String,
+    pub port: u16,
+    pub url: String,
+    pub _server: Kill,
 }
 
-fn our_server(dir: &Path) -> OurServer {
+pub(crate) fn our_server(dir: &Path) -> OurServer {
     let (data, home) = (dir.join("data"), dir.join("home"));
     let alice = token(&data, "alice", false);
     let admin = token(&data, "ops", true);
@@ -209,10 +199,29 @@ fn start_upload(home: &Path, args: &[String]) -> Kill {
     )
 }
 
-fn admin_stats(port: u16, admin: &str) -> serde_json::Value {
-    let (status, _, body) = crate::support::request(port, "GET", "/admin/stats", admin);
-    assert_eq!(status, 200);
-    serde_json::from_slice(&body).expect("json")
+/// Runs `args` again and again, each run killed (SIGKILL) after a random 150–550 ms, until
+/// `wanted` kills have landed or a run ends by itself (it must succeed). Returns the kills.
+fn kill_rounds(home: &Path, args: &[String], wanted: u64, mut rng: u64) -> u64 {
+    let mut kills = 0;
+    while kills < wanted {
+        let mut child = start_upload(home, args);
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let after = Duration::from_millis(150 + rng % 400);
+        let started = Instant::now();
+        while started.elapsed() < after {
+            if let Some(status) = child.0.try_wait().expect("wait") {
+                assert!(status.success(), "after {kills} kills: the upload failed");
+                return kills;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = child.0.kill();
+        let _ = child.0.wait();
+        kills += 1;
+    }
+    kills
 }
 
 const CHUNK: u64 = 64 * 1024;
@@ -241,39 +250,7 @@ fn killing_the_uploader_again_and_again_loses_nothing_and_repeats_at_most_a_chun
             "16",
         ],
     );
-    let mut kills = 0;
-    let mut rng = 0x853c_49e6_748f_ea9bu64;
-    for round in 0..40 {
-        if kills >= 12 {
-            break;
-        }
-        let mut child = start_upload(&home, &args);
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let after = Duration::from_millis(150 + rng % 400);
-        let started = Instant::now();
-        let finished = loop {
-            if let Some(status) = child.0.try_wait().expect("wait") {
-                break Some(status);
-            }
-            if started.elapsed() >= after {
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        match finished {
-            Some(status) => {
-                assert!(status.success(), "round {round}: the upload failed");
-                break;
-            }
-            None => {
-                let _ = child.0.kill();
-                let _ = child.0.wait();
-                kills += 1;
-            }
-        }
-    }
+    let kills = kill_rounds(&home, &args, 12, 0x853c_49e6_748f_ea9b);
     assert!(kills >= 10, "only {kills} kills landed before the upload finished; slow the test's card down");
     let (code, out) = wedsync_at(&home, &args);
     assert_eq!(code, 0, "{out}");
@@ -292,11 +269,41 @@ fn killing_the_uploader_again_and_again_loses_nothing_and_repeats_at_most_a_chun
     assert!(orphans <= kills, "{orphans} orphans after {kills} kills");
     // At most one chunk per stream in flight at each kill.
     assert!(resent <= kills * 4 * CHUNK, "{resent} bytes resent after {kills} kills");
+    assert_journal_settled(&home);
+}
 
-    let journal = wedsync_journal::Journal::open(&home.join("journal.sqlite")).expect("journal");
-    assert_eq!(journal.consistency_problems().expect("check"), Vec::<String>::new());
-    let remaining = journal.remaining().expect("remaining");
-    assert_eq!(remaining.uploads_queued + remaining.uploads_sending + remaining.failed, 0, "{remaining:?}");
+#[test]
+fn killing_the_uploader_mid_parts_fifty_times_loses_nothing_and_stores_nothing_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 60 files of 300–900 KB (36 MB): 5 to 14 chunks of 64 KiB each, sent as 3 or 4 parts and
+    // a final upload, so kills land in creations, PATCHes and concatenations.
+    let sizes: Vec<usize> = (0..60).map(|i| 300_000 + (i * 10_007) % 600_000).collect();
+    let files = card_of(&dir.path().join("card"), &sizes);
+    let total: u64 = files.iter().map(|f| std::fs::metadata(f).expect("stat").len()).sum();
+    let OurServer { data, home, alice, admin, port, url, _server } = our_server(dir.path());
+    let card = dir.path().join("card");
+    let extra = ["--parts", "4", "--streams", "4"];
+    // 250 KB/s with a 250 KB burst at each start: 50 runs of a few hundred ms send about
+    // half of the card, and the kills land while every kind of request is in flight.
+    let capped = originals_upload(&card, &url, &alice, &[&extra[..], &["--limit-mbit", "2"]].concat());
+    let kills = kill_rounds(&home, &capped, 50, 0x2545_f491_4f6c_dd1d);
+    assert!(kills >= 50, "only {kills} kills landed before the upload finished; slow the test's card down");
+    // The last run without the cap, so the rest takes seconds.
+    let (code, out) = wedsync_at(&home, &originals_upload(&card, &url, &alice, &extra));
+    assert_eq!(code, 0, "{out}");
+
+    let held = holdings(port, &admin, &data);
+    let received = admin_stats(port, &admin)["bytes_received_total"].as_u64().expect("bytes");
+    // Orphans: uploads the server made (a part, a final) before a kill, before the journal
+    // heard of them.
+    println!(
+        "{kills} kills: {} orphaned uploads, {} bytes received more than once",
+        held.receiving,
+        received.saturating_sub(total)
+    );
+    held.assert_each_file_once(&want_hashes(&files));
+    assert!(held.receiving <= kills, "{} orphans after {kills} kills", held.receiving);
+    assert_journal_settled(&home);
 }
 
 #[test]
@@ -340,7 +347,7 @@ fn a_server_killed_mid_upload_is_waited_for_and_the_upload_completes() {
 }
 
 /// Random files of these sizes in a fresh card folder.
-fn card_of(dir: &Path, sizes: &[usize]) -> Vec<PathBuf> {
+pub(crate) fn card_of(dir: &Path, sizes: &[usize]) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).expect("mkdir");
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     sizes
@@ -360,18 +367,12 @@ fn uploads_by_role(
     port: u16,
     admin: &str,
 ) -> (Vec<serde_json::Value>, Vec<serde_json::Value>, Vec<serde_json::Value>) {
-    let (status, _, body) = crate::support::request(port, "GET", "/admin/uploads?state=all", admin);
-    assert_eq!(status, 200);
-    let all: Vec<serde_json::Value> = serde_json::from_slice(&body).expect("json");
-    let role = |u: &serde_json::Value| match &u["concat"] {
-        serde_json::Value::String(s) => s.clone(),
-        _ => "final".to_string(),
-    };
-    let pick = |r: &str| all.iter().filter(|u| role(u) == r).cloned().collect::<Vec<_>>();
+    let all = admin_uploads(port, admin);
+    let pick = |r: &str| all.iter().filter(|u| concat_role(u) == r).cloned().collect::<Vec<_>>();
     (pick("none"), pick("partial"), pick("final"))
 }
 
-fn want_hashes(files: &[PathBuf]) -> Vec<String> {
+pub(crate) fn want_hashes(files: &[PathBuf]) -> Vec<String> {
     let mut want: Vec<String> = files.iter().map(|f| sha256_hex(&std::fs::read(f).expect("read"))).collect();
     want.sort();
     want
