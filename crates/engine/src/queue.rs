@@ -27,6 +27,14 @@ impl Stop {
         }
     }
 
+    /// Stops the run if `error` means the journal itself cannot be written or read; a
+    /// refused change (an upload superseded meanwhile) is not a reason to stop.
+    pub fn on_journal_error(&self, error: &wedsync_journal::Error) {
+        if error.is_storage() {
+            self.set(format!("the journal could not be written ({error})"));
+        }
+    }
+
     pub fn is_set(&self) -> bool {
         self.0.lock().map_or(true, |r| r.is_some())
     }
@@ -86,9 +94,7 @@ impl JournalQueue {
     fn write(&self, f: impl FnOnce(&mut Journal) -> wedsync_journal::Result<()>) {
         if let Some(mut journal) = self.lock() {
             if let Err(e) = f(&mut journal) {
-                if e.is_storage() {
-                    self.stop.set(format!("the journal could not be written ({e})"));
-                }
+                self.stop.on_journal_error(&e);
             }
         }
     }
@@ -185,7 +191,11 @@ impl Queue for JournalQueue {
         let Ok(mut left) = self.left.lock() else { return Next::Done };
         let pending = match journal.pending_uploads(&self.destination, busy.len() + left.len() + 1) {
             Ok(p) => p,
-            Err(_) => return Next::Later,
+            // Asking again would fail the same way, every poll, for ever.
+            Err(e) => {
+                self.stop.set(format!("the journal could not be read ({e})"));
+                return Next::Done;
+            }
         };
         let producing = self.producing.load(Ordering::Acquire);
         match pending.iter().find(|u| !busy.contains(&u.id) && !left.contains(&u.id)) {
@@ -200,9 +210,7 @@ impl Queue for JournalQueue {
                     let name = describe(&journal.source_paths(upload.asset).unwrap_or_default(), upload);
                     // Kept, so that `wedsync status` says what the upload waits on.
                     if let Err(e) = journal.upload_attempt_failed(upload.id, &why) {
-                        if e.is_storage() {
-                            self.stop.set(format!("the journal could not be written ({e})"));
-                        }
+                        self.stop.on_journal_error(&e);
                     }
                     (self.events)(Event::Left { name, error: why });
                     left.insert(upload.id);
@@ -269,9 +277,7 @@ impl JournalRecord {
     fn with(&self, f: impl FnOnce(&mut Journal) -> wedsync_journal::Result<()>) -> Result<(), String> {
         let mut journal = self.journal.lock().map_err(|_| "the journal lock was poisoned".to_string())?;
         f(&mut journal).map_err(|e| {
-            if e.is_storage() {
-                self.stop.set(format!("the journal could not be written ({e})"));
-            }
+            self.stop.on_journal_error(&e);
             e.to_string()
         })
     }

@@ -204,9 +204,7 @@ fn produce(producer: &Producer<'_>) {
                     Ok(()) => {}
                     // The journal cannot be written: nothing more can be recorded, so the
                     // run stops here instead of failing every file the same way.
-                    Err(Error::Journal(e)) if e.is_storage() => {
-                        stop.set(format!("the journal could not be written ({e})"));
-                    }
+                    Err(Error::Journal(e)) if e.is_storage() => stop.on_journal_error(&e),
                     Err(error) => {
                         counts.failed.fetch_add(1, Ordering::Relaxed);
                         events(Event::DevelopFailed {

@@ -32,6 +32,30 @@ pub(crate) async fn finish(ingest: &Ingest, upload: &Upload) -> Result<UploadSta
     Ok(state)
 }
 
+/// Joins the final upload `upload` if all its parts are complete and it is not joined yet,
+/// and returns it as it then is. The joining runs on a task of its own, so a client that
+/// goes away mid-way (killed, its connection lost) cannot leave a final half-made and
+/// stuck; asking again (a repeated POST, a HEAD) finishes one that an earlier interruption
+/// left unjoined.
+pub(crate) async fn assemble(ingest: &Ingest, upload: Upload) -> Result<Upload> {
+    if !upload.is_final() || upload.state != UploadState::Receiving || ingest.inner.store.concat().is_none() {
+        return Ok(upload);
+    }
+    let (ingest, id) = (ingest.clone(), upload.id.clone());
+    tokio::spawn(async move {
+        let joined = match ingest.inner.store.concat() {
+            Some(concat) => concat.concatenate(&id).await?,
+            None => None,
+        };
+        match joined {
+            Some(done) => Ok(Upload { state: finish(&ingest, &done).await?, ..done }),
+            None => ingest.inner.store.get(&id).await,
+        }
+    })
+    .await
+    .map_err(|e| crate::Error::Task(format!("joining upload {}: {e}", upload.id)))?
+}
+
 async fn verify(ingest: &Ingest, upload: &Upload) -> Result<UploadState> {
     let store = &ingest.inner.store;
     let declared = parse_metadata(&upload.metadata)

@@ -30,7 +30,8 @@ pub use crate::router::router;
 pub use crate::server::{open_db, open_local, serve};
 pub use crate::state::Ingest;
 pub use crate::store::{
-    Concat, Created, DeferLength, FileStore, NewUpload, Terminate, Upload, UploadState, UploadStore,
+    Concat, ConcatRole, Created, DeferLength, FileStore, NewUpload, Terminate, Upload, UploadState,
+    UploadStore,
 };
 
 /// Runs every header parser over `data` and checks that what parses round-trips. The fuzz

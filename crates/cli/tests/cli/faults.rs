@@ -262,6 +262,9 @@ enum Act {
     Answer(u16),
     /// Forward it, take the reply, and answer 502 instead: a gateway that lost the reply.
     ForwardThen502,
+    /// Forward it with one byte of its body flipped and its `Upload-Checksum` dropped:
+    /// bytes damaged on the way where no chunk checksum can catch them.
+    Corrupt,
 }
 
 /// Longer than the `--stall 2` the test gives the client.
@@ -354,15 +357,22 @@ impl HttpProxy {
     }
 }
 
-fn start_http_proxy(upstream: u16) -> HttpProxy {
+/// What the HTTP proxy does: its faults (see [`PLAN`]), and whether a 401 follows them.
+#[derive(Clone, Copy)]
+struct Plan {
+    faults: &'static [(Kind, usize, Act)],
+    revoke: bool,
+}
+
+fn start_http_proxy(upstream: u16, plan: Plan) -> HttpProxy {
     let (log, healed) = (Arc::new(Mutex::new(Log::default())), Arc::new(AtomicBool::new(false)));
     let (l, h) = (log.clone(), healed.clone());
-    let listening = listen(move |client, _, _| exchange(client, upstream, &l, &h));
+    let listening = listen(move |client, _, _| exchange(client, upstream, plan, &l, &h));
     HttpProxy { listening, log, healed }
 }
 
 /// One request on its own connection, and its reply as the plan says.
-fn exchange(mut client: TcpStream, upstream: u16, log: &Mutex<Log>, healed: &AtomicBool) {
+fn exchange(mut client: TcpStream, upstream: u16, plan: Plan, log: &Mutex<Log>, healed: &AtomicBool) {
     let _ = client.set_read_timeout(Some(Duration::from_secs(60)));
     let request = match receive(&mut client) {
         Received::Request(r) => r,
@@ -383,8 +393,9 @@ fn exchange(mut client: TcpStream, upstream: u16, log: &Mutex<Log>, healed: &Ato
         let seen = log.seen.entry(kind).or_default();
         let n = *seen;
         *seen += 1;
-        let mut planned = PLAN.iter().find(|&&(k, i, _)| k == kind && i == n).map(|&(_, _, act)| act);
-        if planned.is_none() && !log.revoked && log.injected.len() >= PLAN.len() && kind != Kind::Options {
+        let mut planned = plan.faults.iter().find(|&&(k, i, _)| k == kind && i == n).map(|&(_, _, act)| act);
+        let all_fired = log.injected.len() >= plan.faults.len();
+        if plan.revoke && planned.is_none() && !log.revoked && all_fired && kind != Kind::Options {
             log.revoked = true;
             planned = Some(Act::Answer(401));
         }
@@ -399,6 +410,7 @@ fn exchange(mut client: TcpStream, upstream: u16, log: &Mutex<Log>, healed: &Ato
     if let Act::Answer(status) = act {
         return answer(&mut client, status);
     }
+    let request = if act == Act::Corrupt { request.damaged() } else { request };
     let Some(reply) = forward(upstream, &request) else {
         log.lock().expect("log").problems.push(format!("no reply from the server to {}", request.line()));
         return reset(&client);
@@ -423,6 +435,22 @@ struct Request {
 impl Request {
     fn line(&self) -> &str {
         self.head.split("\r\n").next().unwrap_or("")
+    }
+
+    /// The request with its body's middle byte flipped and no `Upload-Checksum`.
+    fn damaged(self) -> Request {
+        let head = self
+            .head
+            .split("\r\n")
+            .filter(|line| !line.to_ascii_lowercase().starts_with("upload-checksum:"))
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        let mut body = self.body;
+        let middle = body.len() / 2;
+        if let Some(byte) = body.get_mut(middle) {
+            *byte ^= 0x20;
+        }
+        Request { head, body }
     }
 
     fn kind(&self) -> Kind {
@@ -578,7 +606,7 @@ fn lost_replies_refusals_and_delays_end_with_every_file_on_the_server_exactly_on
     let admin = token(&data, "ops", true);
     let server_port = free_port();
     let _server = start_server(&data, server_port);
-    let proxy = start_http_proxy(server_port);
+    let proxy = start_http_proxy(server_port, Plan { faults: PLAN, revoke: true });
     let url = format!("http://127.0.0.1:{}/files", proxy.listening.port);
     let args = originals_upload(
         &card,
@@ -635,5 +663,34 @@ fn lost_replies_refusals_and_delays_end_with_every_file_on_the_server_exactly_on
     let held = holdings(server_port, &admin, &data);
     println!("{} orphaned uploads (still receiving)\n{}", held.receiving, proxy.summary());
     held.assert_each_file_once(&want);
+    assert_journal_settled(&home);
+}
+
+/// Defect 7: an upload the server quarantined (its bytes did not match the declared
+/// SHA-256) failed for good. The client must send the good bytes to a new upload.
+#[test]
+fn an_upload_the_server_quarantined_is_sent_again_with_good_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, home, card) = (dir.path().join("data"), dir.path().join("home"), dir.path().join("card"));
+    std::fs::create_dir_all(&card).expect("mkdir");
+    let mut seed = 0x0dd_ba11u64;
+    let bytes = random_bytes(250_000, &mut seed);
+    std::fs::write(card.join("IMG_0001.JPG"), &bytes).expect("write");
+    let alice = token(&data, "alice", false);
+    let admin = token(&data, "ops", true);
+    let server_port = free_port();
+    let _server = start_server(&data, server_port);
+    // The second chunk (the first PATCH; the first chunk goes with the creation) is damaged.
+    const CORRUPT: &[(Kind, usize, Act)] = &[(Kind::Patch, 0, Act::Corrupt)];
+    let proxy = start_http_proxy(server_port, Plan { faults: CORRUPT, revoke: false });
+    let url = format!("http://127.0.0.1:{}/files", proxy.listening.port);
+    let (code, out) = wedsync_at(&home, &originals_upload(&card, &url, &alice, &["--parts", "1"]));
+    assert_eq!(proxy.injected(Some(Kind::Patch), Act::Corrupt), 1, "{}", proxy.summary());
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("quarantined"), "the quarantine was seen and retried: {out}");
+    let held = holdings(server_port, &admin, &data);
+    assert_eq!(held.quarantined, 1, "{held:?}");
+    assert_eq!(held.complete.get(&sha256_hex(&bytes)).map(Vec::len), Some(1), "{held:?}");
+    assert_eq!(held.complete.len(), 1, "nothing else complete: {held:?}");
     assert_journal_settled(&home);
 }

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use super::{authenticate, check_version, describe, is_expired, owned};
 use crate::error::TusError;
 use crate::state::Ingest;
+use crate::store::UploadState;
 
 pub(crate) async fn head(
     State(ingest): State<Ingest>,
@@ -19,7 +20,14 @@ pub(crate) async fn head(
     if is_expired(&upload) {
         return Err(TusError::Gone);
     }
-    let mut response = StatusCode::OK.into_response();
+    // A final left unjoined by an interruption is joined before it is described.
+    let upload = crate::complete::assemble(&ingest, upload).await?;
+    // Its bytes are all in but are not what the client declared: never a finished upload to
+    // a client resuming it (it would count it sent), but a refusal that says why.
+    let mut response = match upload.state {
+        UploadState::Quarantined => TusError::Quarantined.into_response(),
+        _ => StatusCode::OK.into_response(),
+    };
     describe(response.headers_mut(), &upload);
     Ok(response)
 }

@@ -125,12 +125,7 @@ pub(crate) async fn post(
     tracing::info!(upload = %upload.id, owner = %principal.name, length = ?upload.length, "upload created");
 
     if is_final {
-        if let Some(concat) = store.concat() {
-            if let Some(done) = concat.concatenate(&upload.id).await? {
-                let state = crate::complete::finish(&ingest, &done).await?;
-                upload = Upload { state, ..done };
-            }
-        }
+        upload = crate::complete::assemble(&ingest, upload).await?;
     } else if upload.length == Some(0) {
         upload.state = crate::complete::finish(&ingest, &upload).await?;
     } else if has_body {
@@ -189,6 +184,8 @@ async fn repeat(
     if has_body {
         discard(ingest, body).await;
     }
+    // A final whose first request was cut before it was joined is joined now.
+    let upload = crate::complete::assemble(ingest, upload).await?;
     tracing::info!(
         upload = %upload.id,
         owner = upload.owner,

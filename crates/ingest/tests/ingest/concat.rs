@@ -107,3 +107,36 @@ fn a_repeated_identical_final_answers_with_the_existing_upload() {
     let fin = again.header("location").expect("location");
     assert_eq!(server.download(&server.alice, fin).body, b"abcdef");
 }
+
+/// Regression (issue 14, found by 50 kills mid-parts): a client killed while the server
+/// joined its parts cancelled the joining with its request, leaving a final that never had
+/// an offset; the client's rerun then failed on it for ever. Such a final is joined when it
+/// is asked about again.
+#[test]
+fn a_final_left_unjoined_by_an_interruption_is_joined_when_asked_about() {
+    let server = Server::start();
+    let a = partial(&server, &server.alice, 3);
+    let b = partial(&server, &server.alice, 3);
+    assert_eq!(server.patch(&server.alice, &a, 0, b"abc", &[]).status, 204);
+    assert_eq!(server.patch(&server.alice, &b, 0, b"def", &[]).status, 204);
+    // The final as an interrupted request leaves it: recorded, never joined.
+    let id = |path: &str| path.trim_start_matches("/files/").to_string();
+    let store = server.ingest.store();
+    let owner = server.block_on(store.get(&id(&a))).expect("part").owner;
+    let new = wedsync_ingest::NewUpload {
+        owner,
+        key: None,
+        length: Some(6),
+        metadata: String::new(),
+        concat: wedsync_ingest::ConcatRole::Final(vec![id(&a), id(&b)]),
+    };
+    let fin = match server.block_on(store.create(new)).expect("create") {
+        wedsync_ingest::Created::New(upload) => format!("/files/{}", upload.id),
+        wedsync_ingest::Created::Existing(_) => panic!("no key, no existing upload"),
+    };
+    let head = server.tus(&server.alice, "HEAD", &fin, &[], b"");
+    assert_eq!(head.status, 200, "{head:?}");
+    assert_eq!(head.header("upload-offset"), Some("6"), "{head:?}");
+    assert_eq!(head.header("wedsync-upload-state"), Some("complete"));
+    assert_eq!(server.download(&server.alice, &fin).body, b"abcdef");
+}

@@ -53,3 +53,15 @@ fn expired_uploads_are_gone_then_swept() {
     assert!(!server.file(&path).exists());
     assert_eq!(server.download(&server.alice, &done).body, b"ok");
 }
+
+/// Regression (issue 14, defect 7): HEAD on a quarantined upload answered 200 with every
+/// byte in, so a client resuming it counted a photo the server would never publish as sent.
+#[test]
+fn a_quarantined_upload_answers_head_with_422_not_complete() {
+    let server = Server::start();
+    let meta = format!("sha256 {}", crate::support::b64(crate::support::sha256_hex(b"abc").as_bytes()));
+    let path = server.create(&server.alice, 3, Some(&meta));
+    assert_eq!(server.patch(&server.alice, &path, 0, b"abd", &[]).status, 422);
+    let r = server.tus(&server.alice, "HEAD", &path, &[], b"");
+    assert_eq!(r.status, 422, "{r:?}");
+}

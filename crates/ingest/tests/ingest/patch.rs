@@ -204,6 +204,7 @@ fn a_declared_sha256_mismatch_quarantines_the_upload() {
     assert_eq!(r.status, 422, "{r:?}");
     assert_eq!(r.header("upload-offset"), Some("2000"));
     let head = server.tus(&server.alice, "HEAD", &path, &[], b"");
+    assert_eq!(head.status, 422, "a resuming client must not count it sent: {head:?}");
     assert_eq!(head.header("wedsync-upload-state"), Some("quarantined"));
     assert_eq!(server.download(&server.alice, &path).status, 422, "never published");
     assert!(!server.file(&path).exists());
