@@ -91,7 +91,20 @@ fn keep_large_allocations() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_large_allocations() {}
 
+/// Mesa's Vulkan device-selection layer asks the Wayland display which GPU is the default
+/// one and, where there is no session (a headless station, a service, SSH), prints
+/// `error: XDG_RUNTIME_DIR is invalid or not set in the environment.` at every start — not
+/// an error for a program that only computes. Without a session there is no display to
+/// ask, so the layer is switched off by its own documented switch; with one it stays.
+fn quiet_headless_vulkan() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() && std::env::var_os("NODEVICE_SELECT").is_none() {
+        // Before any thread exists (argument parsing starts none) and before Vulkan loads.
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
+}
+
 fn main() -> ExitCode {
+    quiet_headless_vulkan();
     let cli = Cli::parse();
     // Only where images are developed: a long-running server should give memory back.
     if matches!(cli.command, Command::Develop(_) | Command::Upload(_) | Command::Bench(_)) {

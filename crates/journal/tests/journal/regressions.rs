@@ -111,3 +111,30 @@ fn a_file_that_changed_after_it_was_hashed_supersedes_its_old_asset() {
     drop(j);
     check_consistent(&path);
 }
+
+#[test]
+fn paths_recorded_as_text_by_an_earlier_version_are_found_after_the_migration() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("j.sqlite");
+    // A journal as version 3 left it: paths as UTF-8 text.
+    let raw = rusqlite::Connection::open(&path).expect("raw open");
+    for sql in [
+        include_str!("../../migrations/001_initial.sql"),
+        include_str!("../../migrations/002_upload_priority.sql"),
+        include_str!("../../migrations/003_upload_parts.sql"),
+    ] {
+        raw.execute_batch(sql).expect("old schema");
+    }
+    raw.pragma_update(None, "user_version", 3).expect("version");
+    raw.execute("INSERT INTO assets (sha256, size) VALUES (?1, 10)", [format!("{:064x}", 9)]).expect("asset");
+    raw.execute(
+        "INSERT INTO sources (path, asset_id, size, mtime_ns) VALUES ('/card/Ünïcode.CR2', 1, 10, 5)",
+        [],
+    )
+    .expect("source");
+    drop(raw);
+    let j = Journal::open(&path).expect("migrated");
+    let name = PathBuf::from("/card/Ünïcode.CR2");
+    assert_eq!(j.known_source(&name, 10, 5).expect("known"), Some(wedsync_journal::AssetId(1)));
+    assert_eq!(j.source_paths(wedsync_journal::AssetId(1)).expect("paths"), vec![name]);
+}
