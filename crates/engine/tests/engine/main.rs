@@ -1,0 +1,4 @@
+//! The engine against real parts: camera cards as real exFAT file systems, mounted through
+//! FUSE from a loop device, as a card reader's would be.
+
+mod cards;
