@@ -154,7 +154,7 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
             && report.stopped.is_none()
             && found.missing.is_empty()
             && report.develop_failed == 0
-            && r.uploads_queued + r.uploads_sending + r.failed == 0;
+            && r.uploads_queued + r.uploads_sending + r.uploads_refused == 0;
         anyhow::Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE })
     })
 }
@@ -175,6 +175,8 @@ fn print_event(event: Event) {
         }
         Event::DevelopFailed { path, preset, error } => match preset {
             Some(preset) => say!("FAILED to develop {} ({preset}): {error}", path.display()),
+            // The error names the file already where it comes from reading it.
+            None if error.contains(&path.display().to_string()) => say!("FAILED {error}"),
             None => say!("FAILED {}: {error}", path.display()),
         },
         Event::Verified { name, bytes } => say!("sent {name} ({:.2} MB)", bytes as f64 / 1e6),
@@ -211,14 +213,17 @@ fn summarise(report: &Report, endpoint: &str) {
 fn what_is_left(report: &Report) -> String {
     let r = &report.remaining;
     let unsent = r.uploads_queued + r.uploads_sending;
-    let refused = report.problems.iter().filter(|p| p.kind == "refused").count();
-    if unsent + r.failed == 0 {
+    if unsent + r.uploads_refused == 0 && report.develop_failed == 0 {
         return "nothing left to send".into();
     }
     let mut why = Vec::new();
-    for (kind, label) in
-        [("refused", "refused"), ("waiting", "waiting"), ("develop", "could not be developed")]
-    {
+    if report.develop_failed > 0 {
+        why.push(format!(
+            "{} file(s) or rendition(s) failed in this run (FAILED above)",
+            report.develop_failed
+        ));
+    }
+    for (kind, label) in [("refused", "refused"), ("waiting", "waiting")] {
         let of_kind: Vec<_> = report.problems.iter().filter(|p| p.kind == kind).collect();
         if let Some(first) = of_kind.first() {
             let name = first
@@ -239,7 +244,7 @@ fn what_is_left(report: &Report) -> String {
     };
     format!(
         "left: {} upload(s){megabytes}{}{} — run `wedsync upload` again to finish (it tries every unsent upload again)",
-        unsent + refused as u64,
+        unsent + r.uploads_refused,
         if why.is_empty() { "" } else { "; " },
         why.join("; ")
     )

@@ -14,6 +14,8 @@ pub enum Error {
     Transfer(#[from] wedsync_transfer::Error),
     #[error("{}: an empty file (0 bytes), not a photo: nothing to develop or send", path.display())]
     Empty { path: PathBuf },
+    #[error("{}: still being written (it changed while it was read): run again once it is complete", path.display())]
+    StillWriting { path: PathBuf },
     #[error("the journal lock was poisoned by a panic")]
     Poisoned,
     #[error("{0}")]

@@ -3,7 +3,8 @@
 //! cache, plans their uploads (and the originals' when asked), and runs the scheduler over
 //! what the journal says is left — so a second run after any interruption does only what is
 //! missing. The CLI and the desktop app drive it; it prints nothing.
-//! Cards are found as the OS mounts them ([`volumes`]).
+//! Cards are found as the OS mounts them ([`volumes`]); a file is taken only once whole
+//! ([`settle`]).
 //! Main types: [`Home`], [`UploadRequest`], [`upload`], [`Event`], [`Config`].
 
 mod config;
@@ -11,6 +12,7 @@ mod error;
 mod hash;
 mod home;
 mod queue;
+pub mod settle;
 mod upload;
 pub mod volumes;
 

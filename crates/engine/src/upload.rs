@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::hash::sha256_file;
 use crate::home::Home;
 use crate::queue::{Events, JournalQueue, Stop};
+use crate::settle::Stat;
 
 /// What to upload and how.
 pub struct UploadRequest {
@@ -251,6 +252,12 @@ impl Producer<'_> {
             Some(asset) => asset,
             None => {
                 let sha256 = sha256_file(path).map_err(io)?;
+                // A file still being written (a tethered frame) is not recorded: its hash
+                // would name bytes that are about to change.
+                let before = Stat { size: meta.len(), modified: meta.modified().ok() };
+                if Stat::of(path).map_err(io)? != before {
+                    return Err(Error::StillWriting { path: path.to_path_buf() });
+                }
                 let new = NewAsset {
                     path: path.to_path_buf(),
                     size: meta.len(),

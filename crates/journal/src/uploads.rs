@@ -74,7 +74,10 @@ pub struct Remaining {
     pub uploads_queued: u64,
     pub uploads_sending: u64,
     pub bytes_to_send: u64,
+    /// Renditions that could not be developed and uploads refused.
     pub failed: u64,
+    /// Of those, the uploads refused (tried again by the next run).
+    pub uploads_refused: u64,
 }
 
 const UPLOAD_COLUMNS: &str =
@@ -287,18 +290,19 @@ impl Journal {
             [destination],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        let failed: i64 = self.conn.query_row(
-            "SELECT (SELECT count(*) FROM renditions WHERE state = 'failed')
-                  + (SELECT count(*) FROM uploads WHERE state = 'failed' AND (?1 IS NULL OR destination = ?1))",
+        let (renditions_failed, refused): (i64, i64) = self.conn.query_row(
+            "SELECT (SELECT count(*) FROM renditions WHERE state = 'failed'),
+                    (SELECT count(*) FROM uploads WHERE state = 'failed' AND (?1 IS NULL OR destination = ?1))",
             [destination],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         Ok(Remaining {
             renditions_pending: renditions_pending as u64,
             uploads_queued: queued as u64,
             uploads_sending: sending as u64,
             bytes_to_send: bytes as u64,
-            failed: failed as u64,
+            failed: (renditions_failed + refused) as u64,
+            uploads_refused: refused as u64,
         })
     }
 }

@@ -349,3 +349,35 @@ fn the_same_photo_given_twice_and_copied_is_developed_once() {
         .collect();
     assert!(partials.is_empty(), "temporary files left: {partials:?}");
 }
+
+/// Issue 15 (and defect 8's root): a file still being written when it is hashed is not
+/// recorded — its hash would name bytes about to change — and the run says so.
+#[test]
+fn a_file_still_being_written_while_it_is_hashed_is_not_recorded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = card_of(&dir.path().join("card"), &[8_000_000, 100_000]);
+    let server = our_server(dir.path());
+    let OurServer { home, alice, url, .. } = &server;
+    let card = dir.path().join("card");
+    // A tethered camera still writing the first frame: 1 KB every millisecond.
+    let writing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let writer = {
+        let (path, writing) = (files[0].clone(), writing.clone());
+        std::thread::spawn(move || {
+            let mut file = std::fs::OpenOptions::new().append(true).open(&path).expect("open");
+            while writing.load(std::sync::atomic::Ordering::Acquire) {
+                std::io::Write::write_all(&mut file, &[7u8; 1024]).expect("append");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    let (code, out) = wedsync_at(home, &originals(&card, url, alice, &[]));
+    writing.store(false, std::sync::atomic::Ordering::Release);
+    writer.join().expect("writer");
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("IMG_0000.JPG") && out.contains("still being written"), "{out}");
+    // The other frame went; the one being written was not sent with bytes of a moment.
+    assert_on_server_once(&server, &files[1..]);
+    // Once complete, it goes.
+    finishes(&server, &originals(&card, url, alice, &[]), &files);
+}
