@@ -13,6 +13,7 @@ mod hash;
 mod home;
 mod queue;
 pub mod settle;
+mod sidecar;
 mod upload;
 pub mod volumes;
 
@@ -20,4 +21,5 @@ pub use crate::config::{Config, DestinationConfig};
 pub use crate::error::{Error, Result};
 pub use crate::hash::sha256_file;
 pub use crate::home::Home;
+pub use crate::sidecar::Sidecar;
 pub use crate::upload::{upload, Event, Report, UploadRequest};

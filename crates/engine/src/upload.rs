@@ -16,6 +16,7 @@ use crate::hash::sha256_file;
 use crate::home::Home;
 use crate::queue::{Events, JournalQueue, Stop};
 use crate::settle::Stat;
+use crate::sidecar::Sidecar;
 
 /// What to upload and how.
 pub struct UploadRequest {
@@ -247,7 +248,7 @@ impl Producer<'_> {
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos() as i64);
         let known = locked(journal)?.known_source(path, meta.len(), mtime_ns)?;
-        let rating = sidecar_rating(path);
+        let rating = Sidecar::beside(path).and_then(|s| s.rating);
         let asset = match known {
             Some(asset) => asset,
             None => {
@@ -416,44 +417,4 @@ fn write_atomically(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&partial);
     }
     written
-}
-
-/// The star rating an editor (Lightroom, Photo Mechanic, Bridge) wrote to the XMP sidecar
-/// beside the file (`IMG_0001.xmp` or `IMG_0001.CR2.xmp`), as `xmp:Rating="4"` or
-/// `<xmp:Rating>4</xmp:Rating>`.
-fn sidecar_rating(path: &Path) -> Option<i64> {
-    let candidates = [path.with_extension("xmp"), path.with_extension("XMP"), {
-        let mut p = path.as_os_str().to_owned();
-        p.push(".xmp");
-        PathBuf::from(p)
-    }];
-    let text = candidates.iter().find_map(|p| std::fs::read_to_string(p).ok())?;
-    let at = text.find("xmp:Rating")? + "xmp:Rating".len();
-    let digits: String = text[at..]
-        .chars()
-        .skip_while(|c| matches!(c, '=' | '"' | '\'' | '>' | ' '))
-        .take_while(|c| c.is_ascii_digit() || *c == '-')
-        .collect();
-    digits.parse().ok().filter(|r| (-1..=5).contains(r))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ratings_are_read_from_either_xmp_form_and_absent_otherwise() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let raw = dir.path().join("IMG_0001.CR2");
-        assert_eq!(sidecar_rating(&raw), None);
-        std::fs::write(dir.path().join("IMG_0001.xmp"), r#"<rdf:Description xmp:Rating="4" />"#)
-            .expect("write");
-        assert_eq!(sidecar_rating(&raw), Some(4));
-        let other = dir.path().join("IMG_0002.CR2");
-        std::fs::write(dir.path().join("IMG_0002.CR2.xmp"), "<xmp:Rating>5</xmp:Rating>").expect("write");
-        assert_eq!(sidecar_rating(&other), Some(5));
-        let bad = dir.path().join("IMG_0003.CR2");
-        std::fs::write(dir.path().join("IMG_0003.xmp"), r#"xmp:Rating="99""#).expect("write");
-        assert_eq!(sidecar_rating(&bad), None);
-    }
 }
