@@ -156,7 +156,7 @@ fn serve(mut client: TcpStream, upstream: u16, fault: Fault, counts: &Counts, st
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(100));
-                if client.peek(&mut [0u8; 1]).is_ok_and(|k| k == 0) {
+                if peer_closed(&client) {
                     break;
                 }
             }
@@ -164,6 +164,23 @@ fn serve(mut client: TcpStream, upstream: u16, fault: Fault, counts: &Counts, st
         }
         _ => {}
     }
+}
+
+/// Whether the client has closed its side (it cut the request), even with request bytes
+/// still unread in our buffer, which a `peek` would return first: Linux says so with
+/// POLLRDHUP.
+#[cfg(target_os = "linux")]
+fn peer_closed(stream: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut fd = libc::pollfd { fd: stream.as_raw_fd(), events: libc::POLLRDHUP, revents: 0 };
+    // SAFETY: poll reads and writes one pollfd we own, for a socket we hold open.
+    let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+    ready > 0 && fd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
+}
+
+#[cfg(not(target_os = "linux"))]
+fn peer_closed(stream: &TcpStream) -> bool {
+    stream.peek(&mut [0u8; 1]).is_ok_and(|k| k == 0)
 }
 
 /// Closes with a TCP reset: linger on, zero seconds.
