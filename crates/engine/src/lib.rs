@@ -4,13 +4,14 @@
 //! what the journal says is left — so a second run after any interruption does only what is
 //! missing. The CLI and the desktop app drive it; it prints nothing.
 //! Cards are found as the OS mounts them ([`volumes`]); a file is taken only once whole
-//! ([`settle`]).
+//! ([`settle`]); tethering folders are read by rescanning ([`hotfolder`]).
 //! Main types: [`Home`], [`UploadRequest`], [`upload`], [`Event`], [`Config`].
 
 mod config;
 mod error;
 mod hash;
 mod home;
+pub mod hotfolder;
 mod queue;
 pub mod settle;
 mod sidecar;
