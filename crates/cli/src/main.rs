@@ -10,6 +10,7 @@ macro_rules! say {
 mod backend;
 mod bench;
 mod bench_gpu;
+mod cards;
 mod develop;
 mod inputs;
 mod loadtest;
@@ -41,6 +42,8 @@ enum Command {
     Upload(upload::Args),
     /// What the journal says: files, renditions, uploads per destination, problems.
     Status(status::Args),
+    /// The camera cards mounted now, and how many of each card's files are safe to format.
+    Cards(cards::Args),
     /// Develop camera files (RAW or JPEG) into JPEG renditions.
     Develop(develop::Args),
     /// List, show or check quality presets.
@@ -114,6 +117,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Upload(args) => upload::run(args, presets_dir.as_deref()),
         Command::Status(args) => status::run(args),
+        Command::Cards(args) => cards::run(args),
         Command::Develop(args) => develop::run(args, presets_dir.as_deref()),
         Command::Presets(cmd) => presets::run(cmd, presets_dir.as_deref()),
         Command::Bench(cmd) => bench::run(cmd, presets_dir.as_deref()),

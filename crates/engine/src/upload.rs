@@ -12,7 +12,7 @@ use wedsync_journal::{AssetId, Journal, NewAsset, NewUpload, Problem, Remaining}
 use wedsync_transfer::{Destination, Pace, Policy, Summary, TusClient};
 
 use crate::error::{Error, Result};
-use crate::hash::sha256_file;
+use crate::hash::{mtime_ns, sha256_file};
 use crate::home::Home;
 use crate::queue::{Events, JournalQueue, Stop};
 use crate::settle::Stat;
@@ -242,11 +242,7 @@ impl Producer<'_> {
         if meta.len() == 0 {
             return Err(Error::Empty { path: path.to_path_buf() });
         }
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as i64);
+        let mtime_ns = mtime_ns(&meta);
         let known = locked(journal)?.known_source(path, meta.len(), mtime_ns)?;
         let rating = Sidecar::beside(path).and_then(|s| s.rating);
         let asset = match known {

@@ -329,6 +329,17 @@ impl Journal {
         Ok(n as u64)
     }
 
+    /// Whether the camera original of `asset` is verified at some destination: the test of
+    /// a card file being safe to format.
+    pub fn original_verified(&self, asset: AssetId) -> Result<bool> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM uploads WHERE asset_id = ?1 AND preset IS NULL AND state = 'verified'",
+            [asset.0],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
     /// Events of one kind in the log.
     pub fn event_count(&self, kind: &str) -> Result<u64> {
         let n: i64 =

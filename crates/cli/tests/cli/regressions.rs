@@ -214,10 +214,10 @@ fn latin1_named_originals_of_equal_size_and_mtime_are_each_sent() {
 }
 
 /// A tmpfs mounted for the test (root only, as on CI), unmounted when dropped.
-struct SmallDisk(PathBuf);
+pub(crate) struct SmallDisk(pub PathBuf);
 
 impl SmallDisk {
-    fn mount(at: &Path, size: &str) -> SmallDisk {
+    pub(crate) fn mount(at: &Path, size: &str) -> SmallDisk {
         std::fs::create_dir_all(at).expect("mkdir");
         let ok = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])

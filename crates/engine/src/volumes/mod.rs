@@ -96,6 +96,34 @@ pub struct Card {
     pub files: u64,
 }
 
+impl Card {
+    /// A stable name for the card: its serial, else its label, capacity and listing.
+    pub fn name(&self) -> String {
+        match &self.id.uuid {
+            Some(uuid) => uuid.clone(),
+            None => format!(
+                "{}-{}-{}",
+                self.id.label.as_deref().unwrap_or("card"),
+                self.id.capacity,
+                &self.id.dcim_digest[..12.min(self.id.dcim_digest.len())]
+            ),
+        }
+    }
+
+    /// How many of its files are safe to format away: their bytes, as the journal last
+    /// saw them at this path (same size and mtime), are verified on a server as an
+    /// uploaded original. Nothing here deletes anything.
+    pub fn safe_files(&self, journal: &wedsync_journal::Journal) -> wedsync_journal::Result<u64> {
+        let mut safe = 0;
+        for (path, stat) in dcim_files(&self.volume.mount_point.join("DCIM")).unwrap_or_default() {
+            if let Some(asset) = journal.known_source(&path, stat.len(), crate::hash::mtime_ns(&stat))? {
+                safe += u64::from(journal.original_verified(asset)?);
+            }
+        }
+        Ok(safe)
+    }
+}
+
 /// The cards among `volumes`: mounts at or below one of `roots` (every mount when `roots`
 /// is empty) that hold a `DCIM` folder. A card that cannot be read now is left out; it is
 /// looked at again on the next change.
@@ -122,9 +150,9 @@ fn examine(volume: &Volume) -> io::Result<Card> {
     Ok(Card { volume: volume.clone(), id, files })
 }
 
-/// How many files lie under `dcim`, and the digest of their relative paths and sizes.
-fn dcim_listing(dcim: &Path) -> io::Result<(u64, String)> {
-    let mut entries = Vec::new();
+/// Every file under `dcim`, with its metadata.
+fn dcim_files(dcim: &Path) -> io::Result<Vec<(PathBuf, std::fs::Metadata)>> {
+    let mut files = Vec::new();
     let mut folders = vec![dcim.to_path_buf()];
     while let Some(folder) = folders.pop() {
         for entry in std::fs::read_dir(&folder)? {
@@ -133,11 +161,19 @@ fn dcim_listing(dcim: &Path) -> io::Result<(u64, String)> {
             if kind.is_dir() {
                 folders.push(entry.path());
             } else if kind.is_file() {
-                let relative = entry.path().strip_prefix(dcim).map(Path::to_path_buf).unwrap_or_default();
-                entries.push((relative, entry.metadata()?.len()));
+                files.push((entry.path(), entry.metadata()?));
             }
         }
     }
+    Ok(files)
+}
+
+/// How many files lie under `dcim`, and the digest of their relative paths and sizes.
+fn dcim_listing(dcim: &Path) -> io::Result<(u64, String)> {
+    let mut entries: Vec<(PathBuf, u64)> = dcim_files(dcim)?
+        .into_iter()
+        .map(|(path, meta)| (path.strip_prefix(dcim).map(Path::to_path_buf).unwrap_or_default(), meta.len()))
+        .collect();
     entries.sort();
     let mut hasher = Sha256::new();
     for (path, size) in &entries {

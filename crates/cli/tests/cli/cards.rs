@@ -1,0 +1,67 @@
+//! `wedsync cards`: a card mounted under a card root (a tmpfs the test mounts, as root; the
+//! engine's own test mounts a real exFAT image) is listed with its files, and is called
+//! safe to format only once every original on it is verified on the server.
+
+use crate::regressions::SmallDisk;
+use crate::support::{random_bytes, wedsync_at};
+use crate::upload::our_server;
+
+/// `wedsync cards --json --card-root ROOT`, the one card it lists.
+fn the_card(home: &std::path::Path, root: &std::path::Path) -> serde_json::Value {
+    let (code, out) = wedsync_at(home, &["cards", "--json", "--card-root", root.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{out}");
+    let json = out.lines().find(|l| l.starts_with('[')).expect("a JSON line");
+    let cards: Vec<serde_json::Value> = serde_json::from_str(json).expect("json");
+    assert_eq!(cards.len(), 1, "{out}");
+    cards.into_iter().next().expect("card")
+}
+
+#[test]
+fn a_card_is_safe_to_format_only_once_every_original_on_it_is_verified() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = our_server(dir.path());
+    let root = dir.path().join("media");
+    let disk = SmallDisk::mount(&root.join("EOS_DIGITAL"), "16m");
+    let frames = disk.0.join("DCIM/100CANON");
+    std::fs::create_dir_all(&frames).expect("DCIM");
+    let mut seed = 0xca4d_u64;
+    let files: Vec<String> = (1..=3)
+        .map(|i| {
+            let path = frames.join(format!("IMG_000{i}.CR2"));
+            std::fs::write(&path, random_bytes(100_000, &mut seed)).expect("write");
+            path.to_str().expect("utf-8").to_string()
+        })
+        .collect();
+    let home = &server.home;
+    let card = the_card(home, &root);
+    assert_eq!(
+        (card["files"].as_u64(), card["safe"].as_u64(), &card["all_safe"]),
+        (Some(3), Some(0), &false.into())
+    );
+    assert_eq!(card["label"], "EOS_DIGITAL");
+    assert_eq!(card["mounted_at"], disk.0.to_str().expect("utf-8"));
+
+    let send = |what: &[&str]| {
+        let args: Vec<&str> = ["upload"]
+            .into_iter()
+            .chain(what.iter().copied())
+            .chain(["--preset", "none", "--originals", "--to", &server.url, "--token", &server.alice])
+            .collect();
+        let (code, out) = wedsync_at(home, &args);
+        assert_eq!(code, 0, "{out}");
+    };
+    // Two of the three frames sent: not yet.
+    send(&[&files[0], &files[1]]);
+    let card = the_card(home, &root);
+    assert_eq!((card["safe"].as_u64(), &card["all_safe"]), (Some(2), &false.into()), "{card}");
+    // The whole card: safe, and said so.
+    send(&[disk.0.to_str().expect("utf-8")]);
+    let card = the_card(home, &root);
+    assert_eq!((card["safe"].as_u64(), &card["all_safe"]), (Some(3), &true.into()), "{card}");
+    let (_, text) = wedsync_at(home, &["cards", "--card-root", root.to_str().expect("utf-8")]);
+    assert!(text.contains("3 of 3 file(s) safe — SAFE TO FORMAT"), "{text}");
+    for file in &files {
+        assert!(std::path::Path::new(file).exists(), "nothing on the card is ever deleted");
+    }
+    drop(disk);
+}
