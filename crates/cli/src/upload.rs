@@ -27,6 +27,10 @@ pub struct Args {
     /// Also send the camera files, after every rendition.
     #[arg(long)]
     originals: bool,
+    /// Copy each camera file first to this local folder, verified by reading it back
+    /// (repeatable: a laptop disk and an external drive).
+    #[arg(long, value_name = "DIR")]
+    backup: Vec<PathBuf>,
     /// The tus endpoint (e.g. https://ingest.example/files). Default: the configured one,
     /// else the built-in server on 127.0.0.1.
     #[arg(long, value_name = "URL")]
@@ -132,6 +136,7 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
             files: found.files.clone(),
             presets,
             originals: args.originals,
+            backups: args.backup.clone(),
             destination: Destination { endpoint: endpoint.clone(), token, chunk_size, parts },
             policy,
             pace: pace.clone(),
@@ -162,6 +167,7 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
 fn print_event(event: Event) {
     match event {
         Event::Recorded { .. } | Event::Developed { cached: true, .. } => {}
+        Event::BackedUp { path, copy } => say!("backed up {} to {}", path.display(), copy.display()),
         Event::Requeued { count } => say!("trying again {count} upload(s) refused in an earlier run"),
         Event::Superseded { path, uploads } => say!(
             "{} changed since it was last recorded: {uploads} upload(s) of its earlier bytes dropped; sending it as it is now",

@@ -16,6 +16,8 @@ pub enum Error {
     Empty { path: PathBuf },
     #[error("{}: still being written (it changed while it was read): run again once it is complete", path.display())]
     StillWriting { path: PathBuf },
+    #[error("backing up to {}: {source}", folder.display())]
+    Backup { folder: PathBuf, source: std::io::Error },
     #[error("the journal lock was poisoned by a panic")]
     Poisoned,
     #[error("{0}")]

@@ -7,6 +7,7 @@
 //! ([`settle`]); tethering folders are read by rescanning ([`hotfolder`]).
 //! Main types: [`Home`], [`UploadRequest`], [`upload`], [`Event`], [`Config`].
 
+pub mod backup;
 mod config;
 mod error;
 mod hash;

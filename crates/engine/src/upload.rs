@@ -26,6 +26,8 @@ pub struct UploadRequest {
     pub presets: Vec<Preset>,
     /// Also send the camera files, after every rendition.
     pub originals: bool,
+    /// Local folders each camera file is first copied to, verified (see [`crate::backup`]).
+    pub backups: Vec<PathBuf>,
     pub destination: Destination,
     pub policy: Policy,
     pub pace: Pace,
@@ -43,6 +45,11 @@ pub enum Event {
     /// Uploads refused in an earlier run, queued again at the start of this one.
     Requeued {
         count: u64,
+    },
+    /// A verified copy of a camera file was made in a backup folder.
+    BackedUp {
+        path: PathBuf,
+        copy: PathBuf,
     },
     /// A camera file is in the journal (`hashed` false: known from an earlier run).
     Recorded {
@@ -276,6 +283,9 @@ impl Producer<'_> {
             // The same bytes are already being developed and planned by this run.
             return Ok(());
         }
+        // Backups first, as a photographer would; a failed one does not hold the uploads
+        // back, but fails the file (reported once its uploads are planned).
+        let backed_up = self.back_up(path, asset);
         let priority = rating.unwrap_or(0);
         let destination = &request.destination.endpoint;
         for (preset, made) in request.presets.iter().zip(self.renditions(path, asset)?) {
@@ -303,6 +313,24 @@ impl Producer<'_> {
                 priority,
             };
             locked(journal)?.plan_upload(&new)?;
+        }
+        backed_up
+    }
+
+    /// A verified copy of the camera file in each backup folder, unless the journal has one
+    /// there already.
+    fn back_up(&self, path: &Path, asset: AssetId) -> Result<()> {
+        let Producer { journal, request, events, .. } = *self;
+        for folder in &request.backups {
+            let recorded = locked(journal)?.backups_in(asset, folder)?;
+            if recorded.iter().any(|copy| copy.is_file()) {
+                continue;
+            }
+            let sha256 = locked(journal)?.asset_sha256(asset)?;
+            let copy = crate::backup::copy_verified(path, folder, &sha256)
+                .map_err(|source| Error::Backup { folder: folder.clone(), source })?;
+            locked(journal)?.backup_verified(asset, folder, &copy)?;
+            events(Event::BackedUp { path: path.to_path_buf(), copy });
         }
         Ok(())
     }

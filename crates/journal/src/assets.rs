@@ -101,6 +101,27 @@ impl Journal {
         Ok(rows.map(|r| r.map(|b| from_blob(&b))).collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// A verified copy of the asset's bytes now lies at `copy`, in the backup folder
+    /// `folder`.
+    pub fn backup_verified(&mut self, asset: AssetId, folder: &Path, copy: &Path) -> Result<()> {
+        let (folder, copy) = (to_blob(folder), to_blob(copy));
+        self.change(|tx| {
+            tx.execute(
+                "INSERT INTO backups (path, asset_id, folder) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (path) DO UPDATE SET asset_id = ?2, folder = ?3",
+                (&copy, asset.0, &folder),
+            )?;
+            event(tx, "asset.backed_up", asset.0, Some(&from_blob(&copy).to_string_lossy()))
+        })
+    }
+
+    /// Where the asset's verified copies in `folder` were recorded.
+    pub fn backups_in(&self, asset: AssetId, folder: &Path) -> Result<Vec<PathBuf>> {
+        let mut stmt = self.conn.prepare("SELECT path FROM backups WHERE asset_id = ?1 AND folder = ?2")?;
+        let rows = stmt.query_map((asset.0, to_blob(folder)), |r| r.get::<_, Vec<u8>>(0))?;
+        Ok(rows.map(|r| r.map(|b| from_blob(&b))).collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// The SHA-256 (hex) of the asset's bytes.
     pub fn asset_sha256(&self, asset: AssetId) -> Result<String> {
         self.conn

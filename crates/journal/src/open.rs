@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/002_upload_priority.sql"),
     include_str!("../migrations/003_upload_parts.sql"),
     include_str!("../migrations/004_paths_as_bytes.sql"),
+    include_str!("../migrations/005_backups.sql"),
 ];
 
 /// The schema version this program writes.

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `wedsync` binary.
 
 mod backends;
+mod backup;
 mod cards;
 mod develop;
 mod faults;
