@@ -26,39 +26,45 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cards = volumes::cards(&volumes::system()?.mounted()?, &roots);
     // A home with no journal has sent nothing yet: no file is safe.
     let journal = Journal::open_read_only(&home.journal()).ok();
-    let mut rows = Vec::new();
+    let mut safe = Vec::new();
     for card in &cards {
-        let safe = match &journal {
+        safe.push(match &journal {
             Some(journal) => card.safe_files(journal)?,
             None => 0,
-        };
-        rows.push(serde_json::json!({
-            "id": card.name(),
-            "label": card.id.label,
-            "mounted_at": card.volume.mount_point.to_string_lossy(),
-            "files": card.files,
-            "safe": safe,
-            "all_safe": card.files > 0 && safe == card.files,
-        }));
+        });
     }
+    let all_safe = |card: &volumes::Card, safe: u64| card.files > 0 && safe == card.files;
     if args.json {
+        let rows: Vec<serde_json::Value> = cards
+            .iter()
+            .zip(&safe)
+            .map(|(card, &safe)| {
+                serde_json::json!({
+                    "id": card.name(),
+                    "label": card.id.label,
+                    "mounted_at": card.volume.mount_point.to_string_lossy(),
+                    "files": card.files,
+                    "safe": safe,
+                    "all_safe": all_safe(card, safe),
+                })
+            })
+            .collect();
         say!("{}", serde_json::Value::Array(rows));
         return Ok(ExitCode::SUCCESS);
     }
-    if rows.is_empty() {
+    if cards.is_empty() {
         say!(
             "no card mounted under {}",
             roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(", ")
         );
     }
-    for (card, row) in cards.iter().zip(&rows) {
-        let verdict = if row["all_safe"] == true { "SAFE TO FORMAT" } else { "not safe to format yet" };
+    for (card, &safe) in cards.iter().zip(&safe) {
+        let verdict = if all_safe(card, safe) { "SAFE TO FORMAT" } else { "not safe to format yet" };
         say!(
-            "{} ({}) at {}: {} of {} file(s) safe — {verdict}",
+            "{} ({}) at {}: {safe} of {} file(s) safe — {verdict}",
             card.id.label.as_deref().unwrap_or("card"),
             card.name(),
             card.volume.mount_point.display(),
-            row["safe"],
             card.files
         );
     }

@@ -30,8 +30,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         remaining.renditions_pending,
         renditions
     );
-    let destinations = journal.destinations()?;
-    for d in &destinations {
+    for d in journal.destinations()? {
         say!(
             "{}: {} verified, {} queued, {} sending, {} refused; {:.1} MB left",
             d.destination,
@@ -52,8 +51,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
              reinsert or a network that failed too often. `wedsync upload` tries both again.)"
         );
     }
-    let refused: u64 = destinations.iter().map(|d| d.failed).sum();
-    let left = remaining.uploads_queued + remaining.uploads_sending + remaining.renditions_pending + refused;
+    let left = remaining.uploads_queued
+        + remaining.uploads_sending
+        + remaining.renditions_pending
+        + remaining.uploads_refused;
     say!(
         "{}",
         if left == 0 { "nothing left to do" } else { "work left: run `wedsync upload` again to finish" }

@@ -32,8 +32,13 @@ pub struct Stat {
 
 impl Stat {
     pub fn of(path: &Path) -> std::io::Result<Stat> {
-        let meta = std::fs::metadata(path)?;
-        Ok(Stat { size: meta.len(), modified: meta.modified().ok() })
+        Ok(Stat::from(&std::fs::metadata(path)?))
+    }
+}
+
+impl From<&std::fs::Metadata> for Stat {
+    fn from(meta: &std::fs::Metadata) -> Stat {
+        Stat { size: meta.len(), modified: meta.modified().ok() }
     }
 }
 

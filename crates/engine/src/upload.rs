@@ -258,8 +258,7 @@ impl Producer<'_> {
                 let sha256 = sha256_file(path).map_err(io)?;
                 // A file still being written (a tethered frame) is not recorded: its hash
                 // would name bytes that are about to change.
-                let before = Stat { size: meta.len(), modified: meta.modified().ok() };
-                if Stat::of(path).map_err(io)? != before {
+                if Stat::of(path).map_err(io)? != Stat::from(&meta) {
                     return Err(Error::StillWriting { path: path.to_path_buf() });
                 }
                 let new = NewAsset {
@@ -321,12 +320,15 @@ impl Producer<'_> {
     /// there already.
     fn back_up(&self, path: &Path, asset: AssetId) -> Result<()> {
         let Producer { journal, request, events, .. } = *self;
+        if request.backups.is_empty() {
+            return Ok(());
+        }
+        let sha256 = locked(journal)?.asset_sha256(asset)?;
         for folder in &request.backups {
             let recorded = locked(journal)?.backups_in(asset, folder)?;
             if recorded.iter().any(|copy| copy.is_file()) {
                 continue;
             }
-            let sha256 = locked(journal)?.asset_sha256(asset)?;
             let copy = crate::backup::copy_verified(path, folder, &sha256)
                 .map_err(|source| Error::Backup { folder: folder.clone(), source })?;
             locked(journal)?.backup_verified(asset, folder, &copy)?;
@@ -345,8 +347,15 @@ impl Producer<'_> {
         for (i, preset) in request.presets.iter().enumerate() {
             let id = locked(journal)?.plan_rendition(asset, &preset.name)?;
             let recorded = locked(journal)?.rendition(asset, &preset.name)?;
+            let destination = &request.destination.endpoint;
+            let usable = |file: &Path, sha256: &str, size: u64| {
+                // Already verified there, its cached file is never read again: no need to
+                // hash it (a rerun over a whole wedding would read every rendition).
+                locked(journal).is_ok_and(|j| j.is_verified(destination, sha256).unwrap_or(false))
+                    || cached_intact(file, sha256, size)
+            };
             match recorded.and_then(|r| r.file) {
-                Some((file, sha256, size)) if cached_intact(&file, &sha256, size) => {
+                Some((file, sha256, size)) if usable(&file, &sha256, size) => {
                     events(Event::Developed {
                         path: path.to_path_buf(),
                         preset: preset.name.clone(),

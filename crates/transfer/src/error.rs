@@ -45,15 +45,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// Status code of a refusal, if the server (or a proxy) answered with one.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Error::Status { status, .. } | Error::Gone { status, .. } => Some(*status),
-            Error::Quarantined { .. } => Some(422),
-            _ => None,
-        }
-    }
-
     /// Worth trying again as it is (after a pause): network trouble, 5xx, 423, 429.
     pub fn is_transient(&self) -> bool {
         match self {

@@ -277,8 +277,8 @@ fn check_before_completing(stretch: &Stretch<'_>, reading: &Reading, last: &[u8]
     Err(Error::Changed { path: stretch.path.to_path_buf(), expected: expected.to_string(), found })
 }
 
-/// Sends one stretch to the end as one upload and returns its URL, the bytes resent, and
-/// the SHA-256 of the stretch as read for sending (when hashed).
+/// Sends one stretch to the end as one upload and returns its URL, the bytes resent, and,
+/// for a part, the SHA-256 of the stretch as read for sending (when hashed).
 async fn send_stretch(
     client: &TusClient,
     stretch: &Stretch<'_>,
@@ -370,7 +370,10 @@ async fn send_stretch(
             Err(e) => return Err(e),
         }
     }
-    let digest = match reading.as_mut() {
+    // Only a part's digest is used (checked against the file before the parts are joined);
+    // a whole upload was checked before its completing request, so its file is not read
+    // again here (it would be read whole when the server already had every byte).
+    let digest = match reading.as_mut().filter(|_| stretch.partial) {
         Some(reading) => {
             reading.catch_up(&mut file, stretch.start, length).await.map_err(read_err)?;
             Some(reading.digest_with(&[]))

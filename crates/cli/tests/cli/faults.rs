@@ -16,6 +16,7 @@ use crate::support::{
     assert_journal_settled, free_port, hashes_in, holdings, originals_upload, random_bytes, sha256_hex,
     start_server, token, wedsync_at,
 };
+use crate::upload::our_server;
 
 /// A listener on 127.0.0.1 that hands each connection, numbered from 0 in the order they
 /// arrive, to a thread of its own, until it is dropped.
@@ -688,26 +689,24 @@ fn lost_replies_refusals_and_delays_end_with_every_file_on_the_server_exactly_on
 #[test]
 fn an_upload_the_server_quarantined_is_sent_again_with_good_bytes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (data, home, card) = (dir.path().join("data"), dir.path().join("home"), dir.path().join("card"));
+    let server = our_server(dir.path());
+    let card = dir.path().join("card");
     std::fs::create_dir_all(&card).expect("mkdir");
     let mut seed = 0x0dd_ba11u64;
     let bytes = random_bytes(250_000, &mut seed);
     std::fs::write(card.join("IMG_0001.JPG"), &bytes).expect("write");
-    let alice = token(&data, "alice", false);
-    let admin = token(&data, "ops", true);
-    let server_port = free_port();
-    let _server = start_server(&data, server_port);
     // The second chunk (the first PATCH; the first chunk goes with the creation) is damaged.
     const CORRUPT: &[(Kind, usize, Act)] = &[(Kind::Patch, 0, Act::Corrupt)];
-    let proxy = start_http_proxy(server_port, Plan { faults: CORRUPT, revoke: false });
+    let proxy = start_http_proxy(server.port, Plan { faults: CORRUPT, revoke: false });
     let url = format!("http://127.0.0.1:{}/files", proxy.listening.port);
-    let (code, out) = wedsync_at(&home, &originals_upload(&card, &url, &alice, &["--parts", "1"]));
+    let (code, out) =
+        wedsync_at(&server.home, &originals_upload(&card, &url, &server.alice, &["--parts", "1"]));
     assert_eq!(proxy.injected(Some(Kind::Patch), Act::Corrupt), 1, "{}", proxy.summary());
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("quarantined"), "the quarantine was seen and retried: {out}");
-    let held = holdings(server_port, &admin, &data);
+    let held = holdings(server.port, &server.admin, &server.data);
     assert_eq!(held.quarantined, 1, "{held:?}");
     assert_eq!(held.complete.get(&sha256_hex(&bytes)).map(Vec::len), Some(1), "{held:?}");
     assert_eq!(held.complete.len(), 1, "nothing else complete: {held:?}");
-    assert_journal_settled(&home);
+    assert_journal_settled(&server.home);
 }
