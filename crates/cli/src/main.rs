@@ -15,9 +15,11 @@ mod develop;
 mod inputs;
 mod loadtest;
 mod presets;
+mod sending;
 mod serve;
 mod status;
 mod upload;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +42,9 @@ enum Command {
     /// Develop camera files into the presets and upload them (and, if asked, the originals),
     /// finishing whatever an earlier run left.
     Upload(upload::Args),
+    /// A headless station: watch tethering folders and cards, take in every new frame,
+    /// send it; runs until SIGINT or SIGTERM.
+    Watch(watch::Args),
     /// What the journal says: files, renditions, uploads per destination, problems.
     Status(status::Args),
     /// The camera cards mounted now, and how many of each card's files are safe to format.
@@ -110,12 +115,14 @@ fn main() -> ExitCode {
     quiet_headless_vulkan();
     let cli = Cli::parse();
     // Only where images are developed: a long-running server should give memory back.
-    if matches!(cli.command, Command::Develop(_) | Command::Upload(_) | Command::Bench(_)) {
+    if matches!(cli.command, Command::Develop(_) | Command::Upload(_) | Command::Watch(_) | Command::Bench(_))
+    {
         keep_large_allocations();
     }
     let presets_dir = cli.presets_dir.or_else(default_presets_dir);
     let result = match cli.command {
         Command::Upload(args) => upload::run(args, presets_dir.as_deref()),
+        Command::Watch(args) => watch::run(args, presets_dir.as_deref()),
         Command::Status(args) => status::run(args),
         Command::Cards(args) => cards::run(args),
         Command::Develop(args) => develop::run(args, presets_dir.as_deref()),

@@ -70,3 +70,22 @@ fn summary(p: &Preset) -> String {
     };
     format!("{:<10} {size}, {quality}", p.name)
 }
+
+/// The presets named on a command line (`none`: no renditions), refusing a choice that
+/// sends nothing.
+pub(crate) fn named(
+    names: &[String],
+    originals: bool,
+    presets_dir: Option<&Path>,
+) -> anyhow::Result<Vec<wedsync_develop::Preset>> {
+    let all = PresetSet::load(presets_dir)?;
+    let presets = if names.iter().any(|p| p == "none") {
+        Vec::new()
+    } else {
+        names.iter().map(|name| all.get(name).cloned()).collect::<Result<Vec<_>, _>>()?
+    };
+    if presets.is_empty() && !originals {
+        anyhow::bail!("nothing to send: --preset none without --originals");
+    }
+    Ok(presets)
+}

@@ -1,4 +1,4 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -21,6 +21,22 @@ use crate::error::{Error, Result};
 /// [develop]
 /// backend = "auto"       # auto | cuda | wgpu | cpu
 /// software_gpu = false   # let auto use a software wgpu adapter (lavapipe)
+///
+/// [watch]                # wedsync watch: each list adds to the command line's
+/// sources = ["/srv/tether"]   # --source
+/// card_roots = ["/media"]     # --card-root
+/// presets = ["web"]           # --preset
+/// originals = true            # --originals
+/// backups = ["/mnt/backup"]   # --backup
+/// settle_seconds = 3          # how long a file must hold still
+///
+/// [[sources]]            # a watched folder with rules of its own
+/// name = "tether"
+/// path = "/srv/tether"
+/// presets = ["web", "print"]
+/// originals = false
+/// backups = []
+/// poll = false           # a network share: poll instead of change events
 /// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +46,39 @@ pub struct Config {
     pub upload: UploadConfig,
     #[serde(default)]
     pub develop: DevelopConfig,
+    #[serde(default)]
+    pub watch: WatchConfig,
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchConfig {
+    #[serde(default)]
+    pub sources: Vec<PathBuf>,
+    #[serde(default)]
+    pub card_roots: Vec<PathBuf>,
+    #[serde(default)]
+    pub presets: Vec<String>,
+    pub originals: Option<bool>,
+    #[serde(default)]
+    pub backups: Vec<PathBuf>,
+    pub settle_seconds: Option<f64>,
+}
+
+/// A watched folder with rules of its own; unset rules are the `[watch]` ones.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub name: String,
+    pub path: PathBuf,
+    pub presets: Option<Vec<String>>,
+    pub originals: Option<bool>,
+    pub backups: Option<Vec<PathBuf>>,
+    #[serde(default)]
+    pub poll: bool,
+    pub settle_seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -84,5 +133,13 @@ mod tests {
         std::fs::write(&path, "[destination]\nendpont = \"typo\"\n").expect("write");
         let err = Config::load(&path).expect_err("unknown key").to_string();
         assert!(err.contains("config.toml") && err.contains("endpont"), "{err}");
+        std::fs::write(
+            &path,
+            "[watch]\nsources = [\"/t\"]\n\n[[sources]]\nname = \"tether\"\npath = \"/srv/t\"\npoll = true\n",
+        )
+        .expect("write");
+        let config = Config::load(&path).expect("valid");
+        assert_eq!(config.watch.sources, [PathBuf::from("/t")]);
+        assert_eq!((config.sources[0].name.as_str(), config.sources[0].poll), ("tether", true));
     }
 }

@@ -18,6 +18,8 @@ pub enum Error {
     StillWriting { path: PathBuf },
     #[error("backing up to {}: {source}", folder.display())]
     Backup { folder: PathBuf, source: std::io::Error },
+    #[error("source {name:?}: {reason}")]
+    Source { name: String, reason: String },
     #[error("the journal lock was poisoned by a panic")]
     Poisoned,
     #[error("{0}")]

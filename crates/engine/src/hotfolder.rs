@@ -35,6 +35,41 @@ impl HotFolder {
         HotFolder { root, settling: Settling::new(settle), admitted: Default::default(), accept }
     }
 
+    /// The writer closed `path` (an event from the platform): see [`Settling::closed`].
+    pub fn closed(&mut self, path: &Path, now: Instant) {
+        if path.starts_with(&self.root) && (self.accept)(path) {
+            self.settling.closed(path, now);
+        }
+    }
+
+    /// Looks only at the files whose writers closed them: the fast path between scans.
+    pub fn check_closed(&mut self, now: Instant) -> Found {
+        let mut found = Found::default();
+        for path in self.settling.closed_paths() {
+            self.look(path, now, &mut found);
+        }
+        found
+    }
+
+    /// Files seen and not yet admitted.
+    pub fn pending(&self) -> usize {
+        self.settling.pending()
+    }
+
+    fn look(&mut self, path: PathBuf, now: Instant, found: &mut Found) {
+        if self.admitted.get(&path).is_some_and(|stat| Stat::of(&path).is_ok_and(|now| now == *stat)) {
+            return;
+        }
+        match self.settling.check(&path, now) {
+            Verdict::Admit(stat) => {
+                self.admitted.insert(path.clone(), stat);
+                found.admitted.push((path, stat));
+            }
+            Verdict::Unsettled { since } => found.unsettled.push((path, since)),
+            Verdict::Wait | Verdict::Temporary | Verdict::Gone => {}
+        }
+    }
+
     /// Looks at every file under the folder now. A file is admitted once when it has held
     /// still for the quiet spell; again only if it changes after that (a re-export).
     pub fn scan(&mut self, now: Instant) -> Found {
@@ -42,19 +77,8 @@ impl HotFolder {
         let mut present = HashSet::new();
         for path in files_under(&self.root) {
             present.insert(path.clone());
-            if !(self.accept)(&path) {
-                continue;
-            }
-            if self.admitted.get(&path).is_some_and(|stat| Stat::of(&path).is_ok_and(|now| now == *stat)) {
-                continue;
-            }
-            match self.settling.check(&path, now) {
-                Verdict::Admit(stat) => {
-                    self.admitted.insert(path.clone(), stat);
-                    found.admitted.push((path, stat));
-                }
-                Verdict::Unsettled { since } => found.unsettled.push((path, since)),
-                Verdict::Wait | Verdict::Temporary | Verdict::Gone => {}
+            if (self.accept)(&path) {
+                self.look(path, now, &mut found);
             }
         }
         // Forget what is gone, so a file of the same name later is new.

@@ -5,7 +5,9 @@
 //! missing. The CLI and the desktop app drive it; it prints nothing.
 //! Cards are found as the OS mounts them ([`volumes`]); a file is taken only once whole
 //! ([`settle`]); tethering folders are read by rescanning ([`hotfolder`]).
-//! Main types: [`Home`], [`UploadRequest`], [`upload`], [`Event`], [`Config`].
+//! The engine runs as a service ([`Engine`]): hosts send [`Intent`]s and read
+//! [`Snapshot`]s and coalesced [`Delta`]s; [`upload`] is one such host.
+//! Main types: [`Engine`], [`Intent`], [`Home`], [`UploadRequest`], [`upload`], [`Event`], [`Config`].
 
 pub mod backup;
 mod config;
@@ -14,14 +16,20 @@ mod hash;
 mod home;
 pub mod hotfolder;
 mod queue;
+pub mod service;
 pub mod settle;
 mod sidecar;
 mod upload;
 pub mod volumes;
 
-pub use crate::config::{Config, DestinationConfig};
+pub use crate::config::{Config, DestinationConfig, SourceConfig, WatchConfig};
 pub use crate::error::{Error, Result};
 pub use crate::hash::sha256_file;
 pub use crate::home::Home;
+pub use crate::queue::Events;
+pub use crate::service::sources::{Source, SourceKind};
+pub use crate::service::view::{CardRow, Delta, Row, Snapshot, SourceRow, Totals, UploadProgress};
+pub use crate::service::work::Rules;
+pub use crate::service::{Engine, Intent, Settings};
 pub use crate::sidecar::Sidecar;
 pub use crate::upload::{upload, Event, Report, UploadRequest};

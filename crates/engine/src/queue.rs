@@ -1,17 +1,19 @@
 //! The journal as the scheduler's queue: the next upload is the journal's most urgent one
 //! still to do, and every outcome goes back into it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use wedsync_journal::{Journal, Upload, UploadId};
-use wedsync_transfer::{Error, Job, Next, Part, Queue, Record, Sent, Task};
+use wedsync_journal::{AssetId, Journal, Upload, UploadId, UploadState};
+use wedsync_transfer::{Error, GateState, Job, Next, Part, Queue, Record, Sent, Task};
 
+use crate::service::Core;
 use crate::upload::Event;
 
-pub(crate) type Events = Arc<dyn Fn(Event) + Send + Sync>;
+/// Where the engine says what happens, as it happens (the CLI prints it; a station logs it).
+pub type Events = Arc<dyn Fn(Event) + Send + Sync>;
 
 /// Why the run is stopping, once something makes going on pointless: the journal cannot
 /// be written (every outcome would be lost, and retrying would only spin), or the
@@ -73,37 +75,53 @@ fn explain(error: &Error) -> String {
     }
 }
 
+/// The journal as one transfer run's queue. A run ends when the engine stops, when the
+/// destination changes (the next run goes to the new one), or, once the host asked to
+/// finish, when nothing is left to send and nothing is being developed.
 pub(crate) struct JournalQueue {
-    pub journal: Arc<Mutex<Journal>>,
-    pub destination: String,
-    /// Files are still being recorded and developed: an empty queue may fill again.
-    pub producing: Arc<AtomicBool>,
-    pub gallery: Option<String>,
-    pub events: Events,
-    /// Uploads given up on in this run (they stay queued for the next).
-    pub left: Mutex<HashSet<UploadId>>,
-    pub stop: Arc<Stop>,
+    pub core: Arc<Core>,
+    /// The destination generation this run sends to.
+    pub generation: u64,
+    /// Uploads given up on in this run, and when: they stay queued, and an engine that
+    /// keeps running tries them again after a while (a card reinserted, a network back).
+    pub left: Mutex<HashMap<UploadId, Instant>>,
 }
+
+/// How long a long-running engine leaves an upload it gave up on before trying it again.
+const RETRY_LEFT: Duration = Duration::from_secs(60);
 
 impl JournalQueue {
     fn lock(&self) -> Option<std::sync::MutexGuard<'_, Journal>> {
-        self.journal.lock().ok()
+        self.core.journal.lock().ok()
+    }
+
+    fn stop(&self) -> &Stop {
+        &self.core.stop
     }
 
     /// Records a change; a journal that cannot be written stops the run.
     fn write(&self, f: impl FnOnce(&mut Journal) -> wedsync_journal::Result<()>) {
         if let Some(mut journal) = self.lock() {
             if let Err(e) = f(&mut journal) {
-                self.stop.on_journal_error(&e);
+                self.stop().on_journal_error(&e);
             }
         }
     }
 
-    /// How messages name an upload; takes the journal lock.
+    fn leave(&self, key: UploadId) {
+        if let Ok(mut l) = self.left.lock() {
+            l.insert(key, Instant::now());
+        }
+    }
+
+    /// How messages name an upload, and its asset; takes the journal lock.
     fn name_of(&self, key: &UploadId) -> String {
         self.lock()
             .and_then(|j| {
-                j.upload(*key).ok().map(|u| describe(&j.source_paths(u.asset).unwrap_or_default(), &u))
+                j.upload(*key).ok().map(|u| {
+                    self.core.view.changed(u.asset);
+                    describe(&j.source_paths(u.asset).unwrap_or_default(), &u)
+                })
             })
             .unwrap_or_else(|| format!("upload {}", key.0))
     }
@@ -139,8 +157,8 @@ impl JournalQueue {
             ("asset".to_string(), asset),
             ("preset".to_string(), upload.preset.clone().unwrap_or_else(|| "original".into())),
         ];
-        if let Some(gallery) = &self.gallery {
-            metadata.push(("gallery".to_string(), gallery.clone()));
+        if let Some(gallery) = self.core.gallery() {
+            metadata.push(("gallery".to_string(), gallery));
         }
         let parts = journal
             .upload_parts(upload.id)
@@ -158,12 +176,13 @@ impl JournalQueue {
                 parts,
                 sha256: Some(upload.sha256.clone()),
             },
-            record: Box::new(JournalRecord {
-                journal: self.journal.clone(),
-                id: upload.id,
-                stop: self.stop.clone(),
-            }),
+            record: Box::new(JournalRecord { core: self.core.clone(), id: upload.id, asset: upload.asset }),
         })
+    }
+
+    /// Whether this run is over: the engine stops, or sends elsewhere now.
+    fn over(&self) -> bool {
+        self.stop().is_set() || self.core.closing() || self.core.generation() != self.generation
     }
 }
 
@@ -184,36 +203,51 @@ impl Queue for JournalQueue {
     type Key = UploadId;
 
     fn next(&self, busy: &HashSet<UploadId>) -> Next<UploadId> {
-        if self.stop.is_set() {
+        if self.over() {
             return Next::Done;
         }
+        // Paused: nothing new starts (what is in flight parks at its next chunk boundary).
+        if self.core.pace.gate.state() == GateState::Paused {
+            return Next::Later;
+        }
+        let finishing = self.core.finishing();
+        let held = self.core.held();
         let Some(mut journal) = self.lock() else { return Next::Done };
         let Ok(mut left) = self.left.lock() else { return Next::Done };
-        let pending = match journal.pending_uploads(&self.destination, busy.len() + left.len() + 1) {
+        if !finishing {
+            left.retain(|_, at| at.elapsed() < RETRY_LEFT);
+        }
+        let limit = busy.len() + left.len() + 8 * held.len() + 1;
+        let pending = match journal.pending_uploads(&self.core.destination(), limit) {
             Ok(p) => p,
             // Asking again would fail the same way, every poll, for ever.
             Err(e) => {
-                self.stop.set(format!("the journal could not be read ({e})"));
+                self.stop().set(format!("the journal could not be read ({e})"));
                 return Next::Done;
             }
         };
-        let producing = self.producing.load(Ordering::Acquire);
-        match pending.iter().find(|u| !busy.contains(&u.id) && !left.contains(&u.id)) {
-            None if producing => Next::Later,
+        let developing = self.core.work.busy();
+        let more_may_come = developing || !finishing;
+        match pending
+            .iter()
+            .find(|u| !busy.contains(&u.id) && !left.contains_key(&u.id) && !held.contains(&u.asset))
+        {
+            None if more_may_come => Next::Later,
             None => Next::Done,
             // Originals wait until every rendition is developed and queued: the renditions
             // are what the gallery needs tonight.
-            Some(upload) if upload.preset.is_none() && producing => Next::Later,
+            Some(upload) if upload.preset.is_none() && developing => Next::Later,
             Some(upload) => match self.task(&journal, upload) {
                 Ok(task) => Next::Task(task),
                 Err(why) => {
                     let name = describe(&journal.source_paths(upload.asset).unwrap_or_default(), upload);
                     // Kept, so that `wedsync status` says what the upload waits on.
                     if let Err(e) = journal.upload_attempt_failed(upload.id, &why) {
-                        self.stop.on_journal_error(&e);
+                        self.stop().on_journal_error(&e);
                     }
-                    (self.events)(Event::Left { name, error: why });
-                    left.insert(upload.id);
+                    self.core.view.changed(upload.asset);
+                    (self.core.events)(Event::Left { name, error: why });
+                    left.insert(upload.id, Instant::now());
                     Next::Later
                 }
             },
@@ -227,13 +261,17 @@ impl Queue for JournalQueue {
                 .map(|u| (describe(&j.source_paths(u.asset).unwrap_or_default(), &u), u.size))
         });
         match result {
-            Some(Ok((name, bytes))) => (self.events)(Event::Verified { name, bytes }),
+            Some(Ok((name, bytes))) => {
+                self.name_of(key);
+                (self.core.events)(Event::Verified { name, bytes })
+            }
             Some(Err(e)) => {
                 // Not handed out again in this run: it would only fail the same way.
-                if let Ok(mut l) = self.left.lock() {
-                    l.insert(*key);
-                }
-                (self.events)(Event::UploadFailed { name: self.name_of(key), error: format!("journal: {e}") })
+                self.leave(*key);
+                (self.core.events)(Event::UploadFailed {
+                    name: self.name_of(key),
+                    error: format!("journal: {e}"),
+                })
             }
             None => {}
         }
@@ -243,12 +281,10 @@ impl Queue for JournalQueue {
         self.write(|j| j.upload_attempt_failed(*key, &error.to_string()));
         let name = self.name_of(key);
         if giving_up {
-            if let Ok(mut l) = self.left.lock() {
-                l.insert(*key);
-            }
-            (self.events)(Event::Left { name, error: error.to_string() });
+            self.leave(*key);
+            (self.core.events)(Event::Left { name, error: error.to_string() });
         } else {
-            (self.events)(Event::Retrying { name, error: error.to_string() });
+            (self.core.events)(Event::Retrying { name, error: error.to_string() });
         }
     }
 
@@ -256,28 +292,30 @@ impl Queue for JournalQueue {
         let message = explain(error);
         self.write(|j| j.upload_failed(*key, &message));
         if let Error::Status { status: 401, .. } = error {
-            self.stop.set("the destination refused the token (401)".into());
+            self.stop().set("the destination refused the token (401)".into());
         }
-        (self.events)(Event::UploadFailed { name: self.name_of(key), error: message });
+        (self.core.events)(Event::UploadFailed { name: self.name_of(key), error: message });
     }
 
     fn stopped(&self) -> bool {
-        self.stop.is_set()
+        self.over()
     }
 }
 
 /// Records one upload's progress in the journal, each fact before the next request.
 struct JournalRecord {
-    journal: Arc<Mutex<Journal>>,
+    core: Arc<Core>,
     id: UploadId,
-    stop: Arc<Stop>,
+    asset: AssetId,
 }
 
 impl JournalRecord {
     fn with(&self, f: impl FnOnce(&mut Journal) -> wedsync_journal::Result<()>) -> Result<(), String> {
-        let mut journal = self.journal.lock().map_err(|_| "the journal lock was poisoned".to_string())?;
+        let mut journal =
+            self.core.journal.lock().map_err(|_| "the journal lock was poisoned".to_string())?;
+        self.core.view.changed(self.asset);
         f(&mut journal).map_err(|e| {
-            self.stop.on_journal_error(&e);
+            self.core.stop.on_journal_error(&e);
             e.to_string()
         })
     }
@@ -306,5 +344,14 @@ impl Record for JournalRecord {
 
     fn part_acknowledged(&mut self, part: usize, offset: u64) -> Result<(), String> {
         self.with(|j| j.upload_part_progress(self.id, part, offset))
+    }
+
+    /// Its photo was paused, or its upload cancelled (gone from the journal).
+    fn parked(&self) -> bool {
+        self.core.held().contains(&self.asset)
+            || self.core.journal.lock().is_ok_and(|j| {
+                j.upload(self.id)
+                    .map_or(true, |u| !matches!(u.state, UploadState::Queued | UploadState::Sending))
+            })
     }
 }

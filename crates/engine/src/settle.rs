@@ -70,7 +70,13 @@ struct Seen {
     /// When `stat` was first seen as it is.
     still_since: Instant,
     first_seen: Instant,
+    /// The writer closed the file as it is now (inotify close-write): a short confirmation
+    /// is enough.
+    closed: bool,
 }
+
+/// How long a file the writer closed must then hold still: the close-write fast path.
+pub const CONFIRM: Duration = Duration::from_millis(150);
 
 impl Settling {
     pub fn new(settle: Settle) -> Settling {
@@ -88,14 +94,20 @@ impl Settling {
             self.seen.remove(path);
             return Verdict::Gone;
         };
-        let seen =
-            self.seen.entry(path.to_path_buf()).or_insert(Seen { stat, still_since: now, first_seen: now });
+        let seen = self.seen.entry(path.to_path_buf()).or_insert(Seen {
+            stat,
+            still_since: now,
+            first_seen: now,
+            closed: false,
+        });
         if seen.stat != stat {
             seen.stat = stat;
             seen.still_since = now;
+            seen.closed = false;
         }
-        let Seen { still_since, first_seen, .. } = *seen;
-        if now.duration_since(still_since) >= self.settle.quiet {
+        let Seen { still_since, first_seen, closed, .. } = *seen;
+        let quiet = if closed { CONFIRM.min(self.settle.quiet) } else { self.settle.quiet };
+        if now.duration_since(still_since) >= quiet {
             self.seen.remove(path);
             return Verdict::Admit(stat);
         }
@@ -104,6 +116,29 @@ impl Settling {
             return Verdict::Unsettled { since: waiting };
         }
         Verdict::Wait
+    }
+
+    /// The platform says the writer closed `path` (Linux: inotify close-write on a local
+    /// disk): it is admitted once it has held still for [`CONFIRM`] instead of the quiet
+    /// spell. A write after this puts it back on the slow path.
+    pub fn closed(&mut self, path: &Path, now: Instant) {
+        let Ok(stat) = Stat::of(path) else { return };
+        let seen = self.seen.entry(path.to_path_buf()).or_insert(Seen {
+            stat,
+            still_since: now,
+            first_seen: now,
+            closed: true,
+        });
+        if seen.stat != stat {
+            seen.stat = stat;
+        }
+        seen.still_since = now;
+        seen.closed = true;
+    }
+
+    /// The paths seen and not yet admitted whose writers closed them.
+    pub fn closed_paths(&self) -> Vec<PathBuf> {
+        self.seen.iter().filter(|(_, s)| s.closed).map(|(p, _)| p.clone()).collect()
     }
 
     /// Files seen and not yet admitted.

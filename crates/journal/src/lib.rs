@@ -12,6 +12,7 @@ mod owner;
 mod parts;
 mod paths;
 mod renditions;
+mod rows;
 mod status;
 mod uploads;
 
@@ -20,5 +21,6 @@ pub use crate::error::{Error, Result};
 pub use crate::open::{Journal, SCHEMA_VERSION};
 pub use crate::parts::UploadPart;
 pub use crate::renditions::{Rendition, RenditionId};
+pub use crate::rows::{AssetRow, UploadRow};
 pub use crate::status::{DestinationStatus, Problem};
 pub use crate::uploads::{NewUpload, Remaining, Upload, UploadId, UploadState};

@@ -20,7 +20,7 @@ pub enum UploadState {
 }
 
 impl UploadState {
-    fn parse(s: &str) -> UploadState {
+    pub(crate) fn parse(s: &str) -> UploadState {
         match s {
             "sending" => UploadState::Sending,
             "verified" => UploadState::Verified,

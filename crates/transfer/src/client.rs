@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::metadata::encode_metadata;
 use crate::pacing::Bandwidth;
+use crate::pacing::Gate;
 
 const TUS_VERSION: &str = "1.0.0";
 const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
@@ -81,11 +82,18 @@ pub struct Pace {
     /// Shared by every request of every stream, so the cap holds for the whole upload.
     pub bandwidth: Option<Arc<Mutex<Bandwidth>>>,
     pub sent: Arc<AtomicU64>,
+    /// Paused or closed: no request carrying file bytes starts (see [`Gate`]).
+    pub gate: Gate,
 }
 
 impl Default for Pace {
     fn default() -> Self {
-        Pace { stall: Duration::from_secs(30), bandwidth: None, sent: Arc::new(AtomicU64::new(0)) }
+        Pace {
+            stall: Duration::from_secs(30),
+            bandwidth: None,
+            sent: Arc::new(AtomicU64::new(0)),
+            gate: Gate::default(),
+        }
     }
 }
 
@@ -372,6 +380,9 @@ impl TusClient {
             request = request.header("Upload-Concat", concat);
         }
         let first = first.filter(|_| self.capabilities.has("creation-with-upload"));
+        if first.is_some() && !self.pace.gate.pass().await {
+            return Err(Error::Parked);
+        }
         let first = match (first, length) {
             (Some(chunk), Some(length)) if !self.repeats_are_safe() && chunk.len() as u64 >= length => {
                 Some(chunk.slice(..length.saturating_sub(1) as usize)).filter(|c| !c.is_empty())
@@ -418,6 +429,10 @@ impl TusClient {
 
     /// Sends `chunk` at `offset` (PATCH) and returns the server's new offset.
     pub async fn patch(&self, url: &str, offset: u64, chunk: Bytes) -> Result<u64> {
+        // Paused: wait here, between chunks, so nothing is cut mid-body.
+        if !self.pace.gate.pass().await {
+            return Err(Error::Parked);
+        }
         let len = chunk.len() as u64;
         let progress = Progress::new();
         let request = self.with_chunk(

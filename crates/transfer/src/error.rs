@@ -39,6 +39,10 @@ pub enum Error {
     /// The caller could not record progress (the journal); nothing more is sent.
     #[error("recording progress: {0}")]
     Record(String),
+    /// The uploads were stopped (the host is shutting down): the file stays where the
+    /// server has it, for the next run. Not a failure of the file.
+    #[error("stopped at a chunk boundary: the uploads were stopped")]
+    Parked,
     /// A bug: sending this file panicked. The upload fails; the others go on.
     #[error("sending panicked: {0}")]
     Panicked(String),
@@ -58,6 +62,7 @@ impl Error {
             | Error::Changed { .. }
             | Error::Protocol { .. }
             | Error::Read { .. }
+            | Error::Parked
             | Error::Record(_)
             | Error::Panicked(_) => false,
         }

@@ -18,6 +18,6 @@ mod send;
 pub use crate::client::{Capabilities, Created, Destination, Pace, TusClient};
 pub use crate::error::{Error, Result};
 pub use crate::metadata::encode_metadata;
-pub use crate::pacing::{Backoff, Bandwidth};
-pub use crate::schedule::{run, Climb, Next, Policy, Queue, Summary, Task};
+pub use crate::pacing::{Backoff, Bandwidth, Gate, GateState};
+pub use crate::schedule::{run, run_with, Climb, Next, Policy, Queue, Summary, Task};
 pub use crate::send::{send, Job, Part, Record, Sent};

@@ -1,5 +1,6 @@
 //! When to try again and how fast to send: retry backoff and the bandwidth cap.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Exponential backoff with "full jitter" (a random wait between zero and the exponential
@@ -43,10 +44,11 @@ impl Backoff {
 }
 
 /// A token bucket: at most `rate` bytes a second on average, in bursts of at most one
-/// second's worth. Shared by every stream, so the cap holds for the whole upload.
+/// second's worth. Shared by every stream, so the cap holds for the whole upload. A bucket
+/// without a rate lets everything through; the rate can be set while uploads run.
 #[derive(Debug)]
 pub struct Bandwidth {
-    rate: f64,
+    rate: Option<f64>,
     tokens: f64,
     last: Instant,
 }
@@ -54,22 +56,76 @@ pub struct Bandwidth {
 impl Bandwidth {
     pub fn new(bytes_per_second: u64, now: Instant) -> Bandwidth {
         let rate = bytes_per_second.max(1) as f64;
-        Bandwidth { rate, tokens: rate, last: now }
+        Bandwidth { rate: Some(rate), tokens: rate, last: now }
+    }
+
+    /// A bucket with no cap, until [`Bandwidth::set_rate`] sets one.
+    pub fn unlimited(now: Instant) -> Bandwidth {
+        Bandwidth { rate: None, tokens: 0.0, last: now }
+    }
+
+    /// A new cap (None: none) for what is sent from now on.
+    pub fn set_rate(&mut self, bytes_per_second: Option<u64>, now: Instant) {
+        *self = match bytes_per_second {
+            Some(rate) => Bandwidth::new(rate, now),
+            None => Bandwidth::unlimited(now),
+        };
     }
 
     /// Takes `bytes` from the bucket and says how long to wait before sending them
     /// (zero when they are there already). The debt is taken at once, so callers that
     /// ask together are spaced out rather than all waiting the same time.
     pub fn take(&mut self, bytes: u64, now: Instant) -> Duration {
+        let Some(rate) = self.rate else { return Duration::ZERO };
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate);
+        self.tokens = (self.tokens + elapsed * rate).min(rate);
         self.tokens -= bytes as f64;
         if self.tokens >= 0.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64(-self.tokens / self.rate)
+            Duration::from_secs_f64(-self.tokens / rate)
         }
+    }
+}
+
+/// Whether requests that carry file bytes may start: open, paused (they wait at the chunk
+/// boundary, before the request, so nothing is cut mid-body), or closed for good (they end
+/// with [`crate::Error::Parked`] and the file is left where the server has it). Shared by
+/// every stream.
+#[derive(Debug, Clone)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<GateState>>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateState {
+    Open,
+    Paused,
+    Closed,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate(Arc::new(tokio::sync::watch::Sender::new(GateState::Open)))
+    }
+}
+
+impl Gate {
+    pub fn set(&self, state: GateState) {
+        self.0.send_replace(state);
+    }
+
+    pub fn state(&self) -> GateState {
+        *self.0.borrow()
+    }
+
+    /// Waits while paused; `false` once closed.
+    pub async fn pass(&self) -> bool {
+        let mut states = self.0.subscribe();
+        let open = match states.wait_for(|s| *s != GateState::Paused).await {
+            Ok(state) => *state == GateState::Open,
+            Err(_) => false,
+        };
+        open
     }
 }
 
@@ -112,5 +168,33 @@ mod tests {
         let later = start + Duration::from_secs(60);
         assert_eq!(bucket.take(1_000_000, later), Duration::ZERO);
         assert!(bucket.take(1, later) > Duration::ZERO);
+        // Lifted, then set again while running.
+        bucket.set_rate(None, later);
+        assert_eq!(bucket.take(1 << 40, later), Duration::ZERO);
+        bucket.set_rate(Some(1_000), later);
+        assert_eq!(bucket.take(1_000, later), Duration::ZERO);
+        assert!((bucket.take(500, later).as_secs_f64() - 0.5).abs() < 1e-6);
+    }
+
+    #[tokio::test]
+    async fn a_paused_gate_holds_requests_until_opened_and_a_closed_one_turns_them_away() {
+        let gate = Gate::default();
+        assert!(gate.pass().await);
+        gate.set(GateState::Paused);
+        let waiting = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.pass().await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "a paused gate let a request through");
+        gate.set(GateState::Open);
+        assert!(waiting.await.expect("join"));
+        gate.set(GateState::Paused);
+        let waiting = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.pass().await }
+        });
+        gate.set(GateState::Closed);
+        assert!(!waiting.await.expect("join"));
     }
 }

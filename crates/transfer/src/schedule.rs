@@ -102,22 +102,38 @@ struct Shared<Q: Queue> {
     queue: Q,
     policy: Policy,
     busy: Mutex<HashSet<Q::Key>>,
-    allowed: AtomicUsize,
+    allowed: Arc<AtomicUsize>,
     summary: Mutex<Summary>,
     done: std::sync::atomic::AtomicBool,
 }
 
 /// Sends everything the queue hands out, then returns what happened.
 pub async fn run<Q: Queue>(client: TusClient, queue: Q, policy: Policy) -> Summary {
-    let streams = policy.streams.clamp(1, policy.max_streams.max(1));
-    let workers = if policy.adaptive { policy.max_streams.max(streams) } else { streams };
+    let streams = Arc::new(AtomicUsize::new(policy.streams));
+    run_with(client, queue, policy, streams).await
+}
+
+/// [`run`], with the number of files sent at once read from `streams` as it goes, so a
+/// host can change it while the run lasts (up to `policy.max_streams`; the adaptive mode
+/// writes it too).
+pub async fn run_with<Q: Queue>(
+    client: TusClient,
+    queue: Q,
+    policy: Policy,
+    streams: Arc<AtomicUsize>,
+) -> Summary {
+    let max = policy.max_streams.max(1);
+    let first = streams.load(Ordering::Acquire).clamp(1, max);
+    streams.store(first, Ordering::Release);
+    // One worker per possible stream; those above the allowed count wait.
+    let workers = max.max(first);
     let shared = Arc::new(Shared {
         client,
         queue,
         policy,
         busy: Mutex::new(HashSet::new()),
-        allowed: AtomicUsize::new(streams),
-        summary: Mutex::new(Summary { peak_streams: streams, ..Summary::default() }),
+        allowed: streams,
+        summary: Mutex::new(Summary { peak_streams: first, ..Summary::default() }),
         done: std::sync::atomic::AtomicBool::new(false),
     });
     let adapter = shared.policy.adaptive.then(|| tokio::spawn(adapt(shared.clone())));
@@ -262,6 +278,10 @@ impl Record for Tracking {
         self.reached(Some(part), offset);
         self.inner.part_acknowledged(part, offset)
     }
+
+    fn parked(&self) -> bool {
+        self.inner.parked()
+    }
 }
 
 /// One file until it is sent, refused, or failed `attempts` times in a row.
@@ -297,6 +317,8 @@ async fn attempts<Q: Queue>(shared: &Shared<Q>, task: Task<Q::Key>, seed: u64) -
                 }
                 e
             }
+            // Stopped between chunks: left as the server has it, not a failed attempt.
+            Err(Error::Parked) => return Outcome::Left,
             Err(e) if e.is_transient() => e,
             Err(e) => {
                 shared.queue.failed(&key, &e);

@@ -50,6 +50,11 @@ pub trait Record {
     fn parts_planned(&mut self, parts: &[(u64, u64)]) -> std::result::Result<(), String>;
     fn part_created(&mut self, part: usize, url: &str) -> std::result::Result<(), String>;
     fn part_acknowledged(&mut self, part: usize, offset: u64) -> std::result::Result<(), String>;
+    /// Whether this upload is to stop at the next chunk boundary (its photo was paused or
+    /// cancelled): it ends with [`Error::Parked`], where the server has it.
+    fn parked(&self) -> bool {
+        false
+    }
 }
 
 /// How a finished send went.
@@ -98,6 +103,7 @@ pub async fn send<R: Record + Send>(client: &TusClient, job: &Job, record: &mut 
         Note::Created(url) => record.created(url),
         Note::Acknowledged(offset) => record.acknowledged(offset),
         Note::Restarted(reason) => record.restarted(reason),
+        Note::Boundary => boundary(&*record),
     })
     .await?;
     Ok(Sent { url, resent })
@@ -143,6 +149,7 @@ async fn send_parts<R: Record + Send>(
                 Note::Acknowledged(offset) => record.part_acknowledged(index, offset),
                 // A vanished part is simply made again: `part_created` replaces its URL.
                 Note::Restarted(_) => Ok(()),
+                Note::Boundary => boundary(&**record),
             }
         }
     };
@@ -228,6 +235,16 @@ enum Note<'a> {
     Created(&'a str),
     Acknowledged(u64),
     Restarted(&'a str),
+    /// About to send file bytes: an error means the caller parked this upload.
+    Boundary,
+}
+
+fn boundary(record: &(impl Record + ?Sized)) -> std::result::Result<(), String> {
+    if record.parked() {
+        Err("parked".into())
+    } else {
+        Ok(())
+    }
 }
 
 /// The SHA-256 of a stretch's first `at` bytes, as they were read for sending.
@@ -317,6 +334,7 @@ async fn send_stretch(
                 check_before_completing(stretch, reading, &first)?;
             }
             let identity = stretch.identity.as_deref();
+            note(Note::Boundary).map_err(|_| Error::Parked)?;
             let created = if stretch.partial {
                 client.create_partial(length, metadata, Some(first.clone()), identity).await?
             } else {
@@ -344,6 +362,7 @@ async fn send_stretch(
         if let (Some(reading), true) = (&reading, offset + len == length) {
             check_before_completing(stretch, reading, &chunk)?;
         }
+        note(Note::Boundary).map_err(|_| Error::Parked)?;
         match client.patch(&url, offset, chunk.clone()).await {
             Ok(server) => {
                 if let Some(reading) = reading.as_mut().filter(|_| server == offset + len) {

@@ -11,3 +11,4 @@ mod regressions;
 mod serve;
 mod support;
 mod upload;
+mod watch;

@@ -114,14 +114,32 @@ impl Card {
     /// saw them at this path (same size and mtime), are verified on a server as an
     /// uploaded original. Nothing here deletes anything.
     pub fn safe_files(&self, journal: &wedsync_journal::Journal) -> wedsync_journal::Result<u64> {
-        let mut safe = 0;
-        for (path, stat) in dcim_files(&self.volume.mount_point.join("DCIM")).unwrap_or_default() {
-            if let Some(asset) = journal.known_source(&path, stat.len(), crate::hash::mtime_ns(&stat))? {
-                safe += u64::from(journal.original_verified(asset)?);
-            }
-        }
-        Ok(safe)
+        safe_files_at(&self.volume.mount_point, journal)
     }
+}
+
+/// How many files of the card mounted at `mount` are safe to format away (see
+/// [`Card::safe_files`]).
+pub fn safe_files_at(mount: &Path, journal: &wedsync_journal::Journal) -> wedsync_journal::Result<u64> {
+    let mut safe = 0;
+    for (path, stat) in dcim_files(&mount.join("DCIM")).unwrap_or_default() {
+        if let Some(asset) = journal.known_source(&path, stat.len(), crate::hash::mtime_ns(&stat))? {
+            safe += u64::from(journal.original_verified(asset)?);
+        }
+    }
+    Ok(safe)
+}
+
+/// The files under the card's DCIM folder that `accept` takes, in name order.
+pub fn dcim_photos(mount: &Path, accept: fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut photos: Vec<PathBuf> = dcim_files(&mount.join("DCIM"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(path, _)| path)
+        .filter(|p| accept(p))
+        .collect();
+    photos.sort();
+    photos
 }
 
 /// The cards among `volumes`: mounts at or below one of `roots` (every mount when `roots`

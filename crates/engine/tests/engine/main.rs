@@ -2,3 +2,4 @@
 //! FUSE from a loop device, as a card reader's would be.
 
 mod cards;
+mod service;

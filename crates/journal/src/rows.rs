@@ -1,0 +1,129 @@
+//! The queue as a host shows it: one row per asset, with each of its uploads at one
+//! destination. Built from the journal alone, so a window that opens (or reconnects) late
+//! renders the same rows as one that watched from the start.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::assets::AssetId;
+use crate::error::Result;
+use crate::open::{event, Journal};
+use crate::paths::from_blob;
+use crate::uploads::{UploadId, UploadState};
+
+/// One asset in the queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetRow {
+    pub asset: AssetId,
+    /// Where it was last seen.
+    pub path: Option<PathBuf>,
+    pub rating: Option<i64>,
+    /// Renditions that could not be developed, with why.
+    pub develop_failed: Vec<(String, String)>,
+    /// Renditions still to be developed.
+    pub developing: Vec<String>,
+    pub uploads: Vec<UploadRow>,
+}
+
+/// One upload of an asset: a rendition (`preset`) or the original (None).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadRow {
+    pub id: UploadId,
+    pub preset: Option<String>,
+    pub state: UploadState,
+    /// Bytes the server acknowledged, of `size`.
+    pub offset: u64,
+    pub size: u64,
+    pub last_error: Option<String>,
+}
+
+impl Journal {
+    /// The rows of `assets` (every asset when None, newest first, at most `limit`), with
+    /// their uploads at `destination`.
+    pub fn asset_rows(
+        &self,
+        destination: &str,
+        assets: Option<&[AssetId]>,
+        limit: usize,
+    ) -> Result<Vec<AssetRow>> {
+        let ids: Vec<i64> = match assets {
+            Some(list) => list.iter().map(|a| a.0).collect(),
+            None => {
+                let mut stmt = self.conn.prepare("SELECT id FROM assets ORDER BY id DESC LIMIT ?1")?;
+                let rows = stmt.query_map([limit as i64], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            }
+        };
+        let mut rows = BTreeMap::new();
+        let mut asset = self.conn.prepare(
+            "SELECT rating, (SELECT path FROM sources s WHERE s.asset_id = a.id ORDER BY rowid DESC LIMIT 1)
+             FROM assets a WHERE id = ?1",
+        )?;
+        let mut renditions = self
+            .conn
+            .prepare("SELECT preset, state, coalesce(error, '') FROM renditions WHERE asset_id = ?1")?;
+        let mut uploads = self.conn.prepare(
+            "SELECT id, preset, state, offset, size, last_error FROM uploads
+             WHERE asset_id = ?1 AND destination = ?2 ORDER BY preset IS NULL, id",
+        )?;
+        for id in ids {
+            let found =
+                asset.query_row([id], |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<Vec<u8>>>(1)?)));
+            let (rating, path) = match found {
+                Ok(found) => found,
+                Err(rusqlite::Error::QueryReturnedNoRows) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let mut row = AssetRow {
+                asset: AssetId(id),
+                path: path.map(|b| from_blob(&b)),
+                rating,
+                develop_failed: Vec::new(),
+                developing: Vec::new(),
+                uploads: Vec::new(),
+            };
+            for r in renditions
+                .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?)))?
+            {
+                let (preset, state, error) = r?;
+                match state.as_str() {
+                    "failed" => row.develop_failed.push((preset, error)),
+                    "pending" => row.developing.push(preset),
+                    _ => {}
+                }
+            }
+            for u in uploads.query_map((id, destination), |r| {
+                Ok(UploadRow {
+                    id: UploadId(r.get(0)?),
+                    preset: r.get(1)?,
+                    state: UploadState::parse(&r.get::<_, String>(2)?),
+                    offset: r.get::<_, i64>(3)? as u64,
+                    size: r.get::<_, i64>(4)? as u64,
+                    last_error: r.get(5)?,
+                })
+            })? {
+                row.uploads.push(u?);
+            }
+            rows.insert(std::cmp::Reverse(id), row);
+        }
+        Ok(rows.into_values().collect())
+    }
+
+    /// Drops the asset's uploads to `destination` that are not verified (a person
+    /// cancelled it); returns how many. Adding its file again plans them anew.
+    pub fn cancel_uploads(&mut self, asset: AssetId, destination: &str) -> Result<u64> {
+        self.change(|tx| {
+            tx.execute(
+                "DELETE FROM upload_parts WHERE upload_id IN
+                   (SELECT id FROM uploads WHERE asset_id = ?1 AND destination = ?2 AND state <> 'verified')",
+                (asset.0, destination),
+            )?;
+            let n = tx.execute(
+                "DELETE FROM uploads WHERE asset_id = ?1 AND destination = ?2 AND state <> 'verified'",
+                (asset.0, destination),
+            )?;
+            event(tx, "asset.cancelled", asset.0, Some(destination))?;
+            Ok(n as u64)
+        })
+    }
+}
