@@ -19,6 +19,10 @@ pub enum Command {
     /// The develop stages on a GPU backend (--backend) against the CPU path: per-stage
     /// kernel time, transfers, and frames/s with N decode threads, on 24 and 45 MP frames.
     Gpu(crate::bench_gpu::GpuArgs),
+    /// A venue evening: frames arriving at tethering pace in a watched folder while a backlog
+    /// is sent; latency from a frame's close to its web rendition verified, p50 and p95,
+    /// against a frame arriving alone, and resident memory as frames accumulate.
+    Soak(crate::bench_soak::SoakArgs),
     /// Make N distinct RAW frames (DNG) from one, for upload benchmarks: the same sensor
     /// data shifted sideways, so each is its own file and its own rendition.
     Frames(FramesArgs),
@@ -62,6 +66,7 @@ pub fn run(cmd: Command, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode>
     match cmd {
         Command::Develop(args) => develop(args, presets_dir),
         Command::Frames(args) => frames(args),
+        Command::Soak(args) => crate::bench_soak::soak(args, presets_dir),
         Command::Gpu(args) => crate::bench_gpu::gpu(args, presets_dir),
     }
 }
@@ -219,7 +224,7 @@ fn ours(
     Ok((measured, stages))
 }
 
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("wedsync-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)

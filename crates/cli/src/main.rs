@@ -10,6 +10,7 @@ macro_rules! say {
 mod backend;
 mod bench;
 mod bench_gpu;
+mod bench_soak;
 mod cards;
 mod develop;
 mod inputs;

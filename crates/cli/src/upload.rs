@@ -77,6 +77,7 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
             && report.stopped.is_none()
             && found.missing.is_empty()
             && report.develop_failed == 0
+            && report.waiting == 0
             && r.uploads_queued + r.uploads_sending + r.uploads_refused == 0;
         anyhow::Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE })
     })
@@ -113,6 +114,7 @@ pub(crate) fn print_event(event: Event) {
         Event::CardFound { name, mount, files } => {
             say!("card {name} at {}: {files} file(s) to read", mount.display())
         }
+        Event::Waiting { error, .. } => say!("waiting: {error}"),
         Event::CardGone { mount } => say!("card at {} went away", mount.display()),
         Event::SourceTrouble { source, error } => say!("source {source}: {error}"),
     }
@@ -145,7 +147,7 @@ pub(crate) fn summarise(report: &Report, endpoint: &str) {
 fn what_is_left(report: &Report) -> String {
     let r = &report.remaining;
     let unsent = r.uploads_queued + r.uploads_sending;
-    if unsent + r.uploads_refused == 0 && report.develop_failed == 0 {
+    if unsent + r.uploads_refused == 0 && report.develop_failed == 0 && report.waiting == 0 {
         return "nothing left to send".into();
     }
     let mut why = Vec::new();
@@ -154,6 +156,9 @@ fn what_is_left(report: &Report) -> String {
             "{} file(s) or rendition(s) failed in this run (FAILED above)",
             report.develop_failed
         ));
+    }
+    if report.waiting > 0 {
+        why.push(format!("{} file(s) waiting for their card (waiting above): reinsert it", report.waiting));
     }
     for (kind, label) in [("refused", "refused"), ("waiting", "waiting")] {
         let of_kind: Vec<_> = report.problems.iter().filter(|p| p.kind == kind).collect();

@@ -217,6 +217,10 @@ impl Queue for JournalQueue {
         if !finishing {
             left.retain(|_, at| at.elapsed() < RETRY_LEFT);
         }
+        // A card came back: what waited for one is tried again now.
+        if self.core.card_inserted.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            left.clear();
+        }
         let limit = busy.len() + left.len() + 8 * held.len() + 1;
         let pending = match journal.pending_uploads(&self.core.destination(), limit) {
             Ok(p) => p,
@@ -289,6 +293,17 @@ impl Queue for JournalQueue {
     }
 
     fn failed(&self, key: &UploadId, error: &Error) {
+        // Its card was pulled mid-read: not refused, waiting (tried again when a card comes
+        // back, or after a while).
+        if let Error::Read { source, .. } = error {
+            if crate::volumes::is_gone(source) {
+                let message = format!("{error} — waiting for its card: reinsert it");
+                self.write(|j| j.upload_attempt_failed(*key, &message));
+                self.leave(*key);
+                (self.core.events)(Event::Left { name: self.name_of(key), error: message });
+                return;
+            }
+        }
         let message = explain(error);
         self.write(|j| j.upload_failed(*key, &message));
         if let Error::Status { status: 401, .. } = error {

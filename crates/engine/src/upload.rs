@@ -101,6 +101,12 @@ pub enum Event {
         mount: PathBuf,
         files: u64,
     },
+    /// A file could not be read whole because its card (or the file) went away: nothing of
+    /// it was recorded; it is taken when the card comes back.
+    Waiting {
+        path: PathBuf,
+        error: String,
+    },
     /// A card went away (unmounted, pulled).
     CardGone {
         mount: PathBuf,
@@ -118,6 +124,9 @@ pub struct Report {
     pub files: usize,
     pub developed: usize,
     pub develop_failed: usize,
+    /// Files not read whole because their card went away (not recorded; taken when it is
+    /// back).
+    pub waiting: usize,
     pub transfer: Summary,
     /// Set when the destination could not be reached at all; everything stays queued.
     pub unreachable: Option<String>,

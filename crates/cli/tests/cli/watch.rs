@@ -150,13 +150,15 @@ fn a_station_takes_each_tethered_frame_once_whole_stops_on_sigterm_and_resumes()
         })
         .collect();
     let mut slow_link = watch_args(&tether, &cards, &url, &alice);
-    slow_link.extend(["--limit-mbit".to_string(), "8".to_string()]);
+    // One stream, whole uploads: one chunk in flight, so a stop lands mid-work.
+    slow_link.extend(["--limit-mbit", "8", "--streams", "1", "--parts", "1"].map(String::from));
     let station = start_watch(&home, &slow_link, &log);
     wait_for("a late frame on the server", Duration::from_secs(60), || complete(port, &admin, &data) >= 5);
     let (took, code) = terminate(station);
     let on_server = complete(port, &admin, &data);
     assert!(took < Duration::from_secs(20) && code == Some(0), "{took:?} {code:?}");
-    assert!(on_server < 10, "SIGTERM came after the work was done: {on_server} files on the server");
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(on_server < 10, "SIGTERM came after the work was done: {on_server} files on the server\n{text}");
     // Started once more, it finishes, sending nothing twice.
     let station = start_watch(&home, &watch_args(&tether, &cards, &url, &alice), &log);
     let mut want = want_hashes(&[early, slow, renamed, never]);

@@ -105,6 +105,8 @@ pub(crate) struct Core {
     closing: AtomicBool,
     pub unreachable: Mutex<Option<String>>,
     pub sources: Mutex<BTreeMap<String, RunningSource>>,
+    /// A card was mounted: uploads left waiting for one are tried again.
+    pub card_inserted: AtomicBool,
 }
 
 #[derive(Default)]
@@ -112,6 +114,8 @@ pub(crate) struct Counts {
     pub files: AtomicUsize,
     pub developed: AtomicUsize,
     pub develop_failed: AtomicUsize,
+    /// Files whose card went away before they were read whole.
+    pub waiting: AtomicUsize,
 }
 
 impl Core {
@@ -243,6 +247,7 @@ impl Engine {
             closing: AtomicBool::new(false),
             unreachable: Mutex::new(None),
             sources: Mutex::default(),
+            card_inserted: AtomicBool::new(false),
         });
         let develop = (0..settings.develop_threads.max(1))
             .map(|i| {
@@ -380,6 +385,7 @@ impl Engine {
             files: core.counts.files.load(Ordering::Relaxed),
             developed: core.counts.developed.load(Ordering::Relaxed),
             develop_failed: core.counts.develop_failed.load(Ordering::Relaxed),
+            waiting: core.counts.waiting.load(Ordering::Relaxed),
             transfer,
             unreachable,
             stopped: core.stop.reason(),

@@ -33,6 +33,13 @@ fn take_in(core: &Core, work: &Work) {
         // The journal cannot be written: nothing more can be recorded, so the engine stops
         // here instead of failing every file the same way.
         Err(Error::Journal(e)) if e.is_storage() => core.stop.on_journal_error(&e),
+        // Its card was pulled (or the file removed) before it was read whole: nothing of it
+        // was recorded, and it is read again when the card comes back.
+        Err(Error::Io { source, .. } | Error::Backup { source, .. }) if crate::volumes::is_gone(&source) => {
+            core.counts.waiting.fetch_add(1, Ordering::Relaxed);
+            let error = format!("{}: {source} — waiting for its card: reinsert it", work.path.display());
+            (core.events)(Event::Waiting { path: work.path.clone(), error });
+        }
         Err(error) => {
             core.counts.develop_failed.fetch_add(1, Ordering::Relaxed);
             (core.events)(Event::DevelopFailed {
@@ -84,9 +91,19 @@ fn prepare(core: &Core, work: &Work) -> Result<()> {
     core.view.asset_seen(asset, work.source.as_deref());
     events(Event::Recorded { path: path.to_path_buf(), hashed: known.is_none() });
     if !core.work.claimed.lock().map_err(|_| Error::Poisoned)?.insert(asset) {
-        // The same bytes are already being developed and planned by this engine.
+        // The same bytes are being developed and planned by another thread now.
         return Ok(());
     }
+    let result = plan(core, work, asset, rating, meta.len());
+    if let Ok(mut claimed) = core.work.claimed.lock() {
+        claimed.remove(&asset);
+    }
+    result
+}
+
+/// Backups, renditions and uploads of a recorded asset.
+fn plan(core: &Core, work: &Work, asset: AssetId, rating: Option<i64>, size: u64) -> Result<()> {
+    let journal = &core.journal;
     // Backups first, as a photographer would; a failed one does not hold the uploads
     // back, but fails the file (reported once its uploads are planned).
     let backed_up = back_up(core, work, asset);
@@ -108,7 +125,7 @@ fn prepare(core: &Core, work: &Work) -> Result<()> {
     }
     if work.rules.originals {
         let sha256 = locked(journal)?.asset_sha256(asset)?;
-        let new = NewUpload { asset, preset: None, destination, sha256, size: meta.len(), priority };
+        let new = NewUpload { asset, preset: None, destination, sha256, size, priority };
         locked(journal)?.plan_upload(&new)?;
     }
     core.view.changed(asset);

@@ -314,6 +314,7 @@ fn watch_cards(core: &Core, source: &Source, roots: &[PathBuf], stop: &AtomicBoo
                 continue;
             }
             (core.events)(Event::CardFound { name: card.name(), mount: mount.clone(), files: card.files });
+            core.card_inserted.store(true, Ordering::Release);
             for path in crate::volumes::dcim_photos(&mount, is_photo) {
                 core.add(Work { path, rules: rules.clone(), priority: 0, source: Some(source.name.clone()) });
             }

@@ -71,8 +71,9 @@ struct State {
 pub(crate) struct WorkQueue {
     state: Mutex<State>,
     changed: Condvar,
-    /// Assets taken by a develop thread in this engine's life: the same bytes given twice
-    /// (a file named twice, a copy on the second card) are developed once.
+    /// Assets a develop thread is working on now: the same bytes given twice at once (a
+    /// file named twice, a copy on the second card) are developed once; given again later,
+    /// the cache and the journal have them.
     pub claimed: Mutex<HashSet<AssetId>>,
 }
 

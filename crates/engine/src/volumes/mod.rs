@@ -130,6 +130,20 @@ pub fn safe_files_at(mount: &Path, journal: &wedsync_journal::Journal) -> wedsyn
     Ok(safe)
 }
 
+/// Whether a read failed because the file's volume went away (a card pulled mid-read, its
+/// FUSE driver gone) or the file did: EIO, ENOENT, ENOTCONN, ENXIO, ENODEV, ESTALE. Such a
+/// file waits for its card; it is not a failure of the file.
+pub fn is_gone(error: &io::Error) -> bool {
+    if error.kind() == io::ErrorKind::NotFound {
+        return true;
+    }
+    #[cfg(unix)]
+    if let Some(code) = error.raw_os_error() {
+        return [libc::EIO, libc::ENOTCONN, libc::ENXIO, libc::ENODEV, libc::ESTALE].contains(&code);
+    }
+    false
+}
+
 /// The files under the card's DCIM folder that `accept` takes, in name order.
 pub fn dcim_photos(mount: &Path, accept: fn(&Path) -> bool) -> Vec<PathBuf> {
     let mut photos: Vec<PathBuf> = dcim_files(&mount.join("DCIM"))

@@ -74,7 +74,12 @@ impl Inserted {
 
 impl Drop for Inserted {
     fn drop(&mut self) {
-        let _ = run("umount", &[self.at.to_str().unwrap_or_default()]);
+        let at = self.at.to_str().unwrap_or_default();
+        // Busy (a failing test's engine still reading): detached lazily, its driver ended.
+        if run("umount", &[at]).is_err() {
+            let _ = run("umount", &["-l", at]);
+            let _ = run("pkill", &["-KILL", "-f", &format!("mount.exfat-fuse {} ", self.loop_device)]);
+        }
         let _ = run("losetup", &["-d", &self.loop_device]);
     }
 }
@@ -133,4 +138,113 @@ fn a_real_exfat_card_is_seen_when_mounted_and_known_again_until_it_is_formatted(
     let formatted = cards_when(&mut volumes, &root, 1).remove(0);
     assert!(!formatted.id.same_card(&first.id), "{:?} vs {:?}", formatted.id, first.id);
     drop(card);
+}
+
+impl Inserted {
+    /// Pulls the card the hard way: its FUSE driver ends, so every read on it fails
+    /// (ENOTCONN) as a reader's does when the card comes out; then the dead mount goes.
+    fn pull(self) {
+        let _ = run("pkill", &["-KILL", "-f", &format!("mount.exfat-fuse {} ", self.loop_device)]);
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = run("umount", &["-l", self.at.to_str().unwrap_or_default()]);
+        // Drop detaches the loop device.
+    }
+}
+
+/// The engine watching a card root: a real card inserted is read, backed up and sent; pulled
+/// mid-read it leaves its frames waiting, nothing counted as copied or sent that was not read
+/// whole; inserted again it finishes, and only then is every file on it safe to format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_pulled_mid_read_waits_and_inserted_again_finishes_then_is_safe_to_format() {
+    use std::sync::{Arc, Mutex};
+    use wedsync_engine::{Engine, Event, Home, Intent, Rules, Source, SourceKind};
+
+    use crate::support::{server, settings, until};
+
+    if !cards_can_be_made() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, token) = server(&dir.path().join("data")).await;
+    let (image, root, backup) =
+        (dir.path().join("card.img"), dir.path().join("media"), dir.path().join("backup"));
+    let at = root.join("EOS_DIGITAL");
+    format(&image, "EOS_DIGITAL");
+    // The camera writes eight frames.
+    let card = Inserted::insert(&image, &at);
+    let frames = crate::support::files(&at.join("DCIM/100CANON"), 8, 1_500_000);
+    let want: Vec<Vec<u8>> = frames.iter().map(|f| std::fs::read(f).expect("read")).collect();
+    drop(card);
+
+    let home = Home::at(dir.path().join("home")).expect("home");
+    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let log = events.clone();
+    // 2 MB/s: the 12 MB take several seconds, long enough to pull the card mid-read.
+    let engine = Engine::start(
+        &home,
+        settings(&url, &token, 2_000_000),
+        Arc::new(move |e| log.lock().expect("log").push(e)),
+    )
+    .expect("start");
+    let rules = Rules { presets: Vec::new(), originals: true, backups: vec![backup.clone()] };
+    let source = Source {
+        name: "cards".into(),
+        kind: SourceKind::Cards { roots: vec![root.clone()] },
+        rules,
+        enabled: true,
+    };
+    engine.apply(Intent::AddSource(source)).expect("cards");
+    let card = Inserted::insert(&image, &at);
+    until("two originals sent", Duration::from_secs(30), || {
+        engine.snapshot().is_ok_and(|s| s.totals.uploads_verified >= 2)
+    })
+    .await;
+    let snap = engine.snapshot().expect("snapshot");
+    assert_eq!(snap.cards.len(), 1, "{:?}", snap.cards);
+    assert!(!snap.cards[0].all_safe && snap.cards[0].files == 8, "{:?}", snap.cards[0]);
+    card.pull();
+    until("the pulled card noticed", Duration::from_secs(20), || {
+        events.lock().expect("log").iter().any(|e| matches!(e, Event::CardGone { .. }))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pulled = engine.snapshot().expect("snapshot");
+    assert!(pulled.totals.uploads_verified < 8, "everything was sent before the pull: {:?}", pulled.totals);
+    assert!(pulled.cards.is_empty(), "{:?}", pulled.cards);
+
+    // Inserted again: recognised, finished, and now safe to format.
+    let card = Inserted::insert(&image, &at);
+    until("all eight originals sent", Duration::from_secs(60), || {
+        engine.snapshot().is_ok_and(|s| s.totals.uploads_verified == 8 && s.totals.uploads_left == 0)
+    })
+    .await;
+    until("the card safe to format", Duration::from_secs(10), || {
+        engine.snapshot().is_ok_and(|s| s.cards.len() == 1 && s.cards[0].all_safe && s.cards[0].safe == 8)
+    })
+    .await;
+    let report = engine.shutdown().await.expect("shutdown");
+    drop(card);
+    assert_eq!(report.remaining.uploads_queued + report.remaining.uploads_sending, 0, "{report:?}");
+    // Every verified backup copy holds a frame's bytes, each frame once.
+    let mut copies: Vec<Vec<u8>> = walk(&backup).iter().map(|f| std::fs::read(f).expect("copy")).collect();
+    let mut want = want;
+    copies.sort();
+    want.sort();
+    assert_eq!(copies.len(), 8, "backup copies");
+    assert!(copies == want, "a backup copy differs from its frame");
+    let events = events.lock().expect("log");
+    assert_eq!(events.iter().filter(|e| matches!(e, Event::CardFound { .. })).count(), 2);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
