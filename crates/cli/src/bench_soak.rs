@@ -116,7 +116,7 @@ fn run(
             destination: Destination { endpoint: url.clone(), token: Some(token.to_string()), chunk_size: 8 << 20, parts: 1 },
             policy: Policy::default(),
             pace: Pace::default(),
-            rules: Rules { presets: vec![web.clone()], originals: false, backups: Vec::new() },
+            rules: Rules { presets: vec![web.clone()], originals: false, backups: Vec::new(), ..Rules::default() },
             gallery: None,
             develop_threads: jobs,
             developer,
@@ -125,7 +125,7 @@ fn run(
         let source = Source {
             name: "tether".into(),
             kind: SourceKind::Folder { path: folder.to_path_buf(), poll: false, settle: Settle::default() },
-            rules: Rules { presets: vec![web], originals: false, backups: Vec::new() },
+            rules: Rules { presets: vec![web], originals: false, backups: Vec::new(), ..Rules::default() },
             enabled: true,
         };
         engine.apply(Intent::AddSource(source))?;

@@ -115,6 +115,7 @@ pub(crate) fn print_event(event: Event) {
             say!("card {name} at {}: {files} file(s) to read", mount.display())
         }
         Event::Waiting { error, .. } => say!("waiting: {error}"),
+        Event::Skipped { path, reason } => say!("skipped {}: {reason}", path.display()),
         Event::CardGone { mount } => say!("card at {} went away", mount.display()),
         Event::SourceTrouble { source, error } => say!("source {source}: {error}"),
     }

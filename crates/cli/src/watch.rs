@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use wedsync_engine::rename::Template;
 use wedsync_engine::settle::Settle;
 use wedsync_engine::{Config, Engine, Home, Intent, Rules, Settings, Source, SourceKind};
 
@@ -35,6 +36,13 @@ pub struct Args {
     /// platform reports it, needs only a short confirmation).
     #[arg(long, value_name = "SECONDS")]
     settle: Option<f64>,
+    /// Take only files rated at least this (XMP sidecar rating, 1–5).
+    #[arg(long, value_name = "N")]
+    min_rating: Option<i64>,
+    /// Names for the uploads, e.g. `{date}_{time}_{camera}_{seq}` (fields: {date} {time}
+    /// {camera} {seq} {original} {rating}); a rendition adds `_<preset>.jpg`.
+    #[arg(long, value_name = "TEMPLATE")]
+    rename: Option<String>,
     /// Seconds after which a file still being written is reported (it is taken when it
     /// settles).
     #[arg(long, default_value_t = 600.0, value_name = "SECONDS")]
@@ -60,7 +68,19 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let originals = args.originals || w.originals.unwrap_or(false);
     let presets = crate::presets::named(&names, originals, presets_dir)?;
     let backups: Vec<PathBuf> = args.backup.iter().chain(&w.backups).cloned().collect();
-    let rules = Rules { presets, originals, backups };
+    let rename = |template: Option<&String>, whose: &str| -> anyhow::Result<Option<Template>> {
+        template
+            .map(|t| Template::parse(t).map_err(|e| anyhow::anyhow!("{whose}: rename template {t:?}: {e}")))
+            .transpose()
+    };
+    let rules = Rules {
+        presets,
+        originals,
+        backups,
+        min_rating: args.min_rating.or(w.min_rating).unwrap_or(0),
+        rename: rename(args.rename.as_ref().or(w.rename.as_ref()), "wedsync watch")?,
+        clock_offset: w.clock_offset_seconds.unwrap_or(0),
+    };
     let quiet = args.settle.or(w.settle_seconds).unwrap_or(3.0).max(0.0);
     let settle = Settle {
         quiet: Duration::from_secs_f64(quiet),
@@ -79,6 +99,15 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
             },
             originals: s.originals.unwrap_or(originals),
             backups: s.backups.clone().unwrap_or_else(|| rules.backups.clone()),
+            min_rating: s.min_rating.unwrap_or(rules.min_rating),
+            rename: match &s.rename {
+                Some(_) => rename(
+                    s.rename.as_ref(),
+                    &format!("{}: [[sources]] {:?}", home.config().display(), s.name),
+                )?,
+                None => rules.rename.clone(),
+            },
+            clock_offset: s.clock_offset_seconds.unwrap_or(rules.clock_offset),
         };
         let settle =
             Settle { quiet: s.settle_seconds.map_or(settle.quiet, Duration::from_secs_f64), ..settle };

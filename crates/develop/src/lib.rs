@@ -29,5 +29,5 @@ pub use crate::image::{Mosaic, Rgb8, RgbF32};
 pub use crate::metadata::{Metadata, MetadataPolicy};
 pub use crate::pipeline::{develop_linear, Developed, Developer, Rendition, StageTime};
 pub use crate::preset::{Effort, Preset, PresetSet, Quality, Size, Subsampling};
-pub use crate::source::{is_supported_extension, load, RawFrame, Source};
+pub use crate::source::{is_supported_extension, load, read_metadata, RawFrame, Source};
 pub use crate::stages::demosaic::Demosaic;

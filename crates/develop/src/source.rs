@@ -85,6 +85,26 @@ pub fn load(path: &Path) -> Result<Source> {
     load_raw(path, bytes)
 }
 
+/// The camera metadata of a file (capture time, make and model, …) without decoding its
+/// image: what a source's rules and rename template need at admission.
+pub fn read_metadata(path: &Path) -> Result<Metadata> {
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let bytes = std::fs::read(path).map_err(io)?;
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Ok(Metadata::from_jpeg(&bytes).0);
+    }
+    let source = RawSource::new_from_shared_vec(std::sync::Arc::new(bytes)).with_path(path);
+    let read = catch_panic(|| {
+        let decoder = rawler::get_decoder(&source)?;
+        decoder.raw_metadata(&source, &RawDecodeParams::default())
+    });
+    match read {
+        Ok(Ok(meta)) => Ok(Metadata::from_raw(&meta)),
+        Ok(Err(err)) => Err(decode_error(path, err.to_string())),
+        Err(panic) => Err(decode_error(path, format!("decoder failure: {panic}"))),
+    }
+}
+
 fn decode_error(path: &Path, reason: impl Into<String>) -> Error {
     Error::Decode { path: path.to_path_buf(), reason: reason.into() }
 }

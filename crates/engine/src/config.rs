@@ -29,6 +29,9 @@ use crate::error::{Error, Result};
 /// originals = true            # --originals
 /// backups = ["/mnt/backup"]   # --backup
 /// settle_seconds = 3          # how long a file must hold still
+/// min_rating = 0              # --min-rating
+/// rename = "{date}_{time}_{seq}"   # --rename
+/// clock_offset_seconds = 0
 ///
 /// [[sources]]            # a watched folder with rules of its own
 /// name = "tether"
@@ -65,6 +68,9 @@ pub struct WatchConfig {
     #[serde(default)]
     pub backups: Vec<PathBuf>,
     pub settle_seconds: Option<f64>,
+    pub min_rating: Option<i64>,
+    pub rename: Option<String>,
+    pub clock_offset_seconds: Option<i64>,
 }
 
 /// A watched folder with rules of its own; unset rules are the `[watch]` ones.
@@ -79,6 +85,12 @@ pub struct SourceConfig {
     #[serde(default)]
     pub poll: bool,
     pub settle_seconds: Option<f64>,
+    /// Files rated below this (XMP) are not taken.
+    pub min_rating: Option<i64>,
+    /// Uploaded names, e.g. "{date}_{time}_{camera}_{seq}" (see `rename`).
+    pub rename: Option<String>,
+    /// Seconds added to this body's capture times (its clock is off).
+    pub clock_offset_seconds: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

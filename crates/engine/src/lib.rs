@@ -16,6 +16,7 @@ mod hash;
 mod home;
 pub mod hotfolder;
 mod queue;
+pub mod rename;
 pub mod service;
 pub mod settle;
 mod sidecar;

@@ -133,7 +133,8 @@ impl JournalQueue {
             Some(preset) => {
                 let rendition = journal.rendition(upload.asset, preset).map_err(|e| e.to_string())?;
                 let (path, _, _) = rendition.and_then(|r| r.file).ok_or("its rendition is not developed")?;
-                (path, format!("{}_{preset}.jpg", stem(sources.first())), "image/jpeg".to_string())
+                let stem = upload.name.clone().unwrap_or_else(|| stem(sources.first()));
+                (path, format!("{stem}_{preset}.jpg"), "image/jpeg".to_string())
             }
             None => {
                 // The original from wherever it still is with the size recorded (a card
@@ -145,7 +146,13 @@ impl JournalQueue {
                         "waiting for its card: the original is at none of its known paths — reinsert the card \
                          and run again",
                     )?;
-                let name = path.file_name().map_or("original".into(), |n| n.to_string_lossy().into_owned());
+                let name = match (&upload.name, path.extension()) {
+                    (Some(name), Some(ext)) => format!("{name}.{}", ext.to_string_lossy()),
+                    (Some(name), None) => name.clone(),
+                    (None, _) => {
+                        path.file_name().map_or("original".into(), |n| n.to_string_lossy().into_owned())
+                    }
+                };
                 (path.clone(), name, "application/octet-stream".to_string())
             }
         };

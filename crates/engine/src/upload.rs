@@ -107,6 +107,11 @@ pub enum Event {
         path: PathBuf,
         error: String,
     },
+    /// A file a source's rules leave out (a rating below its minimum).
+    Skipped {
+        path: PathBuf,
+        reason: String,
+    },
     /// A card went away (unmounted, pulled).
     CardGone {
         mount: PathBuf,
@@ -160,7 +165,7 @@ pub async fn upload(home: &Home, request: UploadRequest, events: Events) -> Resu
         destination,
         policy,
         pace,
-        rules: Rules { presets, originals, backups },
+        rules: Rules { presets, originals, backups, ..Rules::default() },
         gallery,
         develop_threads: develop_threads.clamp(1, files.len().max(1)),
         developer,

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/003_upload_parts.sql"),
     include_str!("../migrations/004_paths_as_bytes.sql"),
     include_str!("../migrations/005_backups.sql"),
+    include_str!("../migrations/006_upload_names.sql"),
 ];
 
 /// The schema version this program writes.

@@ -49,6 +49,8 @@ pub struct NewUpload {
     pub size: u64,
     /// Higher goes first within its lane (renditions, then originals).
     pub priority: i64,
+    /// The name (stem) it goes under, from a rename template; None: the camera's.
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +67,8 @@ pub struct Upload {
     pub offset: u64,
     pub attempts: u32,
     pub last_error: Option<String>,
+    /// The name (stem) it goes under, from a rename template; None: the camera's.
+    pub name: Option<String>,
 }
 
 /// What is left to do.
@@ -81,7 +85,7 @@ pub struct Remaining {
 }
 
 const UPLOAD_COLUMNS: &str =
-    "id, asset_id, preset, destination, sha256, size, state, url, offset, attempts, last_error";
+    "id, asset_id, preset, destination, sha256, size, state, url, offset, attempts, last_error, name";
 
 fn upload_from_row(r: &Row) -> rusqlite::Result<Upload> {
     Ok(Upload {
@@ -96,6 +100,7 @@ fn upload_from_row(r: &Row) -> rusqlite::Result<Upload> {
         offset: r.get::<_, i64>(8)? as u64,
         attempts: r.get::<_, i64>(9)? as u32,
         last_error: r.get(10)?,
+        name: r.get(11)?,
     })
 }
 
@@ -140,9 +145,17 @@ impl Journal {
                 return Ok(UploadId(id));
             }
             tx.execute(
-                "INSERT INTO uploads (asset_id, preset, destination, sha256, size, state, priority)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6)",
-                (new.asset.0, &new.preset, &new.destination, &new.sha256, new.size as i64, new.priority),
+                "INSERT INTO uploads (asset_id, preset, destination, sha256, size, state, priority, name)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",
+                (
+                    new.asset.0,
+                    &new.preset,
+                    &new.destination,
+                    &new.sha256,
+                    new.size as i64,
+                    new.priority,
+                    &new.name,
+                ),
             )?;
             let id = tx.last_insert_rowid();
             event(tx, "upload.planned", id, Some(&new.destination))?;

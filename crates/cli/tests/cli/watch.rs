@@ -211,3 +211,87 @@ fn a_station_killed_at_random_moments_loses_and_duplicates_nothing() {
     holdings(port, &admin, &data).assert_each_file_once(&want_hashes(&frames));
     assert_journal_settled(&home);
 }
+
+/// The uploaded file names our server holds (from each upload's `filename` metadata).
+fn names_on_server(port: u16, admin: &str) -> Vec<String> {
+    use base64::Engine as _;
+    crate::support::admin_uploads(port, admin)
+        .iter()
+        .filter(|u| u["state"] == "complete" && crate::support::concat_role(u) != "partial")
+        .filter_map(|u| {
+            let metadata = u["metadata"].as_str()?;
+            let encoded = metadata.split(',').find_map(|pair| pair.trim().strip_prefix("filename "))?;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
+            String::from_utf8(bytes).ok()
+        })
+        .collect()
+}
+
+/// A source's rules from `config.toml`: only frames rated 3 and up are taken, named by the
+/// template from their capture time (moved by the body's clock offset), camera and number;
+/// a template with an unknown field is refused with the field named.
+#[test]
+fn a_sources_rating_filter_rename_template_and_clock_offset_are_honoured() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let OurServer { data, home, alice, admin, port, url, _server } = our_server(dir.path());
+    let (second, cards, log) =
+        (dir.path().join("second"), dir.path().join("cards"), dir.path().join("watch.log"));
+    std::fs::create_dir_all(&second).expect("mkdir");
+    std::fs::create_dir_all(&cards).expect("mkdir");
+    std::fs::create_dir_all(&home).expect("mkdir");
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "[[sources]]\nname = \"second-shooter\"\npath = {:?}\npresets = [\"none\"]\noriginals = true\n\
+             min_rating = 3\nrename = \"{{date}}_{{time}}_{{camera}}_{{seq}}\"\nclock_offset_seconds = 3600\n",
+            second.to_str().expect("utf-8")
+        ),
+    )
+    .expect("config");
+    let raw = std::fs::read(crate::upload::samples().join("canon-eos30d-IMG_5952.CR2")).expect("sample");
+    let xmp = |rating: u8| {
+        format!(
+            r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="{rating}"/></rdf:RDF></x:xmpmeta>"#
+        )
+    };
+    std::fs::write(second.join("A.xmp"), xmp(4)).expect("xmp");
+    std::fs::write(second.join("B.xmp"), xmp(1)).expect("xmp");
+    std::fs::write(second.join("A.CR2"), &raw).expect("frame");
+    std::fs::write(second.join("B.CR2"), [raw.as_slice(), b"another frame"].concat()).expect("frame");
+
+    let args: Vec<String> =
+        ["--card-root", cards.to_str().expect("utf-8"), "--to", &url, "--token", &alice, "--settle", "1"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+    let station = start_watch(&home, &args, &log);
+    wait_for("the picked frame on the server", Duration::from_secs(60), || {
+        complete(port, &admin, &data) >= 1
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let (_, code) = terminate(station);
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("skipped") && text.contains("B.CR2") && text.contains("rated 1"), "{text}");
+    let names = names_on_server(port, &admin);
+    assert_eq!(names.len(), 1, "{names:?}\n{text}");
+    // Taken 2009-07-21 13:03:20 by the body's clock, an hour slow.
+    assert!(names[0].starts_with("2009-07-21_140320_") && names[0].ends_with("_0001.CR2"), "{names:?}");
+    assert!(names[0].contains("30D"), "{names:?}");
+
+    // A template with a field that does not exist: refused before anything starts.
+    let (code, out) = crate::support::wedsync_at(
+        &home,
+        &[
+            "watch",
+            "--card-root",
+            cards.to_str().expect("utf-8"),
+            "--to",
+            &url,
+            "--rename",
+            "{date}_{sequence}",
+        ],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("unknown field {sequence}"), "{out}");
+}

@@ -273,8 +273,14 @@ impl Engine {
                     Some(rules) => Arc::new(rules),
                     None => core.rules.read().map_err(|_| Error::Poisoned)?.clone(),
                 };
-                for path in paths {
-                    core.add(Work { path, rules: rules.clone(), priority: 0, source: None });
+                for (i, path) in paths.into_iter().enumerate() {
+                    core.add(Work {
+                        path,
+                        rules: rules.clone(),
+                        priority: 0,
+                        source: None,
+                        seq: i as u64 + 1,
+                    });
                 }
             }
             Intent::AddSource(source) => sources::add(core, source)?,

@@ -11,6 +11,7 @@ use wedsync_journal::{AssetId, Journal, NewAsset, NewUpload};
 
 use crate::error::{Error, Result};
 use crate::hash::{mtime_ns, sha256_file};
+use crate::rename::Fields;
 use crate::service::work::Work;
 use crate::service::Core;
 use crate::settle::Stat;
@@ -63,6 +64,31 @@ fn prepare(core: &Core, work: &Work) -> Result<()> {
     let mtime_ns = mtime_ns(&meta);
     let known = locked(journal)?.known_source(path, meta.len(), mtime_ns)?;
     let rating = Sidecar::beside(path).and_then(|s| s.rating);
+    if rating.unwrap_or(0) < work.rules.min_rating {
+        let reason =
+            format!("rated {} (this source takes {} and up)", rating.unwrap_or(0), work.rules.min_rating);
+        (core.events)(Event::Skipped { path: path.to_path_buf(), reason });
+        return Ok(());
+    }
+    // Capture time and body, for the journal and the rename template (none for a file
+    // whose metadata cannot be read: it still develops and sends).
+    let camera = (known.is_none() || work.rules.rename.is_some())
+        .then(|| wedsync_develop::read_metadata(path).ok())
+        .flatten();
+    let capture_time = camera
+        .as_ref()
+        .and_then(|m| m.capture_time.as_deref())
+        .and_then(|t| crate::rename::shift_time(t, work.rules.clock_offset));
+    let body = camera.as_ref().and_then(|m| m.model.clone());
+    let name = work.rules.rename.as_ref().map(|template| {
+        template.render(&Fields {
+            capture_time: capture_time.clone(),
+            camera: body.clone(),
+            seq: work.seq,
+            original: path.file_stem().map_or(String::new(), |s| s.to_string_lossy().into_owned()),
+            rating,
+        })
+    });
     let asset = match known {
         Some(asset) => asset,
         None => {
@@ -77,8 +103,8 @@ fn prepare(core: &Core, work: &Work) -> Result<()> {
                 size: meta.len(),
                 mtime_ns,
                 sha256,
-                capture_time: None,
-                camera: None,
+                capture_time,
+                camera: body,
                 rating,
             };
             let recorded = locked(journal)?.record_asset(&new)?;
@@ -94,7 +120,7 @@ fn prepare(core: &Core, work: &Work) -> Result<()> {
         // The same bytes are being developed and planned by another thread now.
         return Ok(());
     }
-    let result = plan(core, work, asset, rating, meta.len());
+    let result = plan(core, work, asset, rating, meta.len(), name);
     if let Ok(mut claimed) = core.work.claimed.lock() {
         claimed.remove(&asset);
     }
@@ -102,7 +128,14 @@ fn prepare(core: &Core, work: &Work) -> Result<()> {
 }
 
 /// Backups, renditions and uploads of a recorded asset.
-fn plan(core: &Core, work: &Work, asset: AssetId, rating: Option<i64>, size: u64) -> Result<()> {
+fn plan(
+    core: &Core,
+    work: &Work,
+    asset: AssetId,
+    rating: Option<i64>,
+    size: u64,
+    name: Option<String>,
+) -> Result<()> {
     let journal = &core.journal;
     // Backups first, as a photographer would; a failed one does not hold the uploads
     // back, but fails the file (reported once its uploads are planned).
@@ -120,12 +153,13 @@ fn plan(core: &Core, work: &Work, asset: AssetId, rating: Option<i64>, size: u64
             sha256,
             size,
             priority,
+            name: name.clone(),
         };
         locked(journal)?.plan_upload(&new)?;
     }
     if work.rules.originals {
         let sha256 = locked(journal)?.asset_sha256(asset)?;
-        let new = NewUpload { asset, preset: None, destination, sha256, size, priority };
+        let new = NewUpload { asset, preset: None, destination, sha256, size, priority, name };
         locked(journal)?.plan_upload(&new)?;
     }
     core.view.changed(asset);

@@ -273,15 +273,12 @@ fn watch_folder(
             folder.check_closed(now)
         };
         for (path, _) in found.admitted {
-            core.add(Work {
-                path,
-                rules: rules.clone(),
-                priority: tethered_priority(),
-                source: Some(source.name.clone()),
-            });
-            if let Ok(mut s) = stats.lock() {
+            let seq = stats.lock().map_or(0, |mut s| {
                 s.admitted += 1;
-            }
+                s.admitted
+            });
+            let source = Some(source.name.clone());
+            core.add(Work { path, rules: rules.clone(), priority: tethered_priority(), source, seq });
         }
         for (path, since) in found.unsettled {
             if reported.insert(path.clone()) {
@@ -315,8 +312,9 @@ fn watch_cards(core: &Core, source: &Source, roots: &[PathBuf], stop: &AtomicBoo
             }
             (core.events)(Event::CardFound { name: card.name(), mount: mount.clone(), files: card.files });
             core.card_inserted.store(true, Ordering::Release);
-            for path in crate::volumes::dcim_photos(&mount, is_photo) {
-                core.add(Work { path, rules: rules.clone(), priority: 0, source: Some(source.name.clone()) });
+            for (i, path) in crate::volumes::dcim_photos(&mount, is_photo).into_iter().enumerate() {
+                let source = Some(source.name.clone());
+                core.add(Work { path, rules: rules.clone(), priority: 0, source, seq: i as u64 + 1 });
             }
         }
         for gone in read.iter().filter(|m| !now.contains(*m)).cloned().collect::<Vec<_>>() {

@@ -8,6 +8,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use wedsync_develop::Preset;
 use wedsync_journal::AssetId;
 
+use crate::rename::Template;
+
 /// What a source asks of its files.
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
@@ -17,6 +19,12 @@ pub struct Rules {
     pub originals: bool,
     /// Local folders each camera file is first copied to, verified (see [`crate::backup`]).
     pub backups: Vec<PathBuf>,
+    /// Files rated below this (XMP sidecar) are not taken; 0 takes all.
+    pub min_rating: i64,
+    /// The names uploads go under; None: the camera's.
+    pub rename: Option<Template>,
+    /// Seconds added to the capture time (a second shooter's body whose clock is off).
+    pub clock_offset: i64,
 }
 
 /// One camera file to take in.
@@ -28,6 +36,8 @@ pub struct Work {
     pub priority: i64,
     /// The source that found it, for the queue's rows.
     pub source: Option<String>,
+    /// Its number in its source (or among the paths added), for `{seq}`.
+    pub seq: u64,
 }
 
 /// Ordered by priority, then by arrival (first come, first served among equals).
@@ -159,7 +169,7 @@ mod tests {
     use super::*;
 
     fn work(name: &str, priority: i64) -> Work {
-        Work { path: PathBuf::from(name), rules: Arc::default(), priority, source: None }
+        Work { path: PathBuf::from(name), rules: Arc::default(), priority, source: None, seq: 0 }
     }
 
     #[test]

@@ -186,7 +186,8 @@ async fn a_card_pulled_mid_read_waits_and_inserted_again_finishes_then_is_safe_t
         Arc::new(move |e| log.lock().expect("log").push(e)),
     )
     .expect("start");
-    let rules = Rules { presets: Vec::new(), originals: true, backups: vec![backup.clone()] };
+    let rules =
+        Rules { presets: Vec::new(), originals: true, backups: vec![backup.clone()], ..Rules::default() };
     let source = Source {
         name: "cards".into(),
         kind: SourceKind::Cards { roots: vec![root.clone()] },

@@ -53,7 +53,7 @@ pub fn settings(url: &str, token: &str, bytes_per_second: u64) -> Settings {
             bandwidth: Some(Arc::new(Mutex::new(Bandwidth::new(bytes_per_second, Instant::now())))),
             ..Pace::default()
         },
-        rules: Rules { presets: Vec::new(), originals: true, backups: Vec::new() },
+        rules: Rules { presets: Vec::new(), originals: true, backups: Vec::new(), ..Rules::default() },
         gallery: None,
         develop_threads: 1,
         developer: Arc::new(developer.expect("a CPU developer")),

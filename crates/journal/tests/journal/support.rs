@@ -20,6 +20,7 @@ pub fn upload_of(asset: AssetId, preset: &str, n: u32) -> NewUpload {
         sha256: format!("{:064x}", u64::from(n) << 32 | 0xbeef),
         size: 500_000 + u64::from(n),
         priority: 0,
+        name: None,
     }
 }
 
