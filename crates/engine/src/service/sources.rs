@@ -194,13 +194,11 @@ fn spawn(core: &Arc<Core>, running: &RunningSource) -> Result<std::thread::JoinH
         .map_err(|e| Error::Task(format!("starting source {}: {e}", running.source.name)))
 }
 
+/// Change events as the watcher delivers them.
+type Changes = Receiver<notify::Result<notify::Event>>;
+
 /// The platform's change events for `path`, or None (then rescans alone find the files).
-fn watcher(
-    core: &Core,
-    source: &Source,
-    path: &Path,
-    poll: bool,
-) -> Option<(Box<dyn Watcher>, Receiver<notify::Result<notify::Event>>)> {
+fn watcher(core: &Core, source: &Source, path: &Path, poll: bool) -> Option<(Box<dyn Watcher>, Changes)> {
     let (tx, rx) = channel();
     let made: notify::Result<Box<dyn Watcher>> = if poll {
         let config = notify::Config::default().with_poll_interval(Duration::from_secs(2));

@@ -129,7 +129,7 @@ impl WorkQueue {
 
     /// Files waiting or in hand: an empty upload queue may fill again.
     pub fn busy(&self) -> bool {
-        self.state.lock().map_or(false, |s| !s.heap.is_empty() || s.active > 0)
+        self.state.lock().is_ok_and(|s| !s.heap.is_empty() || s.active > 0)
     }
 
     /// Files waiting (not those in hand).

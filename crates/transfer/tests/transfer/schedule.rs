@@ -2,7 +2,6 @@
 //! (issue 14).
 
 use std::collections::HashSet;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -127,7 +126,7 @@ async fn waiting_for_the_bandwidth_cap_is_not_a_stall() {
     let pace = Pace {
         stall: Duration::from_secs(1),
         bandwidth: Some(Arc::new(Mutex::new(Bandwidth::new(100_000, Instant::now())))),
-        sent: Arc::new(AtomicU64::new(0)),
+        ..Pace::default()
     };
     let shared = SharedFiles(queue.clone());
     let summary =
