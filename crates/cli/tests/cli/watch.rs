@@ -49,6 +49,14 @@ fn watch_args(tether: &Path, cards: &Path, url: &str, token: &str) -> Vec<String
     .collect()
 }
 
+/// A watched folder named `watched`, an empty card root and the station's log, in `dir`.
+fn station_folders(dir: &Path, watched: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let (folder, cards) = (dir.join(watched), dir.join("cards"));
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    std::fs::create_dir_all(&cards).expect("mkdir");
+    (folder, cards, dir.join("watch.log"))
+}
+
 /// Files complete on the server (parts of a file not counted).
 fn complete(port: u16, admin: &str, data: &Path) -> u64 {
     holdings(port, admin, data).complete.values().map(|ids| ids.len() as u64).sum()
@@ -91,10 +99,7 @@ fn write_slowly(path: &Path, bytes: &[u8], pieces: usize, pause: Duration) {
 fn a_station_takes_each_tethered_frame_once_whole_stops_on_sigterm_and_resumes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let OurServer { data, home, alice, admin, port, url, _server } = our_server(dir.path());
-    let (tether, cards, log) =
-        (dir.path().join("tether"), dir.path().join("cards"), dir.path().join("watch.log"));
-    std::fs::create_dir_all(&tether).expect("mkdir");
-    std::fs::create_dir_all(&cards).expect("mkdir");
+    let (tether, cards, log) = station_folders(dir.path(), "tether");
     let mut seed = 7u64;
     // A frame already there when the station starts (it arrived while it was down).
     let early = tether.join("IMG_0000.JPG");
@@ -177,10 +182,7 @@ fn a_station_takes_each_tethered_frame_once_whole_stops_on_sigterm_and_resumes()
 fn a_station_killed_at_random_moments_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let OurServer { data, home, alice, admin, port, url, _server } = our_server(dir.path());
-    let (tether, cards, log) =
-        (dir.path().join("tether"), dir.path().join("cards"), dir.path().join("watch.log"));
-    std::fs::create_dir_all(&tether).expect("mkdir");
-    std::fs::create_dir_all(&cards).expect("mkdir");
+    let (tether, cards, log) = station_folders(dir.path(), "tether");
     let mut seed = 11u64;
     let frames: Vec<PathBuf> = (0..24)
         .map(|i| {
@@ -234,10 +236,7 @@ fn names_on_server(port: u16, admin: &str) -> Vec<String> {
 fn a_sources_rating_filter_rename_template_and_clock_offset_are_honoured() {
     let dir = tempfile::tempdir().expect("tempdir");
     let OurServer { data, home, alice, admin, port, url, _server } = our_server(dir.path());
-    let (second, cards, log) =
-        (dir.path().join("second"), dir.path().join("cards"), dir.path().join("watch.log"));
-    std::fs::create_dir_all(&second).expect("mkdir");
-    std::fs::create_dir_all(&cards).expect("mkdir");
+    let (second, cards, log) = station_folders(dir.path(), "second");
     std::fs::create_dir_all(&home).expect("mkdir");
     std::fs::write(
         home.join("config.toml"),
