@@ -36,6 +36,10 @@ pub struct Args {
     /// platform reports it, needs only a short confirmation).
     #[arg(long, value_name = "SECONDS")]
     settle: Option<f64>,
+    /// What makes a card's file safe to format: its original verified on the server, a
+    /// verified backup copy, or both (default: server).
+    #[arg(long, value_name = "server|backups|both")]
+    safe: Option<wedsync_engine::volumes::Safety>,
     /// Take only files rated at least this (XMP sidecar rating, 1–5).
     #[arg(long, value_name = "N")]
     min_rating: Option<i64>,
@@ -80,6 +84,7 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
         min_rating: args.min_rating.or(w.min_rating).unwrap_or(0),
         rename: rename(args.rename.as_ref().or(w.rename.as_ref()), "wedsync watch")?,
         clock_offset: w.clock_offset_seconds.unwrap_or(0),
+        safe: args.safe.or(w.safe).unwrap_or_default(),
     };
     let quiet = args.settle.or(w.settle_seconds).unwrap_or(3.0).max(0.0);
     let settle = Settle {
@@ -108,6 +113,7 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
                 None => rules.rename.clone(),
             },
             clock_offset: s.clock_offset_seconds.unwrap_or(rules.clock_offset),
+            safe: rules.safe,
         };
         let settle =
             Settle { quiet: s.settle_seconds.map_or(settle.quiet, Duration::from_secs_f64), ..settle };

@@ -32,6 +32,7 @@ use crate::error::{Error, Result};
 /// min_rating = 0              # --min-rating
 /// rename = "{date}_{time}_{seq}"   # --rename
 /// clock_offset_seconds = 0
+/// safe = "server"             # --safe: server | backups | both
 ///
 /// [[sources]]            # a watched folder with rules of its own
 /// name = "tether"
@@ -71,6 +72,8 @@ pub struct WatchConfig {
     pub min_rating: Option<i64>,
     pub rename: Option<String>,
     pub clock_offset_seconds: Option<i64>,
+    /// What makes a card's file safe to format: "server", "backups" or "both".
+    pub safe: Option<crate::volumes::Safety>,
 }
 
 /// A watched folder with rules of its own; unset rules are the `[watch]` ones.

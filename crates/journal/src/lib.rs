@@ -6,6 +6,7 @@
 //! Main types: [`Journal`] (the one writer), [`Upload`], [`Remaining`], [`Error`].
 
 mod assets;
+mod cards;
 mod error;
 mod open;
 mod owner;
@@ -17,6 +18,7 @@ mod status;
 mod uploads;
 
 pub use crate::assets::{AssetId, NewAsset};
+pub use crate::cards::KnownCard;
 pub use crate::error::{Error, Result};
 pub use crate::open::{Journal, SCHEMA_VERSION};
 pub use crate::parts::UploadPart;

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/004_paths_as_bytes.sql"),
     include_str!("../migrations/005_backups.sql"),
     include_str!("../migrations/006_upload_names.sql"),
+    include_str!("../migrations/007_cards.sql"),
 ];
 
 /// The schema version this program writes.

@@ -63,5 +63,41 @@ fn a_card_is_safe_to_format_only_once_every_original_on_it_is_verified() {
     for file in &files {
         assert!(std::path::Path::new(file).exists(), "nothing on the card is ever deleted");
     }
+    // A station reads the card (and has nothing to send: every frame is on the server)
+    // and remembers it: out of the reader, it is still listed, safe.
+    let log = dir.path().join("watch.log");
+    let args: Vec<String> = [
+        "--card-root",
+        root.to_str().expect("utf-8"),
+        "--preset",
+        "none",
+        "--originals",
+        "--to",
+        &server.url,
+    ]
+    .into_iter()
+    .chain(["--token", &server.alice])
+    .map(String::from)
+    .collect();
+    let station = crate::watch::start_watch(home, &args, &log);
+    crate::watch::wait_for("the station to read the card", std::time::Duration::from_secs(30), || {
+        std::fs::read_to_string(&log)
+            .is_ok_and(|t| t.contains("3 file(s) to read") && t.contains("sending to"))
+    });
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let (_, code) = crate::watch::terminate(station);
+    assert_eq!(code, Some(0), "{}", std::fs::read_to_string(&log).unwrap_or_default());
     drop(disk);
+    let card = the_card(home, &root);
+    assert_eq!(card["mounted_at"], serde_json::Value::Null, "{card}");
+    assert_eq!(
+        (card["files"].as_u64(), card["safe"].as_u64(), &card["all_safe"]),
+        (Some(3), Some(3), &true.into())
+    );
+    let (_, text) = wedsync_at(home, &["cards", "--card-root", root.to_str().expect("utf-8")]);
+    assert!(text.contains("out of the reader: 3 of 3 file(s) safe — SAFE TO FORMAT"), "{text}");
+    // By the backups policy it is not: no backup copy was made.
+    let (_, text) =
+        wedsync_at(home, &["cards", "--safe", "backups", "--card-root", root.to_str().expect("utf-8")]);
+    assert!(text.contains("0 of 3 file(s) safe"), "{text}");
 }

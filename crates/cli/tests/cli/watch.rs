@@ -10,7 +10,7 @@ use crate::support::{assert_journal_settled, holdings, random_bytes, Kill};
 use crate::upload::{our_server, want_hashes, OurServer};
 
 /// `wedsync watch ARGS` in the background, its output going to `log`.
-fn start_watch(home: &Path, args: &[String], log: &Path) -> Kill {
+pub(crate) fn start_watch(home: &Path, args: &[String], log: &Path) -> Kill {
     let out = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log");
     Kill(
         Command::new(env!("CARGO_BIN_EXE_wedsync"))
@@ -62,7 +62,7 @@ fn complete(port: u16, admin: &str, data: &Path) -> u64 {
     holdings(port, admin, data).complete.values().map(|ids| ids.len() as u64).sum()
 }
 
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
         assert!(start.elapsed() < limit, "waited {limit:?} for {what}");
@@ -71,7 +71,7 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 }
 
 /// SIGTERM, and how long the station took to exit, and its status.
-fn terminate(mut station: Kill) -> (Duration, Option<i32>) {
+pub(crate) fn terminate(mut station: Kill) -> (Duration, Option<i32>) {
     let start = Instant::now();
     let pid = station.0.id() as libc::pid_t;
     // SAFETY: a plain kill(2) of our own child.

@@ -24,6 +24,7 @@ use crate::service::work::{Rules, Work};
 use crate::service::Core;
 use crate::settle::Settle;
 use crate::upload::Event;
+use crate::volumes::Safety;
 
 /// A source as a host defines it.
 #[derive(Debug, Clone)]
@@ -55,8 +56,6 @@ pub(crate) struct RunningSource {
 struct Stats {
     admitted: u64,
     unsettled: Vec<PathBuf>,
-    /// Cards mounted now: (mount point, id, label, files).
-    cards: Vec<(PathBuf, String, Option<String>, u64)>,
 }
 
 /// How often a watched folder is rescanned when nothing is happening.
@@ -156,22 +155,24 @@ pub(crate) fn rows(core: &Core) -> Vec<SourceRow> {
         .collect()
 }
 
-/// The cards the card sources see mounted now, with how many of their files are safe.
+/// Every card the journal remembers (mounted now or not), with how many of its files are
+/// safe under the cards source's policy.
 pub(crate) fn card_rows(core: &Core, journal: &Journal) -> Result<Vec<CardRow>> {
-    let mounted: Vec<(PathBuf, String, Option<String>, u64)> = core
+    let policy = core
         .sources
         .lock()
         .map_err(|_| Error::Poisoned)?
         .values()
-        .flat_map(|r| r.stats.lock().map(|s| s.cards.clone()).unwrap_or_default())
-        .collect();
+        .find(|r| matches!(r.source.kind, SourceKind::Cards { .. }))
+        .map_or(Safety::default(), |r| r.source.rules.safe);
     let mut rows = Vec::new();
-    for (mount, id, label, files) in mounted {
-        let safe = crate::volumes::safe_files_at(&mount, journal)?;
+    for card in journal.known_cards()? {
+        let safe = crate::volumes::safe_count(journal, &card, policy)?;
+        let files = card.files.len() as u64;
         rows.push(CardRow {
-            id,
-            label,
-            mounted_at: Some(mount),
+            id: card.id,
+            label: card.label,
+            mounted_at: card.mounted.then_some(card.mount),
             files,
             safe,
             all_safe: files > 0 && safe == files,
@@ -189,7 +190,7 @@ fn spawn(core: &Arc<Core>, running: &RunningSource) -> Result<std::thread::JoinH
             SourceKind::Folder { path, poll, settle } => {
                 watch_folder(&core, &source, path, *poll, *settle, &stop, &stats)
             }
-            SourceKind::Cards { roots } => watch_cards(&core, &source, roots, &stop, &stats),
+            SourceKind::Cards { roots } => watch_cards(&core, &source, roots, &stop),
         })
         .map_err(|e| Error::Task(format!("starting source {}: {e}", running.source.name)))
 }
@@ -289,7 +290,7 @@ fn watch_folder(
     }
 }
 
-fn watch_cards(core: &Core, source: &Source, roots: &[PathBuf], stop: &AtomicBool, stats: &Mutex<Stats>) {
+fn watch_cards(core: &Core, source: &Source, roots: &[PathBuf], stop: &AtomicBool) {
     let rules = Arc::new(source.rules.clone());
     let mut volumes = match crate::volumes::system() {
         Ok(v) => v,
@@ -299,6 +300,14 @@ fn watch_cards(core: &Core, source: &Source, roots: &[PathBuf], stop: &AtomicBoo
         }
     };
     let mut read: HashSet<PathBuf> = HashSet::new();
+    // Remembered, so that a card that is out is still listed with its safe files.
+    let remember = |f: &dyn Fn(&mut Journal) -> wedsync_journal::Result<()>| {
+        let done = core.journal.lock().map_err(|_| Error::Poisoned).and_then(|mut j| Ok(f(&mut j)?));
+        if let Err(e) = done {
+            let error = format!("remembering a card: {e}");
+            (core.events)(Event::SourceTrouble { source: source.name.clone(), error });
+        }
+    };
     while !stop.load(Ordering::Acquire) {
         let mounted = volumes.mounted().unwrap_or_default();
         let cards = crate::volumes::cards(&mounted, roots);
@@ -309,6 +318,7 @@ fn watch_cards(core: &Core, source: &Source, roots: &[PathBuf], stop: &AtomicBoo
                 continue;
             }
             (core.events)(Event::CardFound { name: card.name(), mount: mount.clone(), files: card.files });
+            remember(&|j| j.card_seen(&card.known()));
             core.card_inserted.store(true, Ordering::Release);
             for (i, path) in crate::volumes::dcim_photos(&mount, is_photo).into_iter().enumerate() {
                 let source = Some(source.name.clone());
@@ -317,13 +327,8 @@ fn watch_cards(core: &Core, source: &Source, roots: &[PathBuf], stop: &AtomicBoo
         }
         for gone in read.iter().filter(|m| !now.contains(*m)).cloned().collect::<Vec<_>>() {
             read.remove(&gone);
+            remember(&|j| j.card_gone(&gone));
             (core.events)(Event::CardGone { mount: gone });
-        }
-        if let Ok(mut s) = stats.lock() {
-            s.cards = cards
-                .iter()
-                .map(|c| (c.volume.mount_point.clone(), c.name(), c.id.label.clone(), c.files))
-                .collect();
         }
         let _ = volumes.wait(Duration::from_millis(500));
     }

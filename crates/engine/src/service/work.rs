@@ -9,6 +9,7 @@ use wedsync_develop::Preset;
 use wedsync_journal::AssetId;
 
 use crate::rename::Template;
+use crate::volumes::Safety;
 
 /// What a source asks of its files.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +26,8 @@ pub struct Rules {
     pub rename: Option<Template>,
     /// Seconds added to the capture time (a second shooter's body whose clock is off).
     pub clock_offset: i64,
+    /// What makes a file on a card safe to format (cards sources).
+    pub safe: Safety,
 }
 
 /// One camera file to take in.

@@ -113,19 +113,80 @@ impl Card {
     /// How many of its files are safe to format away: their bytes, as the journal last
     /// saw them at this path (same size and mtime), are verified on a server as an
     /// uploaded original. Nothing here deletes anything.
-    pub fn safe_files(&self, journal: &wedsync_journal::Journal) -> wedsync_journal::Result<u64> {
-        safe_files_at(&self.volume.mount_point, journal)
+    pub fn safe_files(
+        &self,
+        journal: &wedsync_journal::Journal,
+        policy: Safety,
+    ) -> wedsync_journal::Result<u64> {
+        safe_count(journal, &self.known(), policy)
+    }
+
+    /// The card as the journal remembers it: its id, where it is mounted, its files.
+    pub fn known(&self) -> wedsync_journal::KnownCard {
+        let mount = &self.volume.mount_point;
+        let files = dcim_files(&mount.join("DCIM"))
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(path, meta)| {
+                let below = path.strip_prefix(mount).ok()?.to_path_buf();
+                Some((below, meta.len(), crate::hash::mtime_ns(&meta)))
+            })
+            .collect();
+        wedsync_journal::KnownCard {
+            id: self.name(),
+            label: self.id.label.clone(),
+            capacity: self.id.capacity,
+            mount: mount.clone(),
+            mounted: true,
+            files,
+        }
     }
 }
 
-/// How many files of the card mounted at `mount` are safe to format away (see
-/// [`Card::safe_files`]).
-pub fn safe_files_at(mount: &Path, journal: &wedsync_journal::Journal) -> wedsync_journal::Result<u64> {
-    let mut safe = 0;
-    for (path, stat) in dcim_files(&mount.join("DCIM")).unwrap_or_default() {
-        if let Some(asset) = journal.known_source(&path, stat.len(), crate::hash::mtime_ns(&stat))? {
-            safe += u64::from(journal.original_verified(asset)?);
+/// What makes a file on a card safe to format away.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Safety {
+    /// Its original is verified on the server by SHA-256 (as an uploaded original).
+    #[default]
+    Server,
+    /// A verified copy is in a backup folder (written, synced, read back, hashed).
+    Backups,
+    /// Both.
+    Both,
+}
+
+impl std::str::FromStr for Safety {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Safety, String> {
+        match s {
+            "server" => Ok(Safety::Server),
+            "backups" => Ok(Safety::Backups),
+            "both" => Ok(Safety::Both),
+            other => Err(format!("{other:?}: safe to format means server, backups or both")),
         }
+    }
+}
+
+/// How many of a card's files are safe to format under `policy`: the journal knows the
+/// file, unchanged (same size and mtime), at the path it had where the card was last
+/// mounted, and its bytes have the copies the policy demands. Works for a card that is out.
+pub fn safe_count(
+    journal: &wedsync_journal::Journal,
+    card: &wedsync_journal::KnownCard,
+    policy: Safety,
+) -> wedsync_journal::Result<u64> {
+    let mut safe = 0;
+    for (below, size, mtime_ns) in &card.files {
+        let Some(asset) = journal.known_source(&card.mount.join(below), *size, *mtime_ns)? else { continue };
+        let on_server = || journal.original_verified(asset);
+        let backed_up = || journal.backup_count(asset).map(|n| n > 0);
+        let ok = match policy {
+            Safety::Server => on_server()?,
+            Safety::Backups => backed_up()?,
+            Safety::Both => on_server()? && backed_up()?,
+        };
+        safe += u64::from(ok);
     }
     Ok(safe)
 }

@@ -211,7 +211,9 @@ async fn a_card_pulled_mid_read_waits_and_inserted_again_finishes_then_is_safe_t
     tokio::time::sleep(Duration::from_secs(2)).await;
     let pulled = engine.snapshot().expect("snapshot");
     assert!(pulled.totals.uploads_verified < 8, "everything was sent before the pull: {:?}", pulled.totals);
-    assert!(pulled.cards.is_empty(), "{:?}", pulled.cards);
+    // Out of the reader, the card is remembered, not mounted, and not safe.
+    assert_eq!(pulled.cards.len(), 1, "{:?}", pulled.cards);
+    assert!(pulled.cards[0].mounted_at.is_none() && !pulled.cards[0].all_safe, "{:?}", pulled.cards[0]);
 
     // Inserted again: recognised, finished, and now safe to format.
     let card = Inserted::insert(&image, &at);
@@ -225,6 +227,12 @@ async fn a_card_pulled_mid_read_waits_and_inserted_again_finishes_then_is_safe_t
     .await;
     let report = engine.shutdown().await.expect("shutdown");
     drop(card);
+    // Out again, after the station stopped: `wedsync cards` would still call it safe.
+    let journal = wedsync_journal::Journal::open_read_only(&home.journal()).expect("journal");
+    let known = journal.known_cards().expect("cards");
+    assert_eq!(known.len(), 1);
+    assert_eq!(volumes::safe_count(&journal, &known[0], volumes::Safety::Server).expect("safe"), 8);
+    assert_eq!(volumes::safe_count(&journal, &known[0], volumes::Safety::Both).expect("safe"), 8);
     assert_eq!(report.remaining.uploads_queued + report.remaining.uploads_sending, 0, "{report:?}");
     // Every verified backup copy holds a frame's bytes, each frame once.
     let mut copies: Vec<Vec<u8>> = walk(&backup).iter().map(|f| std::fs::read(f).expect("copy")).collect();
