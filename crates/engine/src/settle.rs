@@ -94,12 +94,7 @@ impl Settling {
             self.seen.remove(path);
             return Verdict::Gone;
         };
-        let seen = self.seen.entry(path.to_path_buf()).or_insert(Seen {
-            stat,
-            still_since: now,
-            first_seen: now,
-            closed: false,
-        });
+        let seen = self.saw(path, stat, now);
         if seen.stat != stat {
             seen.stat = stat;
             seen.still_since = now;
@@ -123,17 +118,20 @@ impl Settling {
     /// spell. A write after this puts it back on the slow path.
     pub fn closed(&mut self, path: &Path, now: Instant) {
         let Ok(stat) = Stat::of(path) else { return };
-        let seen = self.seen.entry(path.to_path_buf()).or_insert(Seen {
+        let seen = self.saw(path, stat, now);
+        seen.stat = stat;
+        seen.still_since = now;
+        seen.closed = true;
+    }
+
+    /// What is known of `path`, first seen now as `stat` if it is new.
+    fn saw(&mut self, path: &Path, stat: Stat, now: Instant) -> &mut Seen {
+        self.seen.entry(path.to_path_buf()).or_insert(Seen {
             stat,
             still_since: now,
             first_seen: now,
-            closed: true,
-        });
-        if seen.stat != stat {
-            seen.stat = stat;
-        }
-        seen.still_since = now;
-        seen.closed = true;
+            closed: false,
+        })
     }
 
     /// The paths seen and not yet admitted whose writers closed them.
