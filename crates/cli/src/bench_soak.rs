@@ -91,9 +91,6 @@ fn run(
     let events = {
         let times = times.clone();
         Arc::new(move |event: Event| {
-            if std::env::var_os("WEDSYNC_SOAK_LOG").is_some() {
-                say!("{event:?}");
-            }
             if let Event::Verified { name, .. } = event {
                 if let Some(file) = name.strip_suffix(" (web)") {
                     if let Ok(mut t) = times.lock() {
@@ -178,7 +175,7 @@ fn run(
         let pct = |p: f64| latency[((latency.len() - 1) as f64 * p).round() as usize];
         let peer = alone[alone.len() / 2];
         say!(
-            "soak: {} frames at tethering pace ({} per burst, {:.2} s apart, {:.1} s between bursts; {:.1} frames/s over {:.0} s) \
+            "soak: {} frames at tethering pace ({} per burst, {:.2} s apart, {:.2} s between bursts; {:.1} frames/s over {:.0} s) \
              with a backlog of {} older frames, {jobs} develop thread(s), web preset, to wedsync serve on 127.0.0.1",
             args.frames,
             args.burst,
@@ -204,7 +201,7 @@ fn run(
             peak_kib()
         );
         say!(
-            "every frame verified once: {} ({} renditions sent; backlog done: {backlog_done}); all done {:.0} s after the first arrival",
+            "nothing resent or refused: {} ({} renditions sent; backlog done: {backlog_done}); all done {:.0} s after the first arrival",
             report.transfer.resent == 0 && report.transfer.failed == 0,
             report.transfer.sent,
             all_done
