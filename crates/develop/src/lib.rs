@@ -12,6 +12,7 @@ mod encode;
 mod error;
 mod icc;
 mod image;
+mod inspect;
 mod metadata;
 mod orient;
 mod pipeline;
@@ -26,6 +27,7 @@ pub use crate::backend::{probe, BackendChoice, BackendOptions, Finding, Kind, Pr
 pub use crate::encode::{decode_jpeg, encode_jpeg, EncodeSettings};
 pub use crate::error::{Error, Result};
 pub use crate::image::{Mosaic, Rgb8, RgbF32};
+pub use crate::inspect::{image_data, inspect, Inspected};
 pub use crate::metadata::{Metadata, MetadataPolicy};
 pub use crate::pipeline::{develop_linear, Developed, Developer, Rendition, StageTime};
 pub use crate::preset::{Effort, Preset, PresetSet, Quality, Size, Subsampling};

@@ -73,7 +73,7 @@ pub fn load(path: &Path) -> Result<Source> {
         return Err(Error::Unsupported { path: path.to_path_buf() });
     }
     let bytes = std::fs::read(path).map_err(io)?;
-    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+    if crate::inspect::is_jpeg(&bytes) {
         return load_jpeg(path, &bytes);
     }
     if !is_supported_extension(path) {
@@ -86,23 +86,10 @@ pub fn load(path: &Path) -> Result<Source> {
 }
 
 /// The camera metadata of a file (capture time, make and model, …) without decoding its
-/// image: what a source's rules and rename template need at admission.
+/// image.
 pub fn read_metadata(path: &Path) -> Result<Metadata> {
-    let io = |source| Error::Io { path: path.to_path_buf(), source };
-    let bytes = std::fs::read(path).map_err(io)?;
-    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        return Ok(Metadata::from_jpeg(&bytes).0);
-    }
-    let source = RawSource::new_from_shared_vec(std::sync::Arc::new(bytes)).with_path(path);
-    let read = catch_panic(|| {
-        let decoder = rawler::get_decoder(&source)?;
-        decoder.raw_metadata(&source, &RawDecodeParams::default())
-    });
-    match read {
-        Ok(Ok(meta)) => Ok(Metadata::from_raw(&meta)),
-        Ok(Err(err)) => Err(decode_error(path, err.to_string())),
-        Err(panic) => Err(decode_error(path, format!("decoder failure: {panic}"))),
-    }
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    crate::inspect::metadata(path, &std::sync::Arc::new(bytes))
 }
 
 fn decode_error(path: &Path, reason: impl Into<String>) -> Error {
@@ -120,29 +107,10 @@ fn load_jpeg(path: &Path, bytes: &[u8]) -> Result<Source> {
 /// would decode into a partly blank image. Returns where the data should end when that is
 /// beyond the end of the file.
 fn truncated_at(bytes: &[u8]) -> Option<usize> {
-    use rawler::formats::tiff::reader::{GenericTiffReader, TiffReader};
-    use rawler::tags::TiffCommonTag;
-    if !(bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*")) {
+    if crate::inspect::is_jpeg(bytes) {
         return None;
     }
-    let parsed = catch_panic(|| {
-        let mut cursor = std::io::Cursor::new(bytes);
-        GenericTiffReader::new(&mut cursor, 0, 0, None, &[TiffCommonTag::SubIFDs as u16]).ok()
-    });
-    let tiff = parsed.ok().flatten()?;
-    let mut end = 0usize;
-    for ifd in tiff.find_ifds_with_filter(|_| true) {
-        for (offsets, lengths) in [
-            (TiffCommonTag::StripOffsets, TiffCommonTag::StripByteCounts),
-            (TiffCommonTag::TileOffsets, TiffCommonTag::TileByteCounts),
-        ] {
-            if let (Some(o), Some(l)) = (ifd.get_entry(offsets), ifd.get_entry(lengths)) {
-                for k in 0..o.value.count().min(l.value.count()) {
-                    end = end.max(o.value.force_usize(k).saturating_add(l.value.force_usize(k)));
-                }
-            }
-        }
-    }
+    let end = crate::inspect::image_data(bytes)?.iter().map(|r| r.end).max()?;
     (end > bytes.len()).then_some(end)
 }
 
