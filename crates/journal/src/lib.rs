@@ -17,7 +17,7 @@ mod rows;
 mod status;
 mod uploads;
 
-pub use crate::assets::{AssetId, NewAsset};
+pub use crate::assets::{AssetFacts, AssetId, Edited, NewAsset, Recorded};
 pub use crate::cards::KnownCard;
 pub use crate::error::{Error, Result};
 pub use crate::open::{Journal, SCHEMA_VERSION};

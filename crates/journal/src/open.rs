@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/005_backups.sql"),
     include_str!("../migrations/006_upload_names.sql"),
     include_str!("../migrations/007_cards.sql"),
+    include_str!("../migrations/008_frames.sql"),
 ];
 
 /// The schema version this program writes.

@@ -11,7 +11,7 @@ use crate::open::{event, Journal};
 use crate::paths::from_blob;
 use crate::uploads::{UploadId, UploadState};
 
-/// One asset in the queue.
+/// One asset in the queue (a RAW's camera JPEG is part of the RAW's row).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssetRow {
     pub asset: AssetId,
@@ -35,6 +35,8 @@ pub struct UploadRow {
     pub offset: u64,
     pub size: u64,
     pub last_error: Option<String>,
+    /// The original of the camera JPEG shot with the RAW, not the RAW's.
+    pub companion: bool,
 }
 
 impl Journal {
@@ -49,7 +51,9 @@ impl Journal {
         let ids: Vec<i64> = match assets {
             Some(list) => list.iter().map(|a| a.0).collect(),
             None => {
-                let mut stmt = self.conn.prepare("SELECT id FROM assets ORDER BY id DESC LIMIT ?1")?;
+                let mut stmt = self
+                    .conn
+                    .prepare("SELECT id FROM assets WHERE companion_of IS NULL ORDER BY id DESC LIMIT ?1")?;
                 let rows = stmt.query_map([limit as i64], |r| r.get(0))?;
                 rows.collect::<rusqlite::Result<_>>()?
             }
@@ -63,8 +67,9 @@ impl Journal {
             .conn
             .prepare("SELECT preset, state, coalesce(error, '') FROM renditions WHERE asset_id = ?1")?;
         let mut uploads = self.conn.prepare(
-            "SELECT id, preset, state, offset, size, last_error FROM uploads
-             WHERE asset_id = ?1 AND destination = ?2 ORDER BY preset IS NULL, id",
+            "SELECT id, preset, state, offset, size, last_error, asset_id <> ?1 FROM uploads
+             WHERE (asset_id = ?1 OR asset_id IN (SELECT id FROM assets WHERE companion_of = ?1))
+               AND destination = ?2 ORDER BY preset IS NULL, id",
         )?;
         for id in ids {
             let found =
@@ -100,6 +105,7 @@ impl Journal {
                     offset: r.get::<_, i64>(3)? as u64,
                     size: r.get::<_, i64>(4)? as u64,
                     last_error: r.get(5)?,
+                    companion: r.get(6)?,
                 })
             })? {
                 row.uploads.push(u?);
@@ -109,17 +115,19 @@ impl Journal {
         Ok(rows.into_values().collect())
     }
 
-    /// Drops the asset's uploads to `destination` that are not verified (a person
-    /// cancelled it); returns how many. Adding its file again plans them anew.
+    /// Drops the asset's uploads to `destination` (its camera JPEG's too) that are not
+    /// verified (a person cancelled it); returns how many. Adding its file again plans them anew.
     pub fn cancel_uploads(&mut self, asset: AssetId, destination: &str) -> Result<u64> {
         self.change(|tx| {
             tx.execute(
                 "DELETE FROM upload_parts WHERE upload_id IN
-                   (SELECT id FROM uploads WHERE asset_id = ?1 AND destination = ?2 AND state <> 'verified')",
+                   (SELECT id FROM uploads WHERE asset_id IN (SELECT id FROM assets WHERE id = ?1 OR companion_of = ?1)
+                      AND destination = ?2 AND state <> 'verified')",
                 (asset.0, destination),
             )?;
             let n = tx.execute(
-                "DELETE FROM uploads WHERE asset_id = ?1 AND destination = ?2 AND state <> 'verified'",
+                "DELETE FROM uploads WHERE asset_id IN (SELECT id FROM assets WHERE id = ?1 OR companion_of = ?1)
+                   AND destination = ?2 AND state <> 'verified'",
                 (asset.0, destination),
             )?;
             event(tx, "asset.cancelled", asset.0, Some(destination))?;

@@ -86,10 +86,11 @@ impl Journal {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// Assets and renditions recorded, and renditions ready.
+    /// Assets (photographs: a RAW's camera JPEG is part of the RAW's) and renditions
+    /// recorded, and renditions ready.
     pub fn counts(&self) -> Result<(u64, u64, u64)> {
         let (assets, renditions, ready): (i64, i64, i64) = self.conn.query_row(
-            "SELECT (SELECT count(*) FROM assets), (SELECT count(*) FROM renditions),
+            "SELECT (SELECT count(*) FROM assets WHERE companion_of IS NULL), (SELECT count(*) FROM renditions),
                     (SELECT count(*) FROM renditions WHERE state = 'ready')",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),

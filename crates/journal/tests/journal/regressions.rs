@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use wedsync_journal::{Error, Journal, NewAsset, UploadState};
+use wedsync_journal::{Edited, Error, Journal, NewAsset, NewUpload, UploadState};
 
 use crate::support::{asset, check_consistent, upload_of};
 
@@ -137,4 +137,73 @@ fn paths_recorded_as_text_by_an_earlier_version_are_found_after_the_migration() 
     let name = PathBuf::from("/card/Ünïcode.CR2");
     assert_eq!(j.known_source(&name, 10, 5).expect("known"), Some(wedsync_journal::AssetId(1)));
     assert_eq!(j.source_paths(wedsync_journal::AssetId(1)).expect("paths"), vec![name]);
+}
+
+#[test]
+fn a_metadata_edit_is_the_same_photograph_and_the_newest_bytes_go_until_one_is_verified() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("j.sqlite");
+    let mut j = Journal::open(&path).expect("open");
+    let picture = Some(format!("{:064x}", 0xfeed));
+    let first = NewAsset { picture: picture.clone(), ..asset(8) };
+    let a = j.record_asset(&first).expect("record").asset;
+    let rendition = j.plan_upload(&upload_of(a, "web", 8)).expect("plan");
+    let original = NewUpload { preset: None, sha256: first.sha256.clone(), ..upload_of(a, "x", 8) };
+    j.plan_upload(&original).expect("plan");
+
+    // A rating set in the camera: other bytes at the same path, the same picture.
+    let rated =
+        NewAsset { sha256: format!("{:064x}", 88), size: first.size + 40, rating: Some(5), ..first.clone() };
+    let recorded = j.record_asset(&rated).expect("record");
+    assert_eq!((recorded.asset, recorded.edited, recorded.superseded), (a, Some(Edited::Adopted), 0));
+    assert_eq!(j.asset_sha256(a).expect("sha"), rated.sha256, "the newest bytes are the asset's now");
+    assert_eq!(j.asset_facts(a).expect("facts").rating, Some(5));
+    let pending: Vec<_> = j.pending_uploads(DEST, 10).expect("pending").into_iter().map(|u| u.id).collect();
+    assert_eq!(pending, [rendition], "the old bytes' original is not sent; the rendition stands");
+    assert_eq!(j.counts().expect("counts").0, 1);
+
+    // Its newest original is sent and verified; a caption written later is not a second upload.
+    let newest = j
+        .plan_upload(&NewUpload { sha256: rated.sha256.clone(), size: rated.size, ..original })
+        .expect("plan");
+    j.upload_created(newest, "https://ingest.example/files/n").expect("created");
+    j.upload_progress(newest, rated.size).expect("progress");
+    j.upload_verified(newest).expect("verified");
+    let captioned = NewAsset { sha256: format!("{:064x}", 888), size: rated.size + 70, ..rated.clone() };
+    let recorded = j.record_asset(&captioned).expect("record");
+    assert_eq!((recorded.asset, recorded.edited), (a, Some(Edited::Kept)));
+    assert_eq!(j.asset_sha256(a).expect("sha"), rated.sha256, "the verified original stands");
+    assert_eq!(j.known_source(&captioned.path, captioned.size, captioned.mtime_ns).expect("known"), Some(a));
+    assert!(j.original_verified(a).expect("verified"));
+
+    // Another picture is another asset, whatever its name.
+    let other = NewAsset { picture: Some(format!("{:064x}", 0xbeef)), ..asset(9) };
+    assert_ne!(j.record_asset(&other).expect("record").asset, a);
+    drop(j);
+    check_consistent(&path);
+}
+
+#[test]
+fn a_raws_camera_jpeg_is_on_the_raws_row_and_cancelled_with_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("j.sqlite");
+    let mut j = Journal::open(&path).expect("open");
+    let raw = j.record_asset(&asset(10)).expect("record").asset;
+    let jpeg_file =
+        NewAsset { path: "/media/card/DCIM/IMG_0010.JPG".into(), companion_of: Some(raw), ..asset(11) };
+    let jpeg = j.record_asset(&jpeg_file).expect("record").asset;
+    assert_eq!(j.companion_of(jpeg).expect("companion"), Some(raw));
+    assert_eq!(j.companions(raw).expect("companions"), [jpeg]);
+    j.plan_upload(&upload_of(raw, "web", 10)).expect("plan");
+    j.plan_upload(&NewUpload { preset: None, ..upload_of(jpeg, "x", 11) }).expect("plan");
+    let rows = j.asset_rows(DEST, None, 10).expect("rows");
+    assert_eq!(rows.len(), 1, "one photograph: {rows:?}");
+    assert_eq!(rows[0].asset, raw);
+    let companion: Vec<bool> = rows[0].uploads.iter().map(|u| u.companion).collect();
+    assert_eq!(companion, [false, true]);
+    assert_eq!(j.counts().expect("counts").0, 1);
+    assert_eq!(j.cancel_uploads(raw, DEST).expect("cancel"), 2);
+    assert!(j.pending_uploads(DEST, 10).expect("pending").is_empty());
+    drop(j);
+    check_consistent(&path);
 }

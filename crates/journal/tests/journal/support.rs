@@ -8,7 +8,7 @@ pub fn asset(n: u32) -> NewAsset {
         sha256: format!("{n:064x}"),
         capture_time: Some("2026-06-13T15:04:05".into()),
         camera: Some("Canon EOS R5".into()),
-        rating: None,
+        ..NewAsset::default()
     }
 }
 
