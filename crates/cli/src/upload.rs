@@ -116,6 +116,15 @@ pub(crate) fn print_event(event: Event) {
         }
         Event::Waiting { error, .. } => say!("waiting: {error}"),
         Event::Skipped { path, reason } => say!("skipped {}: {reason}", path.display()),
+        Event::Edited { path, kept: true } => {
+            say!("{}: same picture as before, metadata edited; its original is on the server already", path.display())
+        }
+        Event::Edited { path, kept: false } => {
+            say!("{}: same picture as before, metadata edited; the newest bytes will be sent", path.display())
+        }
+        Event::Grouped { path, raw } => {
+            say!("{}: the camera JPEG of {}, kept with it", path.display(), raw.display())
+        }
         Event::CardGone { mount } => say!("card at {} went away", mount.display()),
         Event::SourceTrouble { source, error } => say!("source {source}: {error}"),
     }

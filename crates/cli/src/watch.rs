@@ -40,7 +40,15 @@ pub struct Args {
     /// verified backup copy, or both (default: server).
     #[arg(long, value_name = "server|backups|both")]
     safe: Option<wedsync_engine::volumes::Safety>,
-    /// Take only files rated at least this (XMP sidecar rating, 1–5).
+    /// Which photos to take: RAW files only, RAW files with the camera JPEGs shot with
+    /// them, or all (also JPEGs shot alone). Default: all.
+    #[arg(long, value_name = "raw|raw+jpeg|all")]
+    files: Option<wedsync_engine::kinds::Files>,
+    /// Also take videos (copied, and sent as originals with --originals; never developed).
+    #[arg(long)]
+    videos: bool,
+    /// Take only files rated at least this (1–5: the XMP sidecar's rating, else the
+    /// file's own).
     #[arg(long, value_name = "N")]
     min_rating: Option<i64>,
     /// Names for the uploads, e.g. `{date}_{time}_{camera}_{seq}` (fields: {date} {time}
@@ -81,6 +89,8 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
         presets,
         originals,
         backups,
+        files: args.files.or(w.files).unwrap_or_default(),
+        videos: args.videos || w.videos.unwrap_or(false),
         min_rating: args.min_rating.or(w.min_rating).unwrap_or(0),
         rename: rename(args.rename.as_ref().or(w.rename.as_ref()), "wedsync watch")?,
         clock_offset: w.clock_offset_seconds.unwrap_or(0),
@@ -104,6 +114,8 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
             },
             originals: s.originals.unwrap_or(originals),
             backups: s.backups.clone().unwrap_or_else(|| rules.backups.clone()),
+            files: s.files.unwrap_or(rules.files),
+            videos: s.videos.unwrap_or(rules.videos),
             min_rating: s.min_rating.unwrap_or(rules.min_rating),
             rename: match &s.rename {
                 Some(_) => rename(

@@ -29,6 +29,8 @@ use crate::error::{Error, Result};
 /// originals = true            # --originals
 /// backups = ["/mnt/backup"]   # --backup
 /// settle_seconds = 3          # how long a file must hold still
+/// files = "all"               # --files: raw | raw+jpeg | all
+/// videos = false              # --videos
 /// min_rating = 0              # --min-rating
 /// rename = "{date}_{time}_{seq}"   # --rename
 /// clock_offset_seconds = 0
@@ -69,6 +71,9 @@ pub struct WatchConfig {
     #[serde(default)]
     pub backups: Vec<PathBuf>,
     pub settle_seconds: Option<f64>,
+    /// Which photos: "raw", "raw+jpeg" or "all".
+    pub files: Option<crate::kinds::Files>,
+    pub videos: Option<bool>,
     pub min_rating: Option<i64>,
     pub rename: Option<String>,
     pub clock_offset_seconds: Option<i64>,
@@ -88,7 +93,11 @@ pub struct SourceConfig {
     #[serde(default)]
     pub poll: bool,
     pub settle_seconds: Option<f64>,
-    /// Files rated below this (XMP) are not taken.
+    /// Which photos: "raw", "raw+jpeg" or "all".
+    pub files: Option<crate::kinds::Files>,
+    /// Also take videos.
+    pub videos: Option<bool>,
+    /// Files rated below this (XMP sidecar, else the file's own rating) are not taken.
     pub min_rating: Option<i64>,
     /// Uploaded names, e.g. "{date}_{time}_{camera}_{seq}" (see `rename`).
     pub rename: Option<String>,

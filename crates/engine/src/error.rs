@@ -25,3 +25,11 @@ pub enum Error {
     #[error("{0}")]
     Task(String),
 }
+
+impl Error {
+    /// A read failed because the file's card (or the file) went away: it waits for its
+    /// card, it has not failed (see [`crate::volumes::is_gone`]).
+    pub fn is_gone(&self) -> bool {
+        matches!(self, Error::Io { source, .. } | Error::Backup { source, .. } if crate::volumes::is_gone(source))
+    }
+}

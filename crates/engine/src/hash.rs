@@ -18,6 +18,17 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// The SHA-256 (hex) of a file's picture: the bytes in `ranges` (its image data, see
+/// [`wedsync_develop::image_data`]), in order, as far as the file holds them.
+pub(crate) fn picture_sha256(bytes: &[u8], ranges: &[std::ops::Range<usize>]) -> String {
+    let mut hasher = Sha256::new();
+    for range in ranges {
+        hasher
+            .update(bytes.get(range.start.min(bytes.len())..range.end.min(bytes.len())).unwrap_or_default());
+    }
+    hex::encode(hasher.finalize())
+}
+
 /// A file's modification time in nanoseconds since 1970, as the journal records it (with
 /// the size) to know a file unchanged without hashing it again; 0 where the system has none.
 pub(crate) fn mtime_ns(meta: &std::fs::Metadata) -> i64 {

@@ -4,7 +4,8 @@
 //! what the journal says is left — so a second run after any interruption does only what is
 //! missing. The CLI and the desktop app drive it; it prints nothing.
 //! Cards are found as the OS mounts them ([`volumes`]); a file is taken only once whole
-//! ([`settle`]); tethering folders are read by rescanning ([`hotfolder`]).
+//! ([`settle`]); tethering folders are read by rescanning ([`hotfolder`]); which files a
+//! source takes, and the camera JPEG kept with its RAW, is [`kinds`].
 //! The engine runs as a service ([`Engine`]): hosts send [`Intent`]s and read
 //! [`Snapshot`]s and coalesced [`Delta`]s; [`upload`] is one such host.
 //! Main types: [`Engine`], [`Intent`], [`Home`], [`UploadRequest`], [`upload`], [`Event`], [`Config`].
@@ -15,6 +16,7 @@ mod error;
 mod hash;
 mod home;
 pub mod hotfolder;
+pub mod kinds;
 mod queue;
 pub mod rename;
 pub mod service;

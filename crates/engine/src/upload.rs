@@ -107,7 +107,20 @@ pub enum Event {
         path: PathBuf,
         error: String,
     },
-    /// A file a source's rules leave out (a rating below its minimum).
+    /// The file's picture was recorded before in other bytes (its metadata was edited: a
+    /// rating set in the camera, a caption): the same asset. `kept`: its original was on
+    /// the server already and stands; else the newest bytes are the ones sent.
+    Edited {
+        path: PathBuf,
+        kept: bool,
+    },
+    /// A camera JPEG shot with a RAW: kept with the RAW's asset (copied, sent as an
+    /// original when originals are), not developed into a second photo.
+    Grouped {
+        path: PathBuf,
+        raw: PathBuf,
+    },
+    /// A file a source's rules leave out (its kind, a rating below its minimum).
     Skipped {
         path: PathBuf,
         reason: String,

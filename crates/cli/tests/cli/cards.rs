@@ -101,3 +101,46 @@ fn a_card_is_safe_to_format_only_once_every_original_on_it_is_verified() {
         wedsync_at(home, &["cards", "--safe", "backups", "--card-root", root.to_str().expect("utf-8")]);
     assert!(text.contains("0 of 3 file(s) safe"), "{text}");
 }
+
+/// Dual slots: the same frames on two cards are sent once, and both cards are safe.
+#[test]
+fn the_same_frames_on_two_cards_are_sent_once_and_both_cards_are_safe() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = our_server(dir.path());
+    let root = dir.path().join("media");
+    let slots =
+        [SmallDisk::mount(&root.join("SLOT_1"), "16m"), SmallDisk::mount(&root.join("SLOT_2"), "16m")];
+    let mut seed = 0x5107_u64;
+    let frames: Vec<Vec<u8>> = (0..3).map(|_| random_bytes(120_000, &mut seed)).collect();
+    let mut files = Vec::new();
+    for slot in &slots {
+        let folder = slot.0.join("DCIM/100CANON");
+        std::fs::create_dir_all(&folder).expect("DCIM");
+        for (i, bytes) in frames.iter().enumerate() {
+            let path = folder.join(format!("IMG_000{}.CR2", i + 1));
+            std::fs::write(&path, bytes).expect("write");
+            files.push(path);
+        }
+    }
+    let home = &server.home;
+    let args: Vec<&str> =
+        ["upload", slots[0].0.to_str().expect("utf-8"), slots[1].0.to_str().expect("utf-8")]
+            .into_iter()
+            .chain(["--preset", "none", "--originals", "--to", &server.url, "--token", &server.alice])
+            .collect();
+    let (code, out) = wedsync_at(home, &args);
+    assert_eq!(code, 0, "{out}");
+    crate::support::holdings(server.port, &server.admin, &server.data)
+        .assert_each_file_once(&crate::upload::want_hashes(&files[..3]));
+    let (code, out) = wedsync_at(home, &["cards", "--json", "--card-root", root.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{out}");
+    let json = out.lines().find(|l| l.starts_with('[')).expect("a JSON line");
+    let cards: Vec<serde_json::Value> = serde_json::from_str(json).expect("json");
+    assert_eq!(cards.len(), 2, "{out}");
+    for card in &cards {
+        assert_eq!(
+            (card["files"].as_u64(), card["safe"].as_u64(), &card["all_safe"]),
+            (Some(3), Some(3), &true.into())
+        );
+    }
+}

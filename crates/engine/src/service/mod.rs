@@ -288,12 +288,19 @@ impl Engine {
             Intent::RemoveSource { name } => sources::remove(core, &name)?,
             Intent::Pause => core.pace.gate.set(GateState::Paused),
             Intent::Resume => core.pace.gate.set(GateState::Open),
-            Intent::PauseAsset(asset) => {
-                core.held.lock().map_err(|_| Error::Poisoned)?.insert(AssetId(asset));
-                core.view.changed(AssetId(asset));
-            }
-            Intent::ResumeAsset(asset) => {
-                core.held.lock().map_err(|_| Error::Poisoned)?.remove(&AssetId(asset));
+            Intent::PauseAsset(asset) | Intent::ResumeAsset(asset) => {
+                let hold = matches!(intent, Intent::PauseAsset(_));
+                // A RAW's camera JPEG is held with it: they are one photo.
+                let mut assets = locked(&core.journal)?.companions(AssetId(asset))?;
+                assets.push(AssetId(asset));
+                let mut held = core.held.lock().map_err(|_| Error::Poisoned)?;
+                for a in assets {
+                    if hold {
+                        held.insert(a);
+                    } else {
+                        held.remove(&a);
+                    }
+                }
                 core.view.changed(AssetId(asset));
             }
             Intent::RetryFailed => {

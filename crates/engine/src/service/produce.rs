@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use wedsync_develop::{Preset, Rendition};
-use wedsync_journal::{AssetId, Journal, NewAsset, NewUpload};
+use wedsync_journal::{AssetFacts, AssetId, Edited, Journal, NewAsset, NewUpload};
 
 use crate::error::{Error, Result};
-use crate::hash::{mtime_ns, sha256_file};
+use crate::hash::{mtime_ns, picture_sha256, sha256_file};
+use crate::kinds::Kind;
 use crate::rename::Fields;
 use crate::service::work::Work;
 use crate::service::Core;
@@ -36,9 +37,12 @@ fn take_in(core: &Core, work: &Work) {
         Err(Error::Journal(e)) if e.is_storage() => core.stop.on_journal_error(&e),
         // Its card was pulled (or the file removed) before it was read whole: nothing of it
         // was recorded, and it is read again when the card comes back.
-        Err(Error::Io { source, .. } | Error::Backup { source, .. }) if crate::volumes::is_gone(&source) => {
+        Err(error) if error.is_gone() => {
             core.counts.waiting.fetch_add(1, Ordering::Relaxed);
-            let error = format!("{}: {source} — waiting for its card: reinsert it", work.path.display());
+            let error = match error {
+                Error::Io { .. } => format!("{error} — waiting for its card: reinsert it"),
+                other => format!("{}: {other} — waiting for its card: reinsert it", work.path.display()),
+            };
             (core.events)(Event::Waiting { path: work.path.clone(), error });
         }
         Err(error) => {
@@ -54,84 +58,179 @@ fn take_in(core: &Core, work: &Work) {
 
 fn prepare(core: &Core, work: &Work) -> Result<()> {
     let path = work.path.as_path();
-    let events = &core.events;
-    let journal = &core.journal;
-    let io = |source| Error::Io { path: path.to_path_buf(), source };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if meta.len() == 0 {
-        return Err(Error::Empty { path: path.to_path_buf() });
-    }
-    let mtime_ns = mtime_ns(&meta);
-    let known = locked(journal)?.known_source(path, meta.len(), mtime_ns)?;
-    let rating = Sidecar::beside(path).and_then(|s| s.rating);
-    if rating.unwrap_or(0) < work.rules.min_rating {
-        let reason =
-            format!("rated {} (this source takes {} and up)", rating.unwrap_or(0), work.rules.min_rating);
-        (core.events)(Event::Skipped { path: path.to_path_buf(), reason });
+    let rules = &work.rules;
+    let skip = |reason: String| (core.events)(Event::Skipped { path: path.to_path_buf(), reason });
+    // A file named by hand whose extension is not a camera file's is tried as a RAW: the
+    // decoder says what it is.
+    let kind = Kind::of(path).unwrap_or(Kind::Raw);
+    if let Some(reason) = rules.files.leaves_out(kind, true, rules.videos) {
+        skip(reason.into());
         return Ok(());
     }
-    // Capture time and body, for the journal and the rename template (none for a file
-    // whose metadata cannot be read: it still develops and sends).
-    let camera = (known.is_none() || work.rules.rename.is_some())
-        .then(|| wedsync_develop::read_metadata(path).ok())
-        .flatten();
-    let capture_time = camera
-        .as_ref()
-        .and_then(|m| m.capture_time.as_deref())
-        .and_then(|t| crate::rename::shift_time(t, work.rules.clock_offset));
-    let body = camera.as_ref().and_then(|m| m.model.clone());
-    let name = work.rules.rename.as_ref().map(|template| {
+    let file = look(core, work, path, kind)?;
+    // A camera JPEG shot with a RAW beside it (same capture time and body) is part of the
+    // RAW's asset: recorded with it, copied and sent as an original, never developed.
+    let raw = match (kind, crate::kinds::raw_beside(path)) {
+        (Kind::Jpeg, Some(raw)) => match look(core, work, &raw, Kind::Raw) {
+            Ok(raw_file) if same_frame(&file.facts, &raw_file.facts) => Some((raw, raw_file)),
+            Ok(_) => None,
+            Err(e) if e.is_gone() => return Err(e),
+            // A RAW that cannot be read leaves its JPEG a photo of its own.
+            Err(_) => None,
+        },
+        _ => None,
+    };
+    if let Some(reason) = rules.files.leaves_out(kind, raw.is_some(), rules.videos) {
+        skip(reason.into());
+        return Ok(());
+    }
+    let rating = file.facts.rating;
+    if rating.unwrap_or(0) < rules.min_rating {
+        skip(format!("rated {} (this source takes {} and up)", rating.unwrap_or(0), rules.min_rating));
+        return Ok(());
+    }
+    let companion_of = match &raw {
+        Some((raw, raw_file)) => Some(record(core, raw, raw_file, None)?),
+        None => None,
+    };
+    let asset = record(core, path, &file, companion_of)?;
+    if let Some((raw, _)) = &raw {
+        (core.events)(Event::Grouped { path: path.to_path_buf(), raw: raw.clone() });
+    }
+    // The queue shows a RAW's JPEG on the RAW's row.
+    let row = companion_of.unwrap_or(asset);
+    core.view.asset_seen(row, work.source.as_deref());
+    (core.events)(Event::Recorded { path: path.to_path_buf(), hashed: file.known.is_none() });
+    if !core.work.claimed.lock().map_err(|_| Error::Poisoned)?.insert(asset) {
+        // The same bytes are being developed and planned by another thread now.
+        return Ok(());
+    }
+    let name = rules.rename.as_ref().map(|template| {
         template.render(&Fields {
-            capture_time: capture_time.clone(),
-            camera: body.clone(),
+            capture_time: file.facts.capture_time.clone(),
+            camera: file.facts.camera.clone(),
             seq: work.seq,
             original: path.file_stem().map_or(String::new(), |s| s.to_string_lossy().into_owned()),
             rating,
         })
     });
-    let asset = match known {
-        Some(asset) => asset,
-        None => {
-            let sha256 = sha256_file(path).map_err(io)?;
-            // A file still being written (a tethered frame) is not recorded: its hash
-            // would name bytes that are about to change.
-            if Stat::of(path).map_err(io)? != Stat::from(&meta) {
-                return Err(Error::StillWriting { path: path.to_path_buf() });
-            }
-            let new = NewAsset {
-                path: path.to_path_buf(),
-                size: meta.len(),
-                mtime_ns,
-                sha256,
-                capture_time,
-                camera: body,
-                rating,
-            };
-            let recorded = locked(journal)?.record_asset(&new)?;
-            if recorded.superseded > 0 {
-                events(Event::Superseded { path: path.to_path_buf(), uploads: recorded.superseded });
-            }
-            recorded.asset
-        }
-    };
-    core.view.asset_seen(asset, work.source.as_deref());
-    events(Event::Recorded { path: path.to_path_buf(), hashed: known.is_none() });
-    if !core.work.claimed.lock().map_err(|_| Error::Poisoned)?.insert(asset) {
-        // The same bytes are being developed and planned by another thread now.
-        return Ok(());
-    }
-    let result = plan(core, work, asset, rating, meta.len(), name);
+    // Only a photo of its own is developed: a RAW's JPEG and a video go as they are.
+    let develops = kind == Kind::Raw || (kind == Kind::Jpeg && raw.is_none());
+    let result = plan(core, work, (asset, row), develops, rating, file.size, name);
     if let Ok(mut claimed) = core.work.claimed.lock() {
         claimed.remove(&asset);
     }
     result
 }
 
+/// A camera file looked at: known from an earlier reading (same path, size and mtime) or
+/// read whole now, hashed and inspected.
+struct Looked {
+    size: u64,
+    mtime_ns: i64,
+    known: Option<AssetId>,
+    sha256: String,
+    picture: Option<String>,
+    facts: AssetFacts,
+}
+
+fn look(core: &Core, work: &Work, path: &Path, kind: Kind) -> Result<Looked> {
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.len() == 0 {
+        return Err(Error::Empty { path: path.to_path_buf() });
+    }
+    let mtime_ns = mtime_ns(&meta);
+    let sidecar = Sidecar::beside(path);
+    let known = locked(&core.journal)?.known_source(path, meta.len(), mtime_ns)?;
+    if let Some(asset) = known {
+        let mut facts = locked(&core.journal)?.asset_facts(asset)?;
+        if let Some(sidecar) = sidecar {
+            facts.rating = sidecar.rating.or(facts.rating);
+            facts.label = sidecar.label.or(facts.label);
+        }
+        return Ok(Looked { size: meta.len(), mtime_ns, known, sha256: String::new(), picture: None, facts });
+    }
+    // A video is hashed as it streams by; a photo is read whole once, for its hash, its
+    // picture and its metadata.
+    let (sha256, picture, facts) = if kind == Kind::Video {
+        (sha256_file(path).map_err(io)?, None, AssetFacts::default())
+    } else {
+        let bytes = Arc::new(std::fs::read(path).map_err(io)?);
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes.as_slice()));
+        let inspected = wedsync_develop::inspect(path, &bytes);
+        let embedded = inspected.xmp.as_deref().map(Sidecar::parse).unwrap_or_default();
+        let camera = inspected.metadata.as_ref().and_then(|m| m.model.clone());
+        let facts = AssetFacts {
+            capture_time: inspected
+                .metadata
+                .as_ref()
+                .and_then(|m| m.capture_time.as_deref())
+                .and_then(|t| crate::rename::shift_time(t, work.rules.clock_offset)),
+            body: inspected.body_serial.or(inspected.exif_model).or_else(|| camera.clone()),
+            camera,
+            rating: sidecar.as_ref().and_then(|s| s.rating).or(embedded.rating).or(inspected.exif_rating),
+            label: sidecar.and_then(|s| s.label).or(embedded.label),
+        };
+        // The picture is its image data, taken by one body at one moment: two bodies'
+        // frames are never one picture, whatever their bytes.
+        let picture = inspected.image_data.as_deref().map(|ranges| {
+            let when = facts.capture_time.as_deref().unwrap_or("");
+            format!("{}/{when}/{}", picture_sha256(&bytes, ranges), facts.body.as_deref().unwrap_or(""))
+        });
+        (sha256, picture, facts)
+    };
+    // A file still being written (a tethered frame) is not recorded: its hash would name
+    // bytes that are about to change.
+    if Stat::of(path).map_err(io)? != Stat::from(&meta) {
+        return Err(Error::StillWriting { path: path.to_path_buf() });
+    }
+    Ok(Looked { size: meta.len(), mtime_ns, known, sha256, picture, facts })
+}
+
+/// Whether two files are one frame: taken at the same moment by the same body (as each
+/// file names it: its serial number where the file has one, else its model). Names alone
+/// never say so: two bodies' `IMG_0001` are two frames.
+fn same_frame(a: &AssetFacts, b: &AssetFacts) -> bool {
+    a.capture_time.is_some() && a.capture_time == b.capture_time && a.body.is_some() && a.body == b.body
+}
+
+/// The file in the journal: its asset, recorded now unless it was known.
+fn record(core: &Core, path: &Path, file: &Looked, companion_of: Option<AssetId>) -> Result<AssetId> {
+    if let Some(asset) = file.known {
+        return Ok(asset);
+    }
+    let new = NewAsset {
+        path: path.to_path_buf(),
+        size: file.size,
+        mtime_ns: file.mtime_ns,
+        sha256: file.sha256.clone(),
+        picture: file.picture.clone(),
+        capture_time: file.facts.capture_time.clone(),
+        camera: file.facts.camera.clone(),
+        body: file.facts.body.clone(),
+        rating: file.facts.rating,
+        label: file.facts.label.clone(),
+        companion_of,
+    };
+    let recorded = locked(&core.journal)?.record_asset(&new)?;
+    if recorded.superseded > 0 {
+        (core.events)(Event::Superseded { path: path.to_path_buf(), uploads: recorded.superseded });
+    }
+    if let Some(edited) = recorded.edited {
+        (core.events)(Event::Edited { path: path.to_path_buf(), kept: edited == Edited::Kept });
+    }
+    Ok(recorded.asset)
+}
+
 /// Backups, renditions and uploads of a recorded asset.
+/// `row`: the asset whose row shows it (the RAW's, for its camera JPEG); `develops`: it is
+/// a photo of its own, to be developed into the presets' renditions.
 fn plan(
     core: &Core,
     work: &Work,
-    asset: AssetId,
+    (asset, row): (AssetId, AssetId),
+    develops: bool,
     rating: Option<i64>,
     size: u64,
     name: Option<String>,
@@ -142,7 +241,8 @@ fn plan(
     let backed_up = back_up(core, work, asset);
     let priority = work.priority.max(rating.unwrap_or(0));
     let destination = core.destination();
-    for (preset, made) in work.rules.presets.iter().zip(renditions(core, work, asset, &destination)?) {
+    let presets: &[Preset] = if develops { &work.rules.presets } else { &[] };
+    for (preset, made) in presets.iter().zip(renditions(core, work, presets, asset, &destination)?) {
         let Some((sha256, size)) = made else {
             continue;
         };
@@ -162,7 +262,7 @@ fn plan(
         let new = NewUpload { asset, preset: None, destination, sha256, size, priority, name };
         locked(journal)?.plan_upload(&new)?;
     }
-    core.view.changed(asset);
+    core.view.changed(row);
     backed_up
 }
 
@@ -193,11 +293,11 @@ fn back_up(core: &Core, work: &Work, asset: AssetId) -> Result<()> {
 fn renditions(
     core: &Core,
     work: &Work,
+    presets: &[Preset],
     asset: AssetId,
     destination: &str,
 ) -> Result<Vec<Option<(String, u64)>>> {
     let (journal, events, path) = (&core.journal, &core.events, work.path.as_path());
-    let presets = &work.rules.presets;
     let mut made = vec![None; presets.len()];
     let mut missing = Vec::new();
     for (i, preset) in presets.iter().enumerate() {

@@ -63,11 +63,6 @@ const RESCAN: Duration = Duration::from_secs(10);
 /// How soon after a change event the folder is looked at again.
 const SOON: Duration = Duration::from_millis(250);
 
-/// Whether a file is one the engine takes: what the develop pipeline reads.
-fn is_photo(path: &Path) -> bool {
-    wedsync_develop::is_supported_extension(path)
-}
-
 /// A tethered frame's priority: its admission time in ms, so the newest goes first and
 /// every tethered frame goes before rated picks (ratings are 1–5) and the rest (0).
 fn tethered_priority() -> i64 {
@@ -234,7 +229,7 @@ fn watch_folder(
     stats: &Mutex<Stats>,
 ) {
     let rules = Arc::new(source.rules.clone());
-    let mut folder = HotFolder::new(path.to_path_buf(), settle, is_photo);
+    let mut folder = HotFolder::new(path.to_path_buf(), settle, crate::kinds::is_camera_file);
     let events = watcher(core, source, path, poll);
     let mut next_scan = Instant::now();
     let mut reported: HashSet<PathBuf> = HashSet::new();
@@ -320,7 +315,9 @@ fn watch_cards(core: &Core, source: &Source, roots: &[PathBuf], stop: &AtomicBoo
             (core.events)(Event::CardFound { name: card.name(), mount: mount.clone(), files: card.files });
             remember(&|j| j.card_seen(&card.known()));
             core.card_inserted.store(true, Ordering::Release);
-            for (i, path) in crate::volumes::dcim_photos(&mount, is_photo).into_iter().enumerate() {
+            for (i, path) in
+                crate::volumes::dcim_photos(&mount, crate::kinds::is_camera_file).into_iter().enumerate()
+            {
                 let source = Some(source.name.clone());
                 core.add(Work { path, rules: rules.clone(), priority: 0, source, seq: i as u64 + 1 });
             }

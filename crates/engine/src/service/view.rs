@@ -35,7 +35,7 @@ pub struct Row {
 /// One rendition's (or the original's) way to the destination.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UploadProgress {
-    /// The preset, or `original`.
+    /// The preset, `original`, or `camera JPEG` (the original of the JPEG shot with a RAW).
     pub what: String,
     /// `developing`, `queued`, `sending`, `verified`, `failed` or `develop failed`.
     pub state: &'static str,
@@ -239,7 +239,11 @@ fn row(
                 last.remove(&u.id);
             }
             UploadProgress {
-                what: u.preset.clone().unwrap_or_else(|| "original".into()),
+                what: match (&u.preset, u.companion) {
+                    (Some(preset), _) => preset.clone(),
+                    (None, false) => "original".into(),
+                    (None, true) => "camera JPEG".into(),
+                },
                 state: match u.state {
                     UploadState::Queued if u.last_error.is_some() => "waiting",
                     other => other.name(),

@@ -8,6 +8,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use wedsync_develop::Preset;
 use wedsync_journal::AssetId;
 
+use crate::kinds::Files;
 use crate::rename::Template;
 use crate::volumes::Safety;
 
@@ -20,7 +21,12 @@ pub struct Rules {
     pub originals: bool,
     /// Local folders each camera file is first copied to, verified (see [`crate::backup`]).
     pub backups: Vec<PathBuf>,
-    /// Files rated below this (XMP sidecar) are not taken; 0 takes all.
+    /// Which photos it takes: RAW, RAW+JPEG or all.
+    pub files: Files,
+    /// Also take videos (copied and sent as originals, never developed).
+    pub videos: bool,
+    /// Files rated below this (XMP sidecar, else the file's own rating) are not taken; 0
+    /// takes all.
     pub min_rating: i64,
     /// The names uploads go under; None: the camera's.
     pub rename: Option<Template>,

@@ -124,9 +124,12 @@ impl Card {
     /// The card as the journal remembers it: its id, where it is mounted, its files.
     pub fn known(&self) -> wedsync_journal::KnownCard {
         let mount = &self.volume.mount_point;
+        // Photos and videos count; a camera's catalogues and thumbnails (`.CTG`, `.THM`)
+        // are not what a photographer would lose.
         let files = dcim_files(&mount.join("DCIM"))
             .unwrap_or_default()
             .into_iter()
+            .filter(|(path, _)| crate::kinds::is_camera_file(path))
             .filter_map(|(path, meta)| {
                 let below = path.strip_prefix(mount).ok()?.to_path_buf();
                 Some((below, meta.len(), crate::hash::mtime_ns(&meta)))

@@ -2,5 +2,6 @@
 //! FUSE from a loop device, as a card reader's would be.
 
 mod cards;
+mod frames;
 mod service;
 mod support;
