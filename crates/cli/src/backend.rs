@@ -22,17 +22,11 @@ pub struct BackendArgs {
 impl BackendArgs {
     /// The options these flags and the configuration at `home` ask for.
     pub fn options(&self, home: Option<&Home>) -> anyhow::Result<BackendOptions> {
-        let config = match home {
-            Some(home) => Config::load(&home.config())?.develop,
-            None => Default::default(),
+        let (config, path) = match home {
+            Some(home) => (Config::load(&home.config())?.develop, home.config()),
+            None => (Default::default(), "config.toml".into()),
         };
-        let configured = config.backend.as_deref().map(str::parse::<BackendChoice>).transpose();
-        let configured = configured.map_err(|e| anyhow::anyhow!("configuration [develop] backend: {e}"))?;
-        Ok(BackendOptions {
-            choice: self.backend.or(configured).unwrap_or_default(),
-            software_adapters: self.software_gpu || config.software_gpu.unwrap_or(false),
-            kernel_cache: home.map(|h| h.cache().join("kernels")),
-        })
+        Ok(config.options(&path, home, self.backend, self.software_gpu)?)
     }
 
     /// The developer these flags ask for, with a line saying which backend it uses.

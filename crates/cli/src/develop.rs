@@ -11,7 +11,7 @@ use wedsync_develop::{PresetSet, Rendition};
 use wedsync_engine::Home;
 
 use crate::backend::BackendArgs;
-use crate::inputs;
+use wedsync_engine::inputs;
 
 #[derive(clap::Args)]
 pub struct Args {

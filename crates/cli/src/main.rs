@@ -13,7 +13,6 @@ mod bench_gpu;
 mod bench_soak;
 mod cards;
 mod develop;
-mod inputs;
 mod loadtest;
 mod presets;
 mod sending;
@@ -75,14 +74,6 @@ pub(crate) fn say(line: impl std::fmt::Display) {
     writeln!(std::io::stdout(), "{line}").unwrap_or(());
 }
 
-/// Where the studio's presets live when `--presets-dir` is not given.
-fn default_presets_dir() -> Option<PathBuf> {
-    match std::env::var_os("WEDSYNC_HOME") {
-        Some(home) => Some(PathBuf::from(home).join("presets")),
-        None => dirs::config_dir().map(|d| d.join("wedsync").join("presets")),
-    }
-}
-
 /// glibc serves every allocation over 32 MB with a fresh mmap and unmaps it on free, so each
 /// image's planes (100 MB and more) are page-faulted and zeroed by the kernel again — a
 /// third of the CPU time of a develop, measured. Serving them from the heap, and keeping
@@ -120,7 +111,7 @@ fn main() -> ExitCode {
     {
         keep_large_allocations();
     }
-    let presets_dir = cli.presets_dir.or_else(default_presets_dir);
+    let presets_dir = cli.presets_dir.or_else(wedsync_engine::Home::presets_dir);
     let result = match cli.command {
         Command::Upload(args) => upload::run(args, presets_dir.as_deref()),
         Command::Watch(args) => watch::run(args, presets_dir.as_deref()),

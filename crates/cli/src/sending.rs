@@ -3,12 +3,11 @@
 //! retries.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use wedsync_engine::transport::{Overrides, Transport};
 use wedsync_engine::{Config, Home};
-use wedsync_transfer::{Bandwidth, Destination, Pace, Policy};
+use wedsync_transfer::Destination;
 
 #[derive(clap::Args)]
 pub struct SendArgs {
@@ -49,54 +48,21 @@ pub struct SendArgs {
     jobs: Option<usize>,
 }
 
-const DEFAULT_CHUNK_MIB: f64 = 8.0;
-/// A 25 MB raw file at 8 MiB chunks goes as 3 parts, a 60 MB one as 4.
-const DEFAULT_PARTS: usize = 4;
-
-/// The flags and the configuration, resolved.
-pub struct Transport {
-    pub chunk_size: u64,
-    pub parts: usize,
-    pub pace: Pace,
-    pub policy: Policy,
-    /// Files developed at once.
-    pub jobs: usize,
-}
-
 impl SendArgs {
     pub fn transport(&self, config: &Config) -> Transport {
-        let chunk_mib = self
-            .chunk_mib
-            .or(config.destination.as_ref().and_then(|d| d.chunk_mib))
-            .unwrap_or(DEFAULT_CHUNK_MIB);
-        let chunk_size = (chunk_mib * 1024.0 * 1024.0).round().max(1.0) as u64;
-        let parts =
-            self.parts.or(config.destination.as_ref().and_then(|d| d.parts)).unwrap_or(DEFAULT_PARTS).max(1);
-        let limit_mbit = self.limit_mbit.or(config.upload.limit_mbit).unwrap_or(0.0);
-        let pace = Pace {
-            stall: Duration::from_secs(self.stall.max(1)),
-            bandwidth: (limit_mbit > 0.0).then(|| {
-                Arc::new(Mutex::new(Bandwidth::new((limit_mbit * 125_000.0) as u64, Instant::now())))
-            }),
-            ..Pace::default()
+        let given = Overrides {
+            streams: self.streams,
+            adaptive: self.adaptive,
+            limit_mbit: self.limit_mbit,
+            chunk_mib: self.chunk_mib,
+            parts: self.parts,
+            stall_seconds: Some(self.stall),
+            attempts: Some(self.attempts),
+            jobs: self.jobs,
         };
-        let streams = self.streams.or(config.upload.streams).unwrap_or(4).max(1);
-        let policy = Policy {
-            streams,
-            adaptive: self.adaptive || config.upload.adaptive.unwrap_or(false),
-            max_streams: streams.max(16),
-            attempts: self.attempts.max(1),
-            ..Policy::default()
-        };
-        // One file per core: one image's `web` develop keeps about 1.2 cores busy, and
-        // sending needs little CPU. Measured on 2 cores, 40 RAW frames to `web`: 10.1 s
-        // with one job, 6.9 s with two.
-        let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        Transport { chunk_size, parts, pace, policy, jobs }
+        Transport::new(config, &given)
     }
 
-    /// Where files go: `--to`, else the configured destination, else the built-in server
-    /// (started here, and said so).
     pub async fn destination(
         &self,
         home: &Home,
@@ -116,9 +82,7 @@ impl SendArgs {
                 (local.endpoint.clone(), Some(local.token.clone()), Some(local))
             }
         };
-        let destination =
-            Destination { endpoint, token, chunk_size: transport.chunk_size, parts: transport.parts };
-        Ok((destination, local))
+        Ok((transport.destination(endpoint, token), local))
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use wedsync_engine::{Config, Event, Home, Report, UploadRequest};
 
-use crate::inputs;
+use wedsync_engine::inputs;
 
 #[derive(clap::Args)]
 pub struct Args {

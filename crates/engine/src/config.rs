@@ -1,6 +1,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use wedsync_develop::{BackendChoice, BackendOptions};
 
 use crate::error::{Error, Result};
 
@@ -110,6 +111,28 @@ pub struct SourceConfig {
 pub struct DevelopConfig {
     pub backend: Option<String>,
     pub software_gpu: Option<bool>,
+}
+
+impl DevelopConfig {
+    /// Where to develop: `choice` (a host's flag or setting), else `[develop] backend`,
+    /// else auto; software adapters when either asks. Kernels are cached under `home`.
+    pub fn options(
+        &self,
+        config: &Path,
+        home: Option<&crate::Home>,
+        choice: Option<BackendChoice>,
+        software_gpu: bool,
+    ) -> Result<BackendOptions> {
+        let configured =
+            self.backend.as_deref().map(str::parse::<BackendChoice>).transpose().map_err(|e| {
+                Error::Config { path: config.to_path_buf(), reason: format!("[develop] backend: {e}") }
+            })?;
+        Ok(BackendOptions {
+            choice: choice.or(configured).unwrap_or_default(),
+            software_adapters: software_gpu || self.software_gpu.unwrap_or(false),
+            kernel_cache: home.map(|h| h.cache().join("kernels")),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

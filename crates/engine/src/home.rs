@@ -22,6 +22,15 @@ impl Home {
         Home::at(root)
     }
 
+    /// Where the studio's presets live: `$WEDSYNC_HOME/presets`, else the platform's
+    /// configuration folder (`~/.config/wedsync/presets`, …), where admins keep them.
+    pub fn presets_dir() -> Option<PathBuf> {
+        match std::env::var_os("WEDSYNC_HOME") {
+            Some(home) => Some(PathBuf::from(home).join("presets")),
+            None => dirs::config_dir().map(|d| d.join("wedsync").join("presets")),
+        }
+    }
+
     /// `root`, created if missing.
     pub fn at(root: PathBuf) -> Result<Home> {
         std::fs::create_dir_all(root.join("cache"))

@@ -1,4 +1,5 @@
-//! Turning the paths on the command line into a list of files and output names.
+//! Turning the paths a host was given (command-line arguments, files and folders dropped
+//! on the app) into a list of files and output names.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
