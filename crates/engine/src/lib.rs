@@ -16,12 +16,14 @@ mod error;
 mod hash;
 mod home;
 pub mod hotfolder;
+pub mod inputs;
 pub mod kinds;
 mod queue;
 pub mod rename;
 pub mod service;
 pub mod settle;
 mod sidecar;
+pub mod transport;
 mod upload;
 pub mod volumes;
 

@@ -19,7 +19,9 @@ pub const DELTA_EVERY: Duration = Duration::from_millis(100);
 
 /// One asset in the queue.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Row {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub asset: i64,
     /// The camera file's name, and where it was last seen.
     pub name: String,
@@ -28,18 +30,22 @@ pub struct Row {
     pub source: Option<String>,
     /// `developing`, `queued`, `sending`, `paused`, `waiting`, `failed` or `done`.
     pub state: &'static str,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub rating: Option<i64>,
     pub uploads: Vec<UploadProgress>,
 }
 
 /// One rendition's (or the original's) way to the destination.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct UploadProgress {
     /// The preset, `original`, or `camera JPEG` (the original of the JPEG shot with a RAW).
     pub what: String,
     /// `developing`, `queued`, `sending`, `verified`, `failed` or `develop failed`.
     pub state: &'static str,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub sent: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub size: u64,
     /// Over the last delta interval, while it sends.
     pub bytes_per_second: f64,
@@ -48,12 +54,18 @@ pub struct UploadProgress {
 
 /// The whole queue at a glance.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Totals {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub uploads_verified: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub uploads_left: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub uploads_failed: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bytes_left: u64,
     /// Camera files waiting to be taken in (recorded, developed).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub files_waiting: usize,
     pub bytes_per_second: f64,
     /// Seconds to send what is left at the current rate; None while nothing moves.
@@ -67,6 +79,7 @@ pub struct Totals {
 
 /// A source as a host lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct SourceRow {
     pub name: String,
     /// `folder` or `cards`.
@@ -74,6 +87,7 @@ pub struct SourceRow {
     pub paths: Vec<PathBuf>,
     pub enabled: bool,
     /// Files taken from it in this engine's life.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub admitted: u64,
     /// Files that never settled (still being written after the time limit).
     pub unsettled: Vec<PathBuf>,
@@ -81,16 +95,20 @@ pub struct SourceRow {
 
 /// A card as a host lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct CardRow {
     pub id: String,
     pub label: Option<String>,
     pub mounted_at: Option<PathBuf>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub files: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub safe: u64,
     pub all_safe: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Snapshot {
     pub rows: Vec<Row>,
     pub totals: Totals,
@@ -101,6 +119,7 @@ pub struct Snapshot {
 /// What changed: these rows as they are now (replacing the ones with the same `asset`),
 /// and the totals.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Delta {
     pub rows: Vec<Row>,
     pub totals: Totals,
