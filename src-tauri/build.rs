@@ -1,0 +1,19 @@
+// The app's commands are listed here so each needs a permission, and the `main` window's
+// capability (capabilities/main.json) grants exactly these.
+fn main() {
+    let commands = &[
+        "snapshot",
+        "subscribe",
+        "add_paths",
+        "pause",
+        "resume",
+        "pause_asset",
+        "resume_asset",
+        "cancel_asset",
+        "retry_failed",
+    ];
+    tauri_build::try_build(
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),
+    )
+    .expect("the app's Tauri configuration (tauri.conf.json, capabilities/) is valid");
+}

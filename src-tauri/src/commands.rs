@@ -1,0 +1,95 @@
+//! The window's commands: each one line over an engine intent or query. State reaches the
+//! window through one channel per subscription, carrying the engine's coalesced deltas
+//! (at most ten a second), never an event per change.
+
+use std::path::PathBuf;
+
+use tauri::ipc::Channel;
+use tauri::State;
+use tokio::sync::broadcast::error::RecvError;
+use wedsync_engine::{Delta, Engine, Intent, Snapshot};
+
+/// What a command failed with, as the window shows it.
+type Answer<T> = Result<T, String>;
+
+fn apply(engine: &Engine, intent: Intent) -> Answer<()> {
+    engine.apply(intent).map_err(|e| e.to_string())
+}
+
+#[tauri::command]
+pub fn snapshot(engine: State<'_, Engine>) -> Answer<Snapshot> {
+    engine.snapshot().map_err(|e| e.to_string())
+}
+
+/// Deltas from now on through `channel`; `"lagged"` when some were dropped (the window
+/// takes a snapshot and goes on). Ends when the window is gone.
+#[tauri::command]
+pub fn subscribe(engine: State<'_, Engine>, channel: Channel<Message>) {
+    let mut deltas = engine.subscribe();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let message = match deltas.recv().await {
+                Ok(delta) => Message::Delta(delta),
+                Err(RecvError::Lagged(_)) => Message::Lagged,
+                Err(RecvError::Closed) => return,
+            };
+            if channel.send(message).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// A delta, or word that some were dropped.
+#[derive(serde::Serialize, Clone)]
+#[serde(untagged)]
+pub enum Message {
+    Delta(Delta),
+    Lagged,
+}
+
+/// Files and folders dropped on the window or picked: folders are searched for camera
+/// files; paths that cannot be read are named in the answer.
+#[tauri::command]
+pub fn add_paths(engine: State<'_, Engine>, paths: Vec<PathBuf>) -> Answer<()> {
+    let found = wedsync_engine::inputs::expand(&paths);
+    apply(&engine, Intent::AddPaths { paths: found.files, rules: None })?;
+    match found.missing.as_slice() {
+        [] => Ok(()),
+        missing => Err(missing
+            .iter()
+            .map(|(path, why)| format!("{}: {why}", path.display()))
+            .collect::<Vec<_>>()
+            .join("; ")),
+    }
+}
+
+#[tauri::command]
+pub fn pause(engine: State<'_, Engine>) -> Answer<()> {
+    apply(&engine, Intent::Pause)
+}
+
+#[tauri::command]
+pub fn resume(engine: State<'_, Engine>) -> Answer<()> {
+    apply(&engine, Intent::Resume)
+}
+
+#[tauri::command]
+pub fn pause_asset(engine: State<'_, Engine>, asset: i64) -> Answer<()> {
+    apply(&engine, Intent::PauseAsset(asset))
+}
+
+#[tauri::command]
+pub fn resume_asset(engine: State<'_, Engine>, asset: i64) -> Answer<()> {
+    apply(&engine, Intent::ResumeAsset(asset))
+}
+
+#[tauri::command]
+pub fn cancel_asset(engine: State<'_, Engine>, asset: i64) -> Answer<()> {
+    apply(&engine, Intent::CancelAsset(asset))
+}
+
+#[tauri::command]
+pub fn retry_failed(engine: State<'_, Engine>) -> Answer<()> {
+    apply(&engine, Intent::RetryFailed)
+}

@@ -1,0 +1,36 @@
+//! The WedSync Uploader desktop app: a window over the engine. The engine holds all the
+//! logic and the journal all the state; this crate only adapts the engine's intents and
+//! queries to Tauri commands ([`commands`]) and starts it ([`host`]).
+
+pub mod commands;
+pub mod host;
+
+use tauri::Manager;
+
+pub fn run() {
+    let app = tauri::Builder::default()
+        .setup(|app| {
+            let engine = tauri::async_runtime::block_on(async { host::start() })?;
+            app.manage(engine);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::snapshot,
+            commands::subscribe,
+            commands::add_paths,
+            commands::pause,
+            commands::resume,
+            commands::pause_asset,
+            commands::resume_asset,
+            commands::cancel_asset,
+            commands::retry_failed,
+        ])
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => app.run(|_, _| {}),
+        Err(e) => {
+            eprintln!("wedsync-app: {e}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,50 @@
+// The only module that talks to Tauri: every engine intent and query the UI uses, as a
+// typed function. Tests mock this module; the UI runs in a browser with it mocked too.
+import { Channel, invoke } from "@tauri-apps/api/core";
+import { getCurrentWebview } from "@tauri-apps/api/webview";
+import type { Delta } from "./bindings/Delta";
+import type { Snapshot } from "./bindings/Snapshot";
+
+export type { CardRow } from "./bindings/CardRow";
+export type { Delta } from "./bindings/Delta";
+export type { Row } from "./bindings/Row";
+export type { Snapshot } from "./bindings/Snapshot";
+export type { SourceRow } from "./bindings/SourceRow";
+export type { Totals } from "./bindings/Totals";
+export type { UploadProgress } from "./bindings/UploadProgress";
+
+/** The whole queue, to draw from scratch (at start and after falling behind). */
+export function snapshot(): Promise<Snapshot> {
+  return invoke<Snapshot>("snapshot");
+}
+
+/**
+ * Coalesced changes (at most ten a second) through one channel. `onLagged` is called
+ * when the app dropped deltas for this subscriber: take a snapshot and go on.
+ */
+export async function subscribe(onDelta: (delta: Delta) => void, onLagged: () => void): Promise<void> {
+  const channel = new Channel<Delta | "lagged">();
+  channel.onmessage = (message) => (message === "lagged" ? onLagged() : onDelta(message));
+  await invoke("subscribe", { channel });
+}
+
+/** Files and folders to take in (folders are searched for camera files). */
+export function addPaths(paths: string[]): Promise<void> {
+  return invoke("add_paths", { paths });
+}
+
+export const pauseAll = (): Promise<void> => invoke("pause");
+export const resumeAll = (): Promise<void> => invoke("resume");
+export const retryFailed = (): Promise<void> => invoke("retry_failed");
+export const pauseAsset = (asset: number): Promise<void> => invoke("pause_asset", { asset });
+export const resumeAsset = (asset: number): Promise<void> => invoke("resume_asset", { asset });
+export const cancelAsset = (asset: number): Promise<void> => invoke("cancel_asset", { asset });
+
+/** Files and folders dropped on the window, as paths (the webview never opens them). */
+export async function onDrop(take: (paths: string[]) => void): Promise<() => void> {
+  return getCurrentWebview().onDragDropEvent((event) => {
+    if (event.payload.type === "drop") {
+      take(event.payload.paths);
+    }
+  });
+}
