@@ -7,25 +7,27 @@ use std::path::PathBuf;
 use tauri::ipc::Channel;
 use tauri::State;
 use tokio::sync::broadcast::error::RecvError;
-use wedsync_engine::{Delta, Engine, Intent, Snapshot};
+use wedsync_engine::{Delta, Intent, Snapshot};
+
+use crate::host::Host;
 
 /// What a command failed with, as the window shows it.
 type Answer<T> = Result<T, String>;
 
-fn apply(engine: &Engine, intent: Intent) -> Answer<()> {
-    engine.apply(intent).map_err(|e| e.to_string())
+fn apply(host: &Host, intent: Intent) -> Answer<()> {
+    host.with(|engine| engine.apply(intent).map_err(|e| e.to_string()))
 }
 
 #[tauri::command]
-pub fn snapshot(engine: State<'_, Engine>) -> Answer<Snapshot> {
-    engine.snapshot().map_err(|e| e.to_string())
+pub fn snapshot(host: State<'_, Host>) -> Answer<Snapshot> {
+    host.with(|engine| engine.snapshot().map_err(|e| e.to_string()))
 }
 
-/// Deltas from now on through `channel`; `"lagged"` when some were dropped (the window
+/// Deltas from now on through `channel`; `lagged` when some were dropped (the window
 /// takes a snapshot and goes on). Ends when the window is gone.
 #[tauri::command]
-pub fn subscribe(engine: State<'_, Engine>, channel: Channel<Message>) {
-    let mut deltas = engine.subscribe();
+pub fn subscribe(host: State<'_, Host>, channel: Channel<Message>) -> Answer<()> {
+    let mut deltas = host.with(|engine| Ok(engine.subscribe()))?;
     tauri::async_runtime::spawn(async move {
         loop {
             let message = match deltas.recv().await {
@@ -38,11 +40,13 @@ pub fn subscribe(engine: State<'_, Engine>, channel: Channel<Message>) {
             }
         }
     });
+    Ok(())
 }
 
-/// A delta, or word that some were dropped.
-#[derive(serde::Serialize, Clone)]
-#[serde(untagged)]
+/// What the channel carries: a delta, or word that some were dropped.
+#[derive(serde::Serialize, Clone, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+#[ts(export)]
 pub enum Message {
     Delta(Delta),
     Lagged,
@@ -51,9 +55,9 @@ pub enum Message {
 /// Files and folders dropped on the window or picked: folders are searched for camera
 /// files; paths that cannot be read are named in the answer.
 #[tauri::command]
-pub fn add_paths(engine: State<'_, Engine>, paths: Vec<PathBuf>) -> Answer<()> {
+pub fn add_paths(host: State<'_, Host>, paths: Vec<PathBuf>) -> Answer<()> {
     let found = wedsync_engine::inputs::expand(&paths);
-    apply(&engine, Intent::AddPaths { paths: found.files, rules: None })?;
+    apply(&host, Intent::AddPaths { paths: found.files, rules: None })?;
     match found.missing.as_slice() {
         [] => Ok(()),
         missing => Err(missing
@@ -65,31 +69,31 @@ pub fn add_paths(engine: State<'_, Engine>, paths: Vec<PathBuf>) -> Answer<()> {
 }
 
 #[tauri::command]
-pub fn pause(engine: State<'_, Engine>) -> Answer<()> {
-    apply(&engine, Intent::Pause)
+pub fn pause(host: State<'_, Host>) -> Answer<()> {
+    apply(&host, Intent::Pause)
 }
 
 #[tauri::command]
-pub fn resume(engine: State<'_, Engine>) -> Answer<()> {
-    apply(&engine, Intent::Resume)
+pub fn resume(host: State<'_, Host>) -> Answer<()> {
+    apply(&host, Intent::Resume)
 }
 
 #[tauri::command]
-pub fn pause_asset(engine: State<'_, Engine>, asset: i64) -> Answer<()> {
-    apply(&engine, Intent::PauseAsset(asset))
+pub fn pause_asset(host: State<'_, Host>, asset: i64) -> Answer<()> {
+    apply(&host, Intent::PauseAsset(asset))
 }
 
 #[tauri::command]
-pub fn resume_asset(engine: State<'_, Engine>, asset: i64) -> Answer<()> {
-    apply(&engine, Intent::ResumeAsset(asset))
+pub fn resume_asset(host: State<'_, Host>, asset: i64) -> Answer<()> {
+    apply(&host, Intent::ResumeAsset(asset))
 }
 
 #[tauri::command]
-pub fn cancel_asset(engine: State<'_, Engine>, asset: i64) -> Answer<()> {
-    apply(&engine, Intent::CancelAsset(asset))
+pub fn cancel_asset(host: State<'_, Host>, asset: i64) -> Answer<()> {
+    apply(&host, Intent::CancelAsset(asset))
 }
 
 #[tauri::command]
-pub fn retry_failed(engine: State<'_, Engine>) -> Answer<()> {
-    apply(&engine, Intent::RetryFailed)
+pub fn retry_failed(host: State<'_, Host>) -> Answer<()> {
+    apply(&host, Intent::RetryFailed)
 }

@@ -2,16 +2,52 @@
 //! uses), sending as `config.toml` says, developing on the best backend found. One engine
 //! owns a journal at a time, so while the app runs `wedsync upload` says the app holds it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use wedsync_develop::{Developer, PresetSet};
 use wedsync_engine::transport::{Overrides, Transport};
 use wedsync_engine::{Config, Engine, Home, Rules, Settings};
 
-/// Starts the engine. Call inside the async runtime its tasks will run on.
-pub fn start() -> anyhow::Result<Engine> {
-    let home = Home::from_env()?;
+/// The engine the window drives, or why it could not start (said in the window, where
+/// the photographer can act on it, rather than a process that exits).
+pub struct Host(Mutex<Result<Engine, String>>);
+
+impl Host {
+    /// Starts the engine on the journal in `WEDSYNC_HOME` (else the platform's data
+    /// folder). Call inside the async runtime its tasks will run on.
+    pub fn start() -> Host {
+        Host::start_at(Home::from_env())
+    }
+
+    pub fn start_at(home: wedsync_engine::Result<Home>) -> Host {
+        let engine = home.map_err(anyhow::Error::from).and_then(start);
+        Host(Mutex::new(engine.map_err(|e| format!("{e:#}"))))
+    }
+
+    /// `act` on the running engine; the reason it is not running, else.
+    pub fn with<T>(&self, act: impl FnOnce(&Engine) -> Result<T, String>) -> Result<T, String> {
+        let engine =
+            self.0.lock().map_err(|_| "the app's engine lock was poisoned: restart the app".to_string())?;
+        act(engine.as_ref().map_err(Clone::clone)?)
+    }
+
+    /// Stops the engine as `wedsync watch` does on SIGTERM: nothing new is admitted,
+    /// uploads park at a chunk boundary, the journal is flushed. The next start resumes.
+    pub async fn shut_down(&self) {
+        let engine = match self.0.lock() {
+            Ok(mut engine) => std::mem::replace(&mut *engine, Err("the app is closing".into())),
+            Err(_) => return,
+        };
+        if let Ok(engine) = engine {
+            if let Err(e) = engine.shutdown().await {
+                eprintln!("wedsync-app: while stopping: {e}");
+            }
+        }
+    }
+}
+
+fn start(home: Home) -> anyhow::Result<Engine> {
     let config_path = home.config();
     let config = Config::load(&config_path)?;
     let transport = Transport::new(&config, &Overrides::default());
@@ -46,4 +82,46 @@ fn presets(config: &Config) -> anyhow::Result<Vec<wedsync_develop::Preset>> {
     let names =
         if config.watch.presets.is_empty() { vec!["web".to_string()] } else { config.watch.presets.clone() };
     Ok(names.iter().map(|name| all.get(name).cloned()).collect::<Result<Vec<_>, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn without_a_destination_every_command_says_which_file_to_edit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let host = Host::start_at(Home::at(dir.path().to_path_buf()));
+        let answer = host.with(|engine| engine.snapshot().map_err(|e| e.to_string()));
+        let error = answer.expect_err("no engine without a destination");
+        assert!(error.contains("no destination"), "{error}");
+        assert!(error.contains(&dir.path().join("config.toml").display().to_string()), "{error}");
+        host.shut_down().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_app_owns_its_journal_alone_and_lets_go_of_it_when_closed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = Home::at(dir.path().join("home")).expect("home");
+        // A destination nobody listens on: the app must start and show the queue anyway.
+        std::fs::write(
+            home.config(),
+            "[destination]\nendpoint = \"http://127.0.0.1:9/files\"\ntoken = \"t\"\n",
+        )
+        .expect("config");
+        let host = Host::start_at(Ok(home.clone()));
+        let snapshot = host.with(|engine| engine.snapshot().map_err(|e| e.to_string())).expect("snapshot");
+        assert!(snapshot.rows.is_empty());
+        // One engine per journal: while the app holds it, another host is refused.
+        let second = Host::start_at(Ok(home.clone()));
+        let refused = second.with(|_| Ok(())).expect_err("a second engine on the same journal");
+        assert!(refused.contains("journal"), "{refused}");
+        host.shut_down().await;
+        let closed = host.with(|_| Ok(())).expect_err("closed");
+        assert!(closed.contains("closing"), "{closed}");
+        // Stopped, it lets go of the journal.
+        let again = Host::start_at(Ok(home));
+        again.with(|engine| engine.snapshot().map(|_| ()).map_err(|e| e.to_string())).expect("reopened");
+        again.shut_down().await;
+    }
 }

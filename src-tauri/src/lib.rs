@@ -10,8 +10,7 @@ use tauri::Manager;
 pub fn run() {
     let app = tauri::Builder::default()
         .setup(|app| {
-            let engine = tauri::async_runtime::block_on(async { host::start() })?;
-            app.manage(engine);
+            app.manage(tauri::async_runtime::block_on(async { host::Host::start() }));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -27,7 +26,13 @@ pub fn run() {
         ])
         .build(tauri::generate_context!());
     match app {
-        Ok(app) => app.run(|_, _| {}),
+        // Closing the app stops the engine as a station stops: uploads park, the journal
+        // keeps the rest for the next start (or `wedsync watch`).
+        Ok(app) => app.run(|app, event| {
+            if let tauri::RunEvent::Exit = event {
+                tauri::async_runtime::block_on(app.state::<host::Host>().shut_down());
+            }
+        }),
         Err(e) => {
             eprintln!("wedsync-app: {e}");
             std::process::exit(1);

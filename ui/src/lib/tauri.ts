@@ -3,6 +3,7 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import type { Delta } from "./bindings/Delta";
+import type { Message } from "./bindings/Message";
 import type { Snapshot } from "./bindings/Snapshot";
 
 export type { CardRow } from "./bindings/CardRow";
@@ -23,8 +24,8 @@ export function snapshot(): Promise<Snapshot> {
  * when the app dropped deltas for this subscriber: take a snapshot and go on.
  */
 export async function subscribe(onDelta: (delta: Delta) => void, onLagged: () => void): Promise<void> {
-  const channel = new Channel<Delta | "lagged">();
-  channel.onmessage = (message) => (message === "lagged" ? onLagged() : onDelta(message));
+  const channel = new Channel<Message>();
+  channel.onmessage = (message) => (message.kind === "lagged" ? onLagged() : onDelta(message));
   await invoke("subscribe", { channel });
 }
 
