@@ -18,6 +18,11 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// The SHA-256 (hex) of bytes in memory: a camera file read whole, a rendition.
+pub(crate) fn sha256_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// The SHA-256 (hex) of a file's picture: the bytes in `ranges` (its image data, see
 /// [`wedsync_develop::image_data`]), in order, as far as the file holds them.
 pub(crate) fn picture_sha256(bytes: &[u8], ranges: &[std::ops::Range<usize>]) -> String {

@@ -10,7 +10,7 @@ use wedsync_develop::{Preset, Rendition};
 use wedsync_journal::{AssetFacts, AssetId, Edited, Journal, NewAsset, NewUpload};
 
 use crate::error::{Error, Result};
-use crate::hash::{mtime_ns, picture_sha256, sha256_file};
+use crate::hash::{mtime_ns, picture_sha256, sha256_bytes, sha256_file};
 use crate::kinds::Kind;
 use crate::rename::Fields;
 use crate::service::work::Work;
@@ -157,7 +157,7 @@ fn look(core: &Core, work: &Work, path: &Path, kind: Kind) -> Result<Looked> {
         (sha256_file(path).map_err(io)?, None, AssetFacts::default())
     } else {
         let bytes = Arc::new(std::fs::read(path).map_err(io)?);
-        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes.as_slice()));
+        let sha256 = sha256_bytes(&bytes);
         let inspected = wedsync_develop::inspect(path, &bytes);
         let embedded = inspected.xmp.as_deref().map(Sidecar::parse).unwrap_or_default();
         let camera = inspected.metadata.as_ref().and_then(|m| m.model.clone());
@@ -370,7 +370,7 @@ struct Kept {
 
 /// A rendition written to the cache under its SHA-256.
 fn keep(cache: &Path, rendition: Rendition) -> std::result::Result<Kept, String> {
-    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&rendition.jpeg));
+    let sha256 = sha256_bytes(&rendition.jpeg);
     let file = cache.join(format!("{sha256}.jpg"));
     write_atomically(&file, &rendition.jpeg).map_err(|e| format!("{}: {e}", file.display()))?;
     Ok(Kept { file, sha256, size: rendition.jpeg.len() as u64, fallback: rendition.fallback })
