@@ -5,9 +5,10 @@
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use wedsync_develop::{Developer, PresetSet};
+use wedsync_develop::Developer;
+use wedsync_engine::station::{self, Station};
 use wedsync_engine::transport::{Overrides, Transport};
-use wedsync_engine::{Config, Engine, Home, Rules, Settings};
+use wedsync_engine::{Config, Engine, Home, Intent, Settings};
 
 /// The engine the window drives, or why it could not start (said in the window, where
 /// the photographer can act on it, rather than a process that exits).
@@ -60,8 +61,10 @@ fn start(home: Home) -> anyhow::Result<Engine> {
     let destination = transport.destination(configured.endpoint.clone(), configured.token.clone());
     let options = config.develop.options(&config_path, Some(&home), None, false)?;
     let developer = Arc::new(Developer::new(&options)?);
-    let presets = presets(&config)?;
-    let rules = Rules { presets, originals: config.watch.originals.unwrap_or(false), ..Rules::default() };
+    // The station's sources, as `wedsync watch` would start them with no flags: cards as
+    // they are mounted, the configured tethering folders.
+    let Station { rules, sources } =
+        Station::assemble(&home, &config, &station::Overrides::default(), Home::presets_dir().as_deref())?;
     let settings = Settings {
         destination,
         policy: transport.policy.clone(),
@@ -73,15 +76,11 @@ fn start(home: Home) -> anyhow::Result<Engine> {
     };
     // What happens reaches the window as deltas (rows read from the journal), so the
     // engine's event stream has nothing more to tell it.
-    Ok(Engine::start(&home, settings, Arc::new(|_event| {}))?)
-}
-
-/// The presets `[watch] presets` names (default: web), the studio's and the built-in ones.
-fn presets(config: &Config) -> anyhow::Result<Vec<wedsync_develop::Preset>> {
-    let all = PresetSet::load(Home::presets_dir().as_deref())?;
-    let names =
-        if config.watch.presets.is_empty() { vec!["web".to_string()] } else { config.watch.presets.clone() };
-    Ok(names.iter().map(|name| all.get(name).cloned()).collect::<Result<Vec<_>, _>>()?)
+    let engine = Engine::start(&home, settings, Arc::new(|_event| {}))?;
+    for source in sources {
+        engine.apply(Intent::AddSource(source))?;
+    }
+    Ok(engine)
 }
 
 #[cfg(test)]

@@ -79,13 +79,6 @@ pub(crate) fn named(
     presets_dir: Option<&Path>,
 ) -> anyhow::Result<Vec<wedsync_develop::Preset>> {
     let all = PresetSet::load(presets_dir)?;
-    let presets = if names.iter().any(|p| p == "none") {
-        Vec::new()
-    } else {
-        names.iter().map(|name| all.get(name).cloned()).collect::<Result<Vec<_>, _>>()?
-    };
-    if presets.is_empty() && !originals {
-        anyhow::bail!("nothing to send: --preset none without --originals");
-    }
-    Ok(presets)
+    wedsync_engine::station::named(&all, names, originals)
+        .map_err(|reason| anyhow::anyhow!("--preset: {reason} (--originals)"))
 }

@@ -7,11 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
-use wedsync_engine::rename::Template;
-use wedsync_engine::settle::Settle;
-use wedsync_engine::{Config, Engine, Home, Intent, Rules, Settings, Source, SourceKind};
+use wedsync_engine::station::{Overrides, Station};
+use wedsync_engine::{Config, Engine, Home, Intent, Settings, SourceKind};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -57,7 +55,7 @@ pub struct Args {
     rename: Option<String>,
     /// Seconds after which a file still being written is reported (it is taken when it
     /// settles).
-    #[arg(long, default_value_t = 600.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = wedsync_engine::station::DEFAULT_UNSETTLED_AFTER_SECONDS, value_name = "SECONDS")]
     unsettled_after: f64,
     #[command(flatten)]
     sending: crate::sending::SendArgs,
@@ -71,77 +69,21 @@ pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let signals = runtime.block_on(async { Signals::listen() })?;
     let home = Home::from_env()?;
     let config = Config::load(&home.config())?;
-    let w = &config.watch;
-    let names = match (args.preset.is_empty(), w.presets.is_empty()) {
-        (false, _) => args.preset.clone(),
-        (true, false) => w.presets.clone(),
-        (true, true) => vec!["web".to_string()],
+    let given = Overrides {
+        sources: args.source.clone(),
+        card_roots: args.card_root.clone(),
+        presets: args.preset.clone(),
+        originals: args.originals,
+        backups: args.backup.clone(),
+        settle_seconds: args.settle,
+        safe: args.safe,
+        files: args.files,
+        videos: args.videos,
+        min_rating: args.min_rating,
+        rename: args.rename.clone(),
+        unsettled_after_seconds: Some(args.unsettled_after),
     };
-    let originals = args.originals || w.originals.unwrap_or(false);
-    let presets = crate::presets::named(&names, originals, presets_dir)?;
-    let backups: Vec<PathBuf> = args.backup.iter().chain(&w.backups).cloned().collect();
-    let rename = |template: Option<&String>, whose: &str| -> anyhow::Result<Option<Template>> {
-        template
-            .map(|t| Template::parse(t).map_err(|e| anyhow::anyhow!("{whose}: rename template {t:?}: {e}")))
-            .transpose()
-    };
-    let rules = Rules {
-        presets,
-        originals,
-        backups,
-        files: args.files.or(w.files).unwrap_or_default(),
-        videos: args.videos || w.videos.unwrap_or(false),
-        min_rating: args.min_rating.or(w.min_rating).unwrap_or(0),
-        rename: rename(args.rename.as_ref().or(w.rename.as_ref()), "wedsync watch")?,
-        clock_offset: w.clock_offset_seconds.unwrap_or(0),
-        safe: args.safe.or(w.safe).unwrap_or_default(),
-    };
-    let quiet = args.settle.or(w.settle_seconds).unwrap_or(3.0).max(0.0);
-    let settle = Settle {
-        quiet: Duration::from_secs_f64(quiet),
-        give_up: Duration::from_secs_f64(args.unsettled_after.max(0.0)),
-    };
-    let mut sources = Vec::new();
-    for (i, path) in args.source.iter().chain(&w.sources).enumerate() {
-        let kind = SourceKind::Folder { path: path.clone(), poll: false, settle };
-        sources.push(Source { name: format!("folder-{}", i + 1), kind, rules: rules.clone(), enabled: true });
-    }
-    for s in &config.sources {
-        let rules = Rules {
-            presets: match &s.presets {
-                Some(names) => crate::presets::named(names, s.originals.unwrap_or(originals), presets_dir)?,
-                None => rules.presets.clone(),
-            },
-            originals: s.originals.unwrap_or(originals),
-            backups: s.backups.clone().unwrap_or_else(|| rules.backups.clone()),
-            files: s.files.unwrap_or(rules.files),
-            videos: s.videos.unwrap_or(rules.videos),
-            min_rating: s.min_rating.unwrap_or(rules.min_rating),
-            rename: match &s.rename {
-                Some(_) => rename(
-                    s.rename.as_ref(),
-                    &format!("{}: [[sources]] {:?}", home.config().display(), s.name),
-                )?,
-                None => rules.rename.clone(),
-            },
-            clock_offset: s.clock_offset_seconds.unwrap_or(rules.clock_offset),
-            safe: rules.safe,
-        };
-        let settle =
-            Settle { quiet: s.settle_seconds.map_or(settle.quiet, Duration::from_secs_f64), ..settle };
-        let kind = SourceKind::Folder { path: s.path.clone(), poll: s.poll, settle };
-        sources.push(Source { name: s.name.clone(), kind, rules, enabled: true });
-    }
-    let mut roots: Vec<PathBuf> = args.card_root.iter().chain(&w.card_roots).cloned().collect();
-    if roots.is_empty() {
-        roots = wedsync_engine::volumes::default_card_roots();
-    }
-    sources.push(Source {
-        name: "cards".into(),
-        kind: SourceKind::Cards { roots: roots.clone() },
-        rules: rules.clone(),
-        enabled: true,
-    });
+    let Station { rules, sources } = Station::assemble(&home, &config, &given, presets_dir)?;
     let transport = args.sending.transport(&config);
     let developer = Arc::new(args.backend.developer(Some(&home))?);
 

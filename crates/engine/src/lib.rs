@@ -23,6 +23,7 @@ pub mod rename;
 pub mod service;
 pub mod settle;
 mod sidecar;
+pub mod station;
 pub mod transport;
 mod upload;
 pub mod volumes;
