@@ -23,11 +23,11 @@ describe("Queue", () => {
     queue.load({ rows: [row(1, "A.CR2", "queued"), row(3, "C.CR2", "queued"), row(2, "B.CR2", "queued")], totals, sources: [], cards: [] });
     expect(queue.visible).toEqual([3, 2, 1]);
     const before = queue.version;
-    queue.apply({ rows: [row(2, "B.CR2", "sending", 50)], totals: { ...totals, uploads_left: 3 } });
+    queue.apply({ rows: [row(2, "B.CR2", "sending", 50)], totals: { ...totals, uploads_left: 3 }, cards: null, sources: null });
     expect(queue.version).toBeGreaterThan(before);
     expect(queue.row(2)?.state).toBe("sending");
     expect(queue.totals?.uploads_left).toBe(3);
-    queue.apply({ rows: [row(4, "D.CR2", "developing")], totals });
+    queue.apply({ rows: [row(4, "D.CR2", "developing")], totals, cards: null, sources: null });
     expect(queue.visible).toEqual([4, 3, 2, 1]);
   });
 
@@ -43,7 +43,7 @@ describe("Queue", () => {
     expect(queue.visible).toEqual([3, 2]);
     queue.setFilter({ states: new Set(["failed"]), search: "img" });
     expect(queue.visible).toEqual([2]);
-    queue.apply({ rows: [row(2, "IMG_0002.CR2", "queued")], totals });
+    queue.apply({ rows: [row(2, "IMG_0002.CR2", "queued")], totals, cards: null, sources: null });
     expect(queue.visible).toEqual([]);
     expect(queue.counts().get("failed")).toBe(1);
     expect(queue.counts().get("queued")).toBe(1);

@@ -2,6 +2,7 @@
 // typed function. Tests mock this module; the UI runs in a browser with it mocked too.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
+import { getCurrentWindow } from "@tauri-apps/api/window";
 import type { Delta } from "./bindings/Delta";
 import type { Message } from "./bindings/Message";
 import type { Snapshot } from "./bindings/Snapshot";
@@ -48,4 +49,14 @@ export async function onDrop(take: (paths: string[]) => void): Promise<() => voi
       take(event.payload.paths);
     }
   });
+}
+
+/**
+ * The system's light or dark preference as the Rust side reads it (the desktop's
+ * settings), now and whenever it changes; null where the platform does not say.
+ */
+export async function onSystemTheme(take: (theme: "light" | "dark" | null) => void): Promise<() => void> {
+  const window = getCurrentWindow();
+  take(await window.theme());
+  return window.onThemeChanged((event) => take(event.payload));
 }

@@ -185,7 +185,11 @@ impl Core {
         } else {
             self.view.rows(&journal, &self.destination(), Some(changed), changed.len(), &held)?
         };
-        Ok(Delta { rows, totals: self.totals(&journal)? })
+        let totals = self.totals(&journal)?;
+        let cards = sources::card_rows(self, &journal)?;
+        drop(journal);
+        let (cards, sources) = self.view.unless_shown(cards, sources::rows(self));
+        Ok(Delta { rows, totals, cards, sources })
     }
 }
 

@@ -325,6 +325,7 @@ fn watch_cards(core: &Core, source: &Source, roots: &[PathBuf], stop: &AtomicBoo
         for gone in read.iter().filter(|m| !now.contains(*m)).cloned().collect::<Vec<_>>() {
             read.remove(&gone);
             remember(&|j| j.card_gone(&gone));
+            core.view.touched();
             (core.events)(Event::CardGone { mount: gone });
         }
         let _ = volumes.wait(Duration::from_millis(500));

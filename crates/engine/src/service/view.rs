@@ -117,12 +117,14 @@ pub struct Snapshot {
 }
 
 /// What changed: these rows as they are now (replacing the ones with the same `asset`),
-/// and the totals.
+/// the totals, and the cards and sources whole when any of them changed (else null).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Delta {
     pub rows: Vec<Row>,
     pub totals: Totals,
+    pub cards: Option<Vec<CardRow>>,
+    pub sources: Option<Vec<SourceRow>>,
 }
 
 /// Changes noted by the engine's parts, turned into deltas by [`View::tick`].
@@ -134,6 +136,8 @@ pub(crate) struct View {
     /// Each sending upload's offset at the last tick, for its speed.
     last: Mutex<HashMap<UploadId, (u64, Instant)>>,
     rate: Mutex<Rate>,
+    /// The cards and sources as the last delta left them, so only changes are sent.
+    shown: Mutex<(Vec<CardRow>, Vec<SourceRow>)>,
 }
 
 impl View {
@@ -145,6 +149,7 @@ impl View {
             deltas: broadcast::channel(256).0,
             last: Mutex::default(),
             rate: Mutex::default(),
+            shown: Mutex::default(),
         }
     }
 
@@ -208,6 +213,24 @@ impl View {
         }
         let dirty = self.dirty.lock().map(|mut d| std::mem::take(&mut *d)).unwrap_or_default();
         Some(dirty.into_iter().collect())
+    }
+
+    /// `cards` and `sources` where they differ from what the last delta said.
+    pub fn unless_shown(
+        &self,
+        cards: Vec<CardRow>,
+        sources: Vec<SourceRow>,
+    ) -> (Option<Vec<CardRow>>, Option<Vec<SourceRow>>) {
+        let Ok(mut shown) = self.shown.lock() else { return (Some(cards), Some(sources)) };
+        let cards = (shown.0 != cards).then(|| {
+            shown.0 = cards.clone();
+            cards
+        });
+        let sources = (shown.1 != sources).then(|| {
+            shown.1 = sources.clone();
+            sources
+        });
+        (cards, sources)
     }
 
     pub fn publish(&self, delta: Delta) {

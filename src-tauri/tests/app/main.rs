@@ -1,0 +1,225 @@
+//! The desktop app end to end: the real `wedsync-app` binary on a virtual display (Xvfb),
+//! driven through `tauri-driver` and `WebKitWebDriver` as a photographer would use it,
+//! against our reference server, which the test stops and starts. Screenshots of every
+//! screen, light and dark, are written to `artifacts/screenshots/` (or
+//! `$WEDSYNC_SCREENSHOTS`). Without the drivers or Xvfb the test says SKIPPED and why;
+//! `WEDSYNC_REQUIRE_APP=1` (as `scripts/test` sets) makes that a failure.
+
+#[allow(dead_code)]
+#[path = "../../../crates/engine/tests/engine/exfat.rs"]
+mod exfat;
+mod webdriver;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::json;
+use webdriver::{Display, Driver, Session, Tools};
+
+/// Our server on a fixed port, in a runtime of its own: dropping it stops it the hard way
+/// (every connection cut), as a server that goes away does.
+struct Server(Option<tokio::runtime::Runtime>);
+
+impl Server {
+    fn start(data: &Path, port: u16) -> Server {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("listen");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let ingest = wedsync_ingest::open_local(data, wedsync_ingest::Limits::default()).expect("ingest");
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            wedsync_ingest::serve(ingest, listener, std::future::pending()).await
+        });
+        Server(Some(runtime))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let dir = std::env::var_os("WEDSYNC_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/screenshots"));
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    dir
+}
+
+/// The frames of `samples`, copied with their capture time moved (exiftool), so the engine
+/// sees new photos, not the same ones again.
+fn new_frames(from: &[PathBuf], into: &Path, when: &str) -> Vec<PathBuf> {
+    std::fs::create_dir_all(into).expect("mkdir");
+    from.iter()
+        .map(|sample| {
+            let copy = into.join(sample.file_name().expect("a name"));
+            std::fs::copy(sample, &copy).expect("copy");
+            let set = format!("-DateTimeOriginal={when}");
+            exfat::run("exiftool", &["-q", "-overwrite_original", &set, copy.to_str().expect("utf-8")])
+                .expect("exiftool");
+            copy
+        })
+        .collect()
+}
+
+const ROWS: &str = "return [...document.querySelectorAll('[role=row]')]
+    .map(r => r.querySelector('.name').textContent + ' ' + r.querySelector('.state').textContent)";
+
+/// Every row's state is `state`, and there are `n`.
+fn all(n: usize, state: &str) -> String {
+    format!(
+        "const rows = [...document.querySelectorAll('[role=row] .state')].map(s => s.textContent);
+         return rows.length === {n} && rows.every(s => s === '{state}') && !document.querySelector('[role=alert]')"
+    )
+}
+
+async fn theme(session: &Session, which: &str) {
+    session.click(&format!("[data-theme-choice={which}]")).await;
+    let script = format!("return document.documentElement.dataset.theme === '{which}'");
+    session.until(&format!("the {which} theme"), Duration::from_secs(5), &script).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photographer_sends_a_gallery_and_a_card_through_the_window() {
+    let tools = match Tools::find() {
+        Ok(tools) => tools,
+        Err(why) => {
+            assert!(
+                std::env::var_os("WEDSYNC_REQUIRE_APP").is_none(),
+                "the app test is required here: {why}"
+            );
+            eprintln!("SKIPPED: the app cannot be driven here: {why}");
+            return;
+        }
+    };
+    let cards = exfat::cards_can_be_made();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (home, data, root) = (dir.path().join("home"), dir.path().join("data"), dir.path().join("media"));
+    for d in [&home, &data, &root] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    let samples_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/samples");
+    let samples: Vec<PathBuf> =
+        ["canon-eos30d-IMG_5952.CR2", "canon-eos30d-IMG_5952-ljpeg.dng", "kodak-dc50.KDC"]
+            .iter()
+            .map(|name| samples_dir.join(name))
+            .collect();
+    let gallery = dir.path().join("gallery");
+    std::fs::create_dir_all(&gallery).expect("gallery");
+    for sample in &samples {
+        std::fs::copy(sample, gallery.join(sample.file_name().expect("name"))).expect("copy");
+    }
+    let token = {
+        let db = wedsync_ingest::open_db(&data).expect("db");
+        wedsync_ingest::SqliteTokens::new(db).add("alice", false).expect("token")
+    };
+    let port = webdriver::free_port();
+    // Originals are sent too: a card is safe to format once its originals are on the server.
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "[destination]\nendpoint = \"http://127.0.0.1:{port}/files\"\ntoken = \"{token}\"\n\
+             [develop]\nbackend = \"cpu\"\n[watch]\noriginals = true\ncard_roots = [{root:?}]\nsettle_seconds = 1\n"
+        ),
+    )
+    .expect("config");
+
+    let display = Display::start();
+    let runtime_dir = dir.path().join("xdg");
+    std::fs::create_dir_all(&runtime_dir).expect("xdg");
+    let driver = Driver::start(
+        &tools,
+        &[("DISPLAY", Path::new(&display.name)), ("WEDSYNC_HOME", &home), ("XDG_RUNTIME_DIR", &runtime_dir)],
+    );
+    let session = Session::open(&driver, Path::new(env!("CARGO_BIN_EXE_wedsync-app"))).await;
+    let shots = screenshots();
+    session
+        .until("the window", Duration::from_secs(30), "return document.querySelector('h1')?.textContent")
+        .await;
+    theme(&session, "light").await;
+    session.screenshot(&shots.join("queue-empty-light.png")).await;
+
+    // The server is down: the gallery develops, then waits, and the window says why.
+    let add = "window.__TAURI_INTERNALS__.invoke('add_paths', {paths: arguments[0]}); return true";
+    session.js(add, json!([[gallery]])).await;
+    session
+        .until(
+            "the unreachable banner",
+            Duration::from_secs(180),
+            "return document.querySelector('[role=alert]')?.textContent.includes('cannot be reached')",
+        )
+        .await;
+    session.screenshot(&shots.join("queue-unreachable-light.png")).await;
+
+    // It comes back: the uploads go on by themselves and every row reaches verified.
+    let server = Server::start(&data, port);
+    session.until("three rows verified", Duration::from_secs(180), &all(3, "done")).await;
+    println!("{}", session.js(ROWS, json!([])).await);
+
+    // Paused, new frames are taken in but nothing is sent; resumed, they are.
+    session.click(".controls button").await;
+    session
+        .until(
+            "paused",
+            Duration::from_secs(10),
+            "return document.querySelector('.controls button').textContent.includes('Resume all')",
+        )
+        .await;
+    let batch = new_frames(&samples[..2], &dir.path().join("later"), "2021:06:05 14:00:00");
+    session.js(add, json!([batch])).await;
+    session
+        .until(
+            "five rows",
+            Duration::from_secs(60),
+            "return document.querySelectorAll('[role=row]').length === 5",
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let rows = session.js(ROWS, json!([])).await;
+    let done = rows
+        .as_array()
+        .map_or(0, |r| r.iter().filter(|r| r.as_str().is_some_and(|r| r.ends_with(" done"))).count());
+    assert_eq!(done, 3, "nothing new is sent while paused: {rows}");
+    session.click(".controls button").await;
+    session.until("five rows verified", Duration::from_secs(240), &all(5, "done")).await;
+    session.screenshot(&shots.join("queue-light.png")).await;
+    theme(&session, "dark").await;
+    session.screenshot(&shots.join("queue-dark.png")).await;
+
+    // A card with frames already sent is inserted: it appears, and is safe to format.
+    session.click("nav button:nth-child(2)").await;
+    let card = if cards {
+        let image = dir.path().join("card.img");
+        exfat::format(&image, "EOS_DIGITAL");
+        let staging = exfat::Inserted::insert(&image, &dir.path().join("staging"));
+        std::fs::create_dir_all(staging.at.join("DCIM/100CANON")).expect("DCIM");
+        std::fs::copy(&samples[0], staging.at.join("DCIM/100CANON/IMG_5952.CR2")).expect("a frame");
+        drop(staging);
+        let card = exfat::Inserted::insert(&image, &root.join("EOS_DIGITAL"));
+        session
+            .until(
+                "the card safe to format",
+                Duration::from_secs(120),
+                "return document.querySelector('li.safe .verdict')?.textContent.includes('Safe to format')",
+            )
+            .await;
+        Some(card)
+    } else {
+        None
+    };
+    session.screenshot(&shots.join("cards-dark.png")).await;
+    theme(&session, "light").await;
+    session.screenshot(&shots.join("cards-light.png")).await;
+
+    session.close().await;
+    drop(card);
+    drop(server);
+}

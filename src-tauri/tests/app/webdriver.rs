@@ -1,0 +1,235 @@
+//! Just enough of W3C WebDriver to drive the app: `tauri-driver` in front of
+//! `WebKitWebDriver`, which starts the real app binary with WebKit's automation on.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+/// The key under which WebDriver names an element.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A child process killed when dropped, so a failing test leaves nothing running.
+pub struct Kill(pub Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A child in a process group of its own, which is killed whole when dropped:
+/// tauri-driver's WebKitWebDriver, and the app that one starts, go with it.
+pub struct KillGroup(Child);
+
+impl KillGroup {
+    fn spawn(command: &mut Command) -> KillGroup {
+        use std::os::unix::process::CommandExt;
+        KillGroup(command.process_group(0).spawn().expect("start tauri-driver"))
+    }
+}
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.0.id())]).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// The tools the test needs, or what is missing (installed by `scripts/install-deps`).
+pub struct Tools {
+    pub tauri_driver: PathBuf,
+    pub native_driver: PathBuf,
+}
+
+impl Tools {
+    pub fn find() -> Result<Tools, String> {
+        let cached = dirs_home().join(".cache/wedsync/tools/bin/tauri-driver");
+        let tauri_driver = which("tauri-driver").or_else(|| cached.exists().then_some(cached));
+        let native_driver = which("WebKitWebDriver");
+        let missing: Vec<&str> =
+            [("tauri-driver", tauri_driver.is_none()), ("WebKitWebDriver", native_driver.is_none())]
+                .into_iter()
+                .chain([("Xvfb", which("Xvfb").is_none())])
+                .filter_map(|(name, gone)| gone.then_some(name))
+                .collect();
+        match (tauri_driver, native_driver) {
+            (Some(tauri_driver), Some(native_driver)) if missing.is_empty() => {
+                Ok(Tools { tauri_driver, native_driver })
+            }
+            _ => Err(format!("missing {missing:?} (scripts/install-deps installs them)")),
+        }
+    }
+}
+
+fn dirs_home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default()
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    let out = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().ok()?;
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !path.is_empty()).then(|| PathBuf::from(path))
+}
+
+/// A virtual X display; stopped when dropped.
+pub struct Display {
+    pub name: String,
+    _xvfb: Kill,
+}
+
+impl Display {
+    pub fn start() -> Display {
+        for n in 90..200 {
+            if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+                continue;
+            }
+            let child = Command::new("Xvfb")
+                .args([&format!(":{n}"), "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start Xvfb");
+            let xvfb = Kill(child);
+            let socket = format!("/tmp/.X11-unix/X{n}");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if Path::new(&socket).exists() {
+                    return Display { name: format!(":{n}"), _xvfb: xvfb };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        panic!("no free X display in :90–:199");
+    }
+}
+
+/// `tauri-driver` on a free port, with the app's environment (it passes it on to
+/// WebKitWebDriver, which passes it to the app).
+pub struct Driver {
+    port: u16,
+    _child: KillGroup,
+}
+
+impl Driver {
+    pub fn start(tools: &Tools, env: &[(&str, &Path)]) -> Driver {
+        let (port, native_port) = (free_port(), free_port());
+        let mut command = Command::new(&tools.tauri_driver);
+        command
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .arg("--native-driver")
+            .arg(&tools.native_driver)
+            .stdout(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = KillGroup::spawn(&mut command);
+        // Both listen before a session is asked for: tauri-driver forwards to WebKitWebDriver.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for listening in [port, native_port] {
+            while std::net::TcpStream::connect(("127.0.0.1", listening)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "tauri-driver or its WebKitWebDriver never listened on {listening}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Driver { port, _child: child }
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// One WebDriver session: the app's window.
+pub struct Session {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Session {
+    pub async fn open(driver: &Driver, app: &Path) -> Session {
+        let http = reqwest::Client::new();
+        let root = format!("http://127.0.0.1:{}", driver.port);
+        let capabilities = json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app}}}});
+        let opened = call(&http, reqwest::Method::POST, &format!("{root}/session"), Some(capabilities)).await;
+        let id = opened["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {opened}"))
+            .to_string();
+        Session { http, base: format!("{root}/session/{id}") }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        call(&self.http, reqwest::Method::POST, &format!("{}{path}", self.base), Some(body)).await["value"]
+            .take()
+    }
+
+    /// Runs `script` (a function body; `arguments` are `args`) in the window; its result.
+    pub async fn js(&self, script: &str, args: Value) -> Value {
+        self.post("/execute/sync", json!({"script": script, "args": args})).await
+    }
+
+    /// Waits (at most `limit`) until `script` returns something truthy; returns it.
+    pub async fn until(&self, what: &str, limit: Duration, script: &str) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let value = self.js(script, json!([])).await;
+            let truthy = !matches!(&value, Value::Null | Value::Bool(false))
+                && value.as_str() != Some("")
+                && value.as_array().is_none_or(|a| !a.is_empty());
+            if truthy {
+                return value;
+            }
+            if Instant::now() > deadline {
+                let shown = self.js("return document.body.innerText", json!([])).await;
+                panic!(
+                    "{what}: not within {limit:?}; the window shows:\n{}",
+                    shown.as_str().unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Clicks the first element `css` finds, as a pointer would.
+    pub async fn click(&self, css: &str) {
+        let found = self.post("/element", json!({"using": "css selector", "value": css})).await;
+        let id = found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {found}")).to_string();
+        self.post(&format!("/element/{id}/click"), json!({})).await;
+    }
+
+    /// A PNG of the window, written to `path`.
+    pub async fn screenshot(&self, path: &Path) {
+        let shot = call(&self.http, reqwest::Method::GET, &format!("{}/screenshot", self.base), None).await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["value"].as_str().unwrap_or_default())
+            .expect("a base64 PNG");
+        assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+        std::fs::write(path, png).expect("write the screenshot");
+        println!("screenshot: {}", path.display());
+    }
+
+    pub async fn close(self) {
+        call(&self.http, reqwest::Method::DELETE, &self.base, None).await;
+    }
+}
+
+async fn call(http: &reqwest::Client, method: reqwest::Method, url: &str, body: Option<Value>) -> Value {
+    let mut request = http.request(method.clone(), url).timeout(Duration::from_secs(60));
+    if let Some(body) = body {
+        request = request.header("content-type", "application/json").body(body.to_string());
+    }
+    let response = request.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let value: Value =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {url}: {status} {text}"));
+    assert!(status.is_success(), "{method} {url}: {status} {value}");
+    value
+}
