@@ -2,7 +2,8 @@
 //! driven through `tauri-driver` and `WebKitWebDriver` as a photographer would use it,
 //! against our reference server, which the test stops and starts. Screenshots of every
 //! screen, light and dark, are written to `artifacts/screenshots/` (or
-//! `$WEDSYNC_SCREENSHOTS`). Without the drivers or Xvfb the test says SKIPPED and why;
+//! `$WEDSYNC_SCREENSHOTS`). It drives the binary built with it, or `$WEDSYNC_APP` (the one
+//! the .deb installed). Without the drivers or Xvfb the test says SKIPPED and why;
 //! `WEDSYNC_REQUIRE_APP=1` (as `scripts/test` sets) makes that a failure.
 
 #[allow(dead_code)]
@@ -139,7 +140,13 @@ async fn a_photographer_sends_a_gallery_and_a_card_through_the_window() {
         &tools,
         &[("DISPLAY", Path::new(&display.name)), ("WEDSYNC_HOME", &home), ("XDG_RUNTIME_DIR", &runtime_dir)],
     );
-    let session = Session::open(&driver, Path::new(env!("CARGO_BIN_EXE_wedsync-app"))).await;
+    // The binary built with this test, or an installed one (`scripts/test` runs the
+    // test again on the one its .deb installed).
+    let app = std::env::var_os("WEDSYNC_APP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_wedsync-app")));
+    println!("driving {}", app.display());
+    let session = Session::open(&driver, &app).await;
     let shots = screenshots();
     session
         .until("the window", Duration::from_secs(30), "return document.querySelector('h1')?.textContent")
@@ -152,9 +159,10 @@ async fn a_photographer_sends_a_gallery_and_a_card_through_the_window() {
     session.js(add, json!([[gallery]])).await;
     session
         .until(
-            "the unreachable banner",
+            "the unreachable banner over the waiting gallery",
             Duration::from_secs(180),
-            "return document.querySelector('[role=alert]')?.textContent.includes('cannot be reached')",
+            "return document.querySelector('[role=alert]')?.textContent.includes('cannot be reached')
+                && document.querySelectorAll('[role=row]').length === 3",
         )
         .await;
     session.screenshot(&shots.join("queue-unreachable-light.png")).await;

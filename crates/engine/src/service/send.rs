@@ -43,7 +43,7 @@ pub(crate) async fn transfer(core: Arc<Core>, policy: Policy) -> (Summary, Optio
                 if core.finishing() {
                     return (total, Some(e.to_string()));
                 }
-                set_unreachable(&core, Some(e.to_string()));
+                set_unreachable(&core, Some(trouble(&e, &core.destination())));
                 let mut waited = Duration::ZERO;
                 while waited < RECONNECT && !core.closing() && core.generation() == generation {
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -51,6 +51,32 @@ pub(crate) async fn transfer(core: Arc<Core>, policy: Policy) -> (Summary, Optio
                 }
             }
         }
+    }
+}
+
+/// What a window says when the destination does not take uploads: what happened and what
+/// to do, in a sentence; the error's own words last, for support.
+fn trouble(e: &wedsync_transfer::Error, endpoint: &str) -> String {
+    use wedsync_transfer::Error;
+    let host = endpoint.split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or(endpoint);
+    match e {
+        Error::Status { status: 401 | 403, .. } => format!(
+            "The server at {host} refused the token ({e}). Set a valid token (config.toml, [destination] token); \
+             uploads wait and go on by themselves once it is accepted."
+        ),
+        Error::Network { source, .. } => {
+            let mut root: &dyn std::error::Error = source;
+            while let Some(next) = root.source() {
+                root = next;
+            }
+            format!(
+                "The server at {host} cannot be reached ({root}). Check this computer's connection; \
+                 uploads wait and go on by themselves when it answers."
+            )
+        }
+        other => format!(
+            "The server at {host} does not take uploads now ({other}). Uploads wait and are tried again every few seconds."
+        ),
     }
 }
 
