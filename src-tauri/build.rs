@@ -11,6 +11,14 @@ fn main() {
         "resume_asset",
         "cancel_asset",
         "retry_failed",
+        "pick_paths",
+        "presets",
+        "save_preset",
+        "delete_preset",
+        "use_presets",
+        "import_preset",
+        "export_preset",
+        "preview_preset",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),

@@ -68,6 +68,30 @@ pub fn add_paths(host: State<'_, Host>, paths: Vec<PathBuf>) -> Answer<()> {
     }
 }
 
+/// Files, or folders, picked in the system's dialog and taken in as if dropped; how many
+/// were picked (0: cancelled).
+#[tauri::command]
+pub async fn pick_paths(app: tauri::AppHandle, host: State<'_, Host>, folders: bool) -> Answer<usize> {
+    use tauri_plugin_dialog::DialogExt;
+    let picked = tauri::async_runtime::spawn_blocking(move || {
+        let dialog = app.dialog().file().set_title(if folders { "Add folders" } else { "Add photos" });
+        if folders {
+            dialog.blocking_pick_folders()
+        } else {
+            dialog.blocking_pick_files()
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let paths: Vec<PathBuf> =
+        picked.unwrap_or_default().into_iter().filter_map(|p| p.into_path().ok()).collect();
+    let count = paths.len();
+    if count > 0 {
+        add_paths(host, paths)?;
+    }
+    Ok(count)
+}
+
 #[tauri::command]
 pub fn pause(host: State<'_, Host>) -> Answer<()> {
     apply(&host, Intent::Pause)

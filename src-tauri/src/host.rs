@@ -2,6 +2,7 @@
 //! uses), sending as `config.toml` says, developing on the best backend found. One engine
 //! owns a journal at a time, so while the app runs `wedsync upload` says the app holds it.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
@@ -11,8 +12,13 @@ use wedsync_engine::transport::{Overrides, Transport};
 use wedsync_engine::{Config, Engine, Home, Intent, Settings};
 
 /// The engine the window drives, or why it could not start (said in the window, where
-/// the photographer can act on it, rather than a process that exits).
-pub struct Host(Mutex<Result<Engine, String>>);
+/// the photographer can act on it, rather than a process that exits); the developer it
+/// uses (for preset previews) and where the studio's presets live.
+pub struct Host {
+    engine: Mutex<Result<Engine, String>>,
+    developer: Result<Arc<Developer>, String>,
+    pub presets_dir: Option<PathBuf>,
+}
 
 impl Host {
     /// Starts the engine on the journal in `WEDSYNC_HOME` (else the platform's data
@@ -22,21 +28,32 @@ impl Host {
     }
 
     pub fn start_at(home: wedsync_engine::Result<Home>) -> Host {
-        let engine = home.map_err(anyhow::Error::from).and_then(start);
-        Host(Mutex::new(engine.map_err(|e| format!("{e:#}"))))
+        let started = home.map_err(anyhow::Error::from).and_then(start).map_err(|e| format!("{e:#}"));
+        let (engine, developer) = match started {
+            Ok((engine, developer)) => (Ok(engine), Ok(developer)),
+            Err(e) => (Err(e.clone()), Err(e)),
+        };
+        Host { engine: Mutex::new(engine), developer, presets_dir: Home::presets_dir() }
+    }
+
+    /// The backend the engine develops on.
+    pub fn developer(&self) -> Result<Arc<Developer>, String> {
+        self.developer.clone()
     }
 
     /// `act` on the running engine; the reason it is not running, else.
     pub fn with<T>(&self, act: impl FnOnce(&Engine) -> Result<T, String>) -> Result<T, String> {
-        let engine =
-            self.0.lock().map_err(|_| "the app's engine lock was poisoned: restart the app".to_string())?;
+        let engine = self
+            .engine
+            .lock()
+            .map_err(|_| "the app's engine lock was poisoned: restart the app".to_string())?;
         act(engine.as_ref().map_err(Clone::clone)?)
     }
 
     /// Stops the engine as `wedsync watch` does on SIGTERM: nothing new is admitted,
     /// uploads park at a chunk boundary, the journal is flushed. The next start resumes.
     pub async fn shut_down(&self) {
-        let engine = match self.0.lock() {
+        let engine = match self.engine.lock() {
             Ok(mut engine) => std::mem::replace(&mut *engine, Err("the app is closing".into())),
             Err(_) => return,
         };
@@ -48,7 +65,7 @@ impl Host {
     }
 }
 
-fn start(home: Home) -> anyhow::Result<Engine> {
+fn start(home: Home) -> anyhow::Result<(Engine, Arc<Developer>)> {
     let config_path = home.config();
     let config = Config::load(&config_path)?;
     let transport = Transport::new(&config, &Overrides::default());
@@ -72,7 +89,7 @@ fn start(home: Home) -> anyhow::Result<Engine> {
         rules,
         gallery: None,
         develop_threads: transport.jobs,
-        developer,
+        developer: developer.clone(),
     };
     // What happens reaches the window as deltas (rows read from the journal), so the
     // engine's event stream has nothing more to tell it.
@@ -80,7 +97,7 @@ fn start(home: Home) -> anyhow::Result<Engine> {
     for source in sources {
         engine.apply(Intent::AddSource(source))?;
     }
-    Ok(engine)
+    Ok((engine, developer))
 }
 
 #[cfg(test)]

@@ -4,11 +4,14 @@
 
 pub mod commands;
 pub mod host;
+pub mod presets;
 
 use tauri::Manager;
 
 pub fn run() {
     let app = tauri::Builder::default()
+        // Native file dialogs, opened by the Rust side only (the webview gets no permission).
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             app.manage(tauri::async_runtime::block_on(async { host::Host::start() }));
             Ok(())
@@ -23,6 +26,14 @@ pub fn run() {
             commands::resume_asset,
             commands::cancel_asset,
             commands::retry_failed,
+            commands::pick_paths,
+            presets::presets,
+            presets::save_preset,
+            presets::delete_preset,
+            presets::use_presets,
+            presets::import_preset,
+            presets::export_preset,
+            presets::preview_preset,
         ])
         .build(tauri::generate_context!());
     match app {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::metadata::MetadataPolicy;
@@ -35,7 +35,7 @@ pub enum Quality {
     Fixed(u8),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum Subsampling {
     #[serde(rename = "4:4:4")]
     S444,
@@ -45,7 +45,7 @@ pub enum Subsampling {
     S420,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Effort {
     /// libjpeg-turbo's settings: several times faster to encode.
@@ -56,12 +56,15 @@ pub enum Effort {
 
 /// The TOML form. Exactly one of `target_score` and `jpeg_quality`; no `long_edge` means
 /// full size.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct PresetFile {
     name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     long_edge: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     target_score: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     jpeg_quality: Option<u8>,
     #[serde(default = "default_subsampling")]
     subsampling: Subsampling,
@@ -120,6 +123,26 @@ impl Preset {
             reason: e.message().to_string() + &field_hint(&e),
         })?;
         file.validate()
+    }
+
+    /// The preset as a studio's TOML file says it; [`Preset::from_toml`] reads it back
+    /// to the same preset.
+    pub fn to_toml(&self) -> String {
+        let (target_score, jpeg_quality) = match self.quality {
+            Quality::Target(t) => (Some(t), None),
+            Quality::Fixed(q) => (None, Some(q)),
+        };
+        let file = PresetFile {
+            name: self.name.clone(),
+            long_edge: self.long_edge(),
+            target_score,
+            jpeg_quality,
+            subsampling: self.subsampling,
+            metadata: self.metadata,
+            effort: self.effort,
+        };
+        // Plain strings, numbers and enums of unit variants: serialising cannot fail.
+        toml::to_string(&file).unwrap_or_default()
     }
 
     pub fn long_edge(&self) -> Option<usize> {
@@ -247,6 +270,14 @@ mod tests {
         assert_eq!(web.quality, Quality::Target(75.0));
         assert_eq!(web.effort, Effort::Fast);
         assert_eq!(set.get("full").expect("full").quality, Quality::Fixed(92));
+    }
+
+    #[test]
+    fn a_preset_written_as_toml_reads_back_the_same() {
+        for preset in PresetSet::built_in().iter() {
+            let text = preset.to_toml();
+            assert_eq!(&Preset::from_toml(&text, "round trip").expect("valid"), preset, "{text}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod home;
 pub mod hotfolder;
 pub mod inputs;
 pub mod kinds;
+pub mod presets;
 mod queue;
 pub mod rename;
 pub mod service;

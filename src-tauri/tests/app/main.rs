@@ -9,6 +9,7 @@
 #[allow(dead_code)]
 #[path = "../../../crates/engine/tests/engine/exfat.rs"]
 mod exfat;
+mod smooth;
 mod webdriver;
 
 use std::path::{Path, PathBuf};
@@ -172,6 +173,65 @@ async fn a_photographer_sends_a_gallery_and_a_card_through_the_window() {
     session.until("three rows verified", Duration::from_secs(180), &all(3, "done")).await;
     println!("{}", session.js(ROWS, json!([])).await);
 
+    // The studio admin makes a preset: a wrong long edge is refused against its field,
+    // fixed, saved, previewed on the newest photo, and ticked for new files.
+    session.click("nav button:nth-child(3)").await;
+    session
+        .until(
+            "the presets",
+            Duration::from_secs(10),
+            "return document.querySelectorAll('aside li').length >= 5",
+        )
+        .await;
+    session.click("aside .actions button:first-child").await;
+    session.fill("input[name=name]", "proofs").await;
+    session.fill("input[name=long_edge]", "5").await;
+    session.click("button[type=submit]").await;
+    session
+        .until(
+            "the field's problem",
+            Duration::from_secs(10),
+            "return document.querySelector('#long_edge-error')?.textContent.includes('long_edge')",
+        )
+        .await;
+    session.fill("input[name=long_edge]", "800").await;
+    session.click("button[type=submit]").await;
+    session
+        .until(
+            "saved",
+            Duration::from_secs(10),
+            "return document.querySelector('[role=status]').textContent.includes('Saved proofs')",
+        )
+        .await;
+    assert!(home.join("presets/proofs.toml").exists(), "the studio's file, in WEDSYNC_HOME/presets");
+    session.click_xpath("//button[normalize-space()='Preview']").await;
+    session
+        .until(
+            "the preview",
+            Duration::from_secs(120),
+            "return document.querySelector('.preview p')?.textContent.includes('×')",
+        )
+        .await;
+    let previewed = session.js("return document.querySelector('.preview p').textContent", json!([])).await;
+    println!("preview: {previewed}");
+    let edge = session
+        .js("const m = document.querySelector('.preview p').textContent.match(/(\\d+)×(\\d+)/); return Math.max(+m[1], +m[2])", json!([]))
+        .await;
+    assert!(edge.as_u64().is_some_and(|e| e > 0 && e <= 800), "the preview is at most 800 px: {previewed}");
+    session.screenshot(&shots.join("presets-light.png")).await;
+    theme(&session, "dark").await;
+    session.screenshot(&shots.join("presets-dark.png")).await;
+    theme(&session, "light").await;
+    session.click_xpath("//li[.//strong[text()='proofs']]//input[@type='checkbox']").await;
+    session
+        .until(
+            "in use",
+            Duration::from_secs(10),
+            "return document.querySelector('[role=status]').textContent.includes('proofs')",
+        )
+        .await;
+    session.click("nav button:nth-child(1)").await;
+
     // Paused, new frames are taken in but nothing is sent; resumed, they are.
     session.click(".controls button").await;
     session
@@ -198,6 +258,10 @@ async fn a_photographer_sends_a_gallery_and_a_card_through_the_window() {
     assert_eq!(done, 3, "nothing new is sent while paused: {rows}");
     session.click(".controls button").await;
     session.until("five rows verified", Duration::from_secs(240), &all(5, "done")).await;
+    let uses = session
+        .js("return [...document.querySelectorAll('[role=row] .what')].filter(w => w.textContent.includes('proofs')).length", json!([]))
+        .await;
+    assert_eq!(uses, json!(2), "the new frames were developed to the new preset too");
     session.screenshot(&shots.join("queue-light.png")).await;
     theme(&session, "dark").await;
     session.screenshot(&shots.join("queue-dark.png")).await;

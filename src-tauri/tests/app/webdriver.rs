@@ -175,6 +175,11 @@ impl Session {
         self.post("/execute/sync", json!({"script": script, "args": args})).await
     }
 
+    /// Runs `script` until it calls its last argument back; the value it was called with.
+    pub async fn js_async(&self, script: &str, args: Value) -> Value {
+        self.post("/execute/async", json!({"script": script, "args": args})).await
+    }
+
     /// Waits (at most `limit`) until `script` returns something truthy; returns it.
     pub async fn until(&self, what: &str, limit: Duration, script: &str) -> Value {
         let deadline = Instant::now() + limit;
@@ -197,11 +202,36 @@ impl Session {
         }
     }
 
+    async fn find(&self, using: &str, what: &str) -> String {
+        let found = self.post("/element", json!({"using": using, "value": what})).await;
+        found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {what}: {found}")).to_string()
+    }
+
     /// Clicks the first element `css` finds, as a pointer would.
     pub async fn click(&self, css: &str) {
-        let found = self.post("/element", json!({"using": "css selector", "value": css})).await;
-        let id = found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {found}")).to_string();
+        let id = self.find("css selector", css).await;
         self.post(&format!("/element/{id}/click"), json!({})).await;
+    }
+
+    /// Clicks the first element an XPath finds (to find one by its text).
+    pub async fn click_xpath(&self, xpath: &str) {
+        let id = self.find("xpath", xpath).await;
+        self.post(&format!("/element/{id}/click"), json!({})).await;
+    }
+
+    /// Types `text` into the field `css` finds, after clearing it.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let id = self.find("css selector", css).await;
+        self.post(&format!("/element/{id}/clear"), json!({})).await;
+        self.post(&format!("/element/{id}/value"), json!({"text": text})).await;
+    }
+
+    /// Presses and releases `key` (a WebDriver key code, e.g. "\u{E015}" for ArrowDown)
+    /// on whatever has the focus, as a keyboard would.
+    pub async fn press(&self, key: &str) {
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]}]});
+        self.post("/actions", actions).await;
     }
 
     /// A PNG of the window, written to `path`.

@@ -6,6 +6,9 @@ import { getCurrentWindow } from "@tauri-apps/api/window";
 import type { Delta } from "./bindings/Delta";
 import type { Message } from "./bindings/Message";
 import type { Snapshot } from "./bindings/Snapshot";
+import type { PresetForm } from "./bindings/PresetForm";
+import type { PresetList } from "./bindings/PresetList";
+import type { Preview } from "./bindings/Preview";
 
 export type { CardRow } from "./bindings/CardRow";
 export type { Delta } from "./bindings/Delta";
@@ -34,6 +37,23 @@ export async function subscribe(onDelta: (delta: Delta) => void, onLagged: () =>
 export function addPaths(paths: string[]): Promise<void> {
   return invoke("add_paths", { paths });
 }
+
+/** Files (or folders) picked in the system's dialog, taken in; how many (0: cancelled). */
+export function pickPaths(folders: boolean): Promise<number> {
+  return invoke<number>("pick_paths", { folders });
+}
+
+export const presets = (): Promise<PresetList> => invoke<PresetList>("presets");
+/** Rejects with a PresetProblem (the field and what to change). */
+export const savePreset = (form: PresetForm, was: string | null): Promise<void> =>
+  invoke("save_preset", { form, was });
+export const deletePreset = (name: string): Promise<void> => invoke("delete_preset", { name });
+export const usePresets = (names: string[]): Promise<void> => invoke("use_presets", { names });
+/** The imported preset's name; null when the dialog was cancelled. */
+export const importPreset = (): Promise<string | null> => invoke<string | null>("import_preset");
+export const exportPreset = (name: string): Promise<string | null> => invoke<string | null>("export_preset", { name });
+/** Rejects with a PresetProblem. */
+export const previewPreset = (form: PresetForm): Promise<Preview> => invoke<Preview>("preview_preset", { form });
 
 export const pauseAll = (): Promise<void> => invoke("pause");
 export const resumeAll = (): Promise<void> => invoke("resume");

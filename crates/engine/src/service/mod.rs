@@ -348,6 +348,11 @@ impl Engine {
         Ok(Snapshot { rows, totals, sources: sources::rows(core), cards })
     }
 
+    /// The presets files added by path are developed to now, in order.
+    pub fn presets_in_use(&self) -> Vec<String> {
+        self.core.rules.read().map(|r| r.presets.iter().map(|p| p.name.clone()).collect()).unwrap_or_default()
+    }
+
     /// Coalesced changes from now on (at most ten a second). A receiver that falls behind
     /// gets `Lagged`: it takes a snapshot and goes on.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Delta> {
