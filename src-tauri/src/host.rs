@@ -18,6 +18,7 @@ pub struct Host {
     engine: Mutex<Result<Engine, String>>,
     developer: Result<Arc<Developer>, String>,
     pub presets_dir: Option<PathBuf>,
+    cache: Option<PathBuf>,
 }
 
 impl Host {
@@ -28,12 +29,18 @@ impl Host {
     }
 
     pub fn start_at(home: wedsync_engine::Result<Home>) -> Host {
+        let cache = home.as_ref().ok().map(Home::cache);
         let started = home.map_err(anyhow::Error::from).and_then(start).map_err(|e| format!("{e:#}"));
         let (engine, developer) = match started {
             Ok((engine, developer)) => (Ok(engine), Ok(developer)),
             Err(e) => (Err(e.clone()), Err(e)),
         };
-        Host { engine: Mutex::new(engine), developer, presets_dir: Home::presets_dir() }
+        Host { engine: Mutex::new(engine), developer, presets_dir: Home::presets_dir(), cache }
+    }
+
+    /// Where the queue's thumbnails are kept.
+    pub fn thumbnail_cache(&self) -> Option<PathBuf> {
+        self.cache.as_ref().map(|c| c.join("thumbs"))
     }
 
     /// The backend the engine develops on.

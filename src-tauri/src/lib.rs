@@ -3,8 +3,11 @@
 //! queries to Tauri commands ([`commands`]) and starts it ([`host`]).
 
 pub mod commands;
+pub mod desktop;
 pub mod host;
+pub mod notices;
 pub mod presets;
+pub mod thumbnails;
 
 use tauri::Manager;
 
@@ -12,8 +15,21 @@ pub fn run() {
     let app = tauri::Builder::default()
         // Native file dialogs, opened by the Rust side only (the webview gets no permission).
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
+        // Thumbnails by asset number, made off the window's thread.
+        .register_asynchronous_uri_scheme_protocol("thumb", |ctx, request, responder| {
+            let app = ctx.app_handle().clone();
+            let path = request.uri().path().to_string();
+            tauri::async_runtime::spawn_blocking(move || {
+                responder.respond(thumbnails::answer(&app.state::<host::Host>(), &path));
+            });
+        })
         .setup(|app| {
             app.manage(tauri::async_runtime::block_on(async { host::Host::start() }));
+            if let Err(e) = desktop::tray(app.handle()) {
+                eprintln!("wedsync-app: no tray icon here: {e}");
+            }
+            desktop::notify(app.handle());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

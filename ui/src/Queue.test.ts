@@ -10,6 +10,7 @@ vi.mock("./lib/tauri", () => ({
   pauseAsset: vi.fn(() => Promise.resolve()),
   resumeAsset: vi.fn(() => Promise.resolve()),
   cancelAsset: vi.fn(() => Promise.resolve()),
+  thumbnail: (asset: number) => `thumb://localhost/${asset}`,
 }));
 const tauri = await import("./lib/tauri");
 

@@ -22,6 +22,7 @@ mod source;
 mod ssimulacra2;
 pub mod stages;
 pub mod synth;
+mod thumbnail;
 
 pub use crate::backend::{probe, BackendChoice, BackendOptions, Finding, Kind, Probe};
 pub use crate::encode::{decode_jpeg, encode_jpeg, EncodeSettings};
@@ -33,3 +34,4 @@ pub use crate::pipeline::{develop_linear, Developed, Developer, Rendition, Stage
 pub use crate::preset::{Effort, Preset, PresetSet, Quality, Size, Subsampling};
 pub use crate::source::{is_supported_extension, load, read_metadata, RawFrame, Source};
 pub use crate::stages::demosaic::Demosaic;
+pub use crate::thumbnail::thumbnail;

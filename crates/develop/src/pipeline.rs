@@ -431,7 +431,7 @@ fn develop_targets_on_cpu(
 }
 
 /// A camera JPEG is already developed: only resized, in linear light, and re-encoded.
-fn resize_srgb(image: Rgb8, long_edge: Option<usize>) -> std::result::Result<Rgb8, String> {
+pub(crate) fn resize_srgb(image: Rgb8, long_edge: Option<usize>) -> std::result::Result<Rgb8, String> {
     let (w, h) = resize::fit(image.width, image.height, long_edge);
     if (w, h) == (image.width, image.height) {
         return Ok(image);

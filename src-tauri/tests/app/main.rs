@@ -262,6 +262,14 @@ async fn a_photographer_sends_a_gallery_and_a_card_through_the_window() {
         .js("return [...document.querySelectorAll('[role=row] .what')].filter(w => w.textContent.includes('proofs')).length", json!([]))
         .await;
     assert_eq!(uses, json!(2), "the new frames were developed to the new preset too");
+    // Every frame with an embedded preview has its thumbnail (the KDC carries none).
+    session
+        .until(
+            "four thumbnails",
+            Duration::from_secs(30),
+            "return [...document.querySelectorAll('.thumb img')].filter(i => i.complete && i.naturalWidth > 0).length === 4",
+        )
+        .await;
     session.screenshot(&shots.join("queue-light.png")).await;
     theme(&session, "dark").await;
     session.screenshot(&shots.join("queue-dark.png")).await;

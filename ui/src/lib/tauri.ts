@@ -1,6 +1,6 @@
 // The only module that talks to Tauri: every engine intent and query the UI uses, as a
 // typed function. Tests mock this module; the UI runs in a browser with it mocked too.
-import { Channel, invoke } from "@tauri-apps/api/core";
+import { Channel, convertFileSrc, invoke } from "@tauri-apps/api/core";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { getCurrentWindow } from "@tauri-apps/api/window";
 import type { Delta } from "./bindings/Delta";
@@ -54,6 +54,9 @@ export const importPreset = (): Promise<string | null> => invoke<string | null>(
 export const exportPreset = (name: string): Promise<string | null> => invoke<string | null>("export_preset", { name });
 /** Rejects with a PresetProblem. */
 export const previewPreset = (form: PresetForm): Promise<Preview> => invoke<Preview>("preview_preset", { form });
+
+/** The URL of an asset's thumbnail (the app's `thumb` scheme: Rust finds the file). */
+export const thumbnail = (asset: number): string => convertFileSrc(String(asset), "thumb");
 
 export const pauseAll = (): Promise<void> => invoke("pause");
 export const resumeAll = (): Promise<void> => invoke("resume");

@@ -348,6 +348,13 @@ impl Engine {
         Ok(Snapshot { rows, totals, sources: sources::rows(core), cards })
     }
 
+    /// Where the asset's camera file was last seen, if anywhere (for its thumbnail).
+    pub fn asset_path(&self, asset: i64) -> Result<Option<PathBuf>> {
+        let journal = locked(&self.core.journal)?;
+        let rows = journal.asset_rows(&self.core.destination(), Some(&[AssetId(asset)]), 1)?;
+        Ok(rows.into_iter().next().and_then(|r| r.path))
+    }
+
     /// The presets files added by path are developed to now, in order.
     pub fn presets_in_use(&self) -> Vec<String> {
         self.core.rules.read().map(|r| r.presets.iter().map(|p| p.name.clone()).collect()).unwrap_or_default()
