@@ -24,9 +24,9 @@ const PHOTO_BYTES: usize = 32 * 1024;
 const CHUNK_BYTES: usize = 8 * 1024;
 const UPDATES_PER_SECOND: f64 = 200.0;
 
-/// 10,000 photos recorded in the journal with their uploads queued, by the engine itself
-/// (originals only, so nothing is developed), while no server answers.
-async fn fixture(home: &Path, photos: &Path) {
+/// 10,000 photos recorded in the journal with their uploads to `endpoint` queued, by the
+/// engine itself (originals only, so nothing is developed), while no server answers there.
+async fn fixture(home: &Path, photos: &Path, endpoint: &str) {
     std::fs::create_dir_all(photos).expect("photos");
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let paths: Vec<_> = (0..PHOTOS)
@@ -49,8 +49,7 @@ async fn fixture(home: &Path, photos: &Path) {
     let options =
         wedsync_develop::BackendOptions { choice: wedsync_develop::BackendChoice::Cpu, ..Default::default() };
     let settings = Settings {
-        destination: transport
-            .destination(format!("http://127.0.0.1:{}/files", webdriver::free_port()), None),
+        destination: transport.destination(endpoint.to_string(), None),
         policy: transport.policy.clone(),
         pace: transport.pace.clone(),
         rules: Rules { presets: Vec::new(), originals: true, ..Rules::default() },
@@ -125,18 +124,19 @@ async fn the_queue_stays_smooth_with_10000_photos_and_200_updates_a_second() {
     let tools = Tools::find().expect("the app benchmark needs its tools");
     let dir = tempfile::tempdir().expect("tempdir");
     let (home, data) = (dir.path().join("home"), dir.path().join("data"));
-    fixture(&home, &dir.path().join("photos")).await;
+    let port = webdriver::free_port();
+    let endpoint = format!("http://127.0.0.1:{port}/files");
+    fixture(&home, &dir.path().join("photos"), &endpoint).await;
     let token = {
         let db = wedsync_ingest::open_db(&data).expect("db");
         wedsync_ingest::SqliteTokens::new(db).add("bench", false).expect("token")
     };
-    let port = webdriver::free_port();
     // 8 KiB chunks paced to ~200 a second: each acknowledged chunk changes one row.
     let limit_mbit = UPDATES_PER_SECOND * CHUNK_BYTES as f64 * 8.0 / 1e6;
     std::fs::write(
         home.join("config.toml"),
         format!(
-            "[destination]\nendpoint = \"http://127.0.0.1:{port}/files\"\ntoken = \"{token}\"\nchunk_mib = {}\nparts = 1\n\
+            "[destination]\nendpoint = \"{endpoint}\"\ntoken = \"{token}\"\nchunk_mib = {}\nparts = 1\n\
              [upload]\nstreams = 16\nlimit_mbit = {limit_mbit}\n[develop]\nbackend = \"cpu\"\n[watch]\npresets = [\"none\"]\noriginals = true\ncard_roots = [{:?}]\n",
             CHUNK_BYTES as f64 / (1024.0 * 1024.0),
             dir.path().join("no-cards"),
