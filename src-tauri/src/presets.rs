@@ -94,11 +94,8 @@ pub fn use_presets(host: State<'_, Host>, names: Vec<String>) -> Result<(), Stri
 
 fn use_named(host: &Host, names: &[String]) -> Result<(), String> {
     let all = PresetSet::load(host.presets_dir.as_deref()).map_err(|e| e.to_string())?;
-    let presets = names
-        .iter()
-        .map(|n| all.get(n).cloned())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
+    // Originals or not is the engine's rule: no preset at all is allowed here.
+    let presets = wedsync_engine::station::named(&all, names, true)?;
     host.with(|engine| engine.apply(Intent::SetPresets(presets)).map_err(|e| e.to_string()))
 }
 

@@ -7,11 +7,12 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use wedsync_develop::{Preset, PresetSet, Quality};
+use wedsync_develop::{Preset, PresetSet};
 
 use crate::error::{Error, Result};
 
-/// A preset as the editor shows it: a file's fields, every value a plain one.
+/// A preset as the editor shows it: a preset file's fields (it reads and writes as one),
+/// every value a plain one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct PresetForm {
@@ -56,46 +57,27 @@ const FIELDS: [&str; 7] =
     ["name", "long_edge", "target_score", "jpeg_quality", "subsampling", "metadata", "effort"];
 
 impl PresetForm {
-    pub fn of(preset: &Preset) -> PresetForm {
-        let (target_score, jpeg_quality) = match preset.quality {
-            Quality::Target(t) => (Some(t), None),
-            Quality::Fixed(q) => (None, Some(q)),
-        };
-        PresetForm {
+    /// The form of `preset`'s file (its TOML, as the develop crate writes it), and that text.
+    fn of(preset: &Preset) -> (PresetForm, String) {
+        let text = preset.to_toml();
+        // The text is the develop crate's own rendering of a valid preset: it always reads.
+        let form = toml::from_str(&text).unwrap_or_else(|_| PresetForm {
             name: preset.name.clone(),
-            long_edge: preset.long_edge().map(|e| e as u32),
-            target_score,
-            jpeg_quality,
-            subsampling: word(&preset.subsampling),
-            metadata: word(&preset.metadata),
-            effort: word(&preset.effort),
-        }
+            long_edge: None,
+            target_score: None,
+            jpeg_quality: None,
+            subsampling: String::new(),
+            metadata: String::new(),
+            effort: String::new(),
+        });
+        (form, text)
     }
 
     /// The preset these fields make, by the develop crate's validation, or what is wrong.
     pub fn check(&self) -> std::result::Result<Preset, PresetProblem> {
-        Preset::from_toml(&self.toml(), &self.name).map_err(|e| problem(&e))
-    }
-
-    /// The fields as a preset file's TOML (what is checked and written).
-    fn toml(&self) -> String {
-        let mut table = toml::Table::new();
-        table.insert("name".into(), self.name.clone().into());
-        if let Some(edge) = self.long_edge {
-            table.insert("long_edge".into(), i64::from(edge).into());
-        }
-        if let Some(score) = self.target_score {
-            table.insert("target_score".into(), score.into());
-        }
-        if let Some(quality) = self.jpeg_quality {
-            table.insert("jpeg_quality".into(), i64::from(quality).into());
-        }
-        for (key, value) in
-            [("subsampling", &self.subsampling), ("metadata", &self.metadata), ("effort", &self.effort)]
-        {
-            table.insert(key.into(), value.clone().into());
-        }
-        toml::to_string(&table).unwrap_or_default()
+        // TOML has no null: an unset field is left out, as a preset file leaves it out.
+        let text = toml::to_string(self).unwrap_or_default();
+        Preset::from_toml(&text, &self.name).map_err(|e| problem(&e))
     }
 }
 
@@ -121,12 +103,8 @@ pub fn list(dir: Option<&Path>) -> Result<Vec<PresetEntry>> {
         .iter()
         .map(|preset| {
             let file = dir.map(|d| file_of(d, &preset.name)).filter(|f| f.exists());
-            PresetEntry {
-                form: PresetForm::of(preset),
-                built_in: built_in.get(&preset.name).is_ok(),
-                file,
-                toml: preset.to_toml(),
-            }
+            let (form, toml) = PresetForm::of(preset);
+            PresetEntry { form, built_in: built_in.get(&preset.name).is_ok(), file, toml }
         })
         .collect())
 }
@@ -189,13 +167,9 @@ fn file_of(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.toml"))
 }
 
-fn folder_error(dir: Option<&Path>, e: &wedsync_develop::Error) -> Error {
+/// A preset folder that cannot be read (or names an unknown preset), as a config error.
+pub(crate) fn folder_error(dir: Option<&Path>, e: &wedsync_develop::Error) -> Error {
     Error::Config { path: dir.map(Path::to_path_buf).unwrap_or_default(), reason: format!("presets: {e}") }
-}
-
-/// The word a preset file uses for a value (its serde name, as `4:2:0` or `drop-gps`).
-fn word<T: Serialize>(value: &T) -> String {
-    toml::Value::try_from(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ impl Station {
             (true, true) => vec!["web".to_string()],
         };
         let originals = given.originals || w.originals.unwrap_or(false);
-        let all = PresetSet::load(presets_dir).map_err(|e| preset_error(presets_dir, &e))?;
+        let all = PresetSet::load(presets_dir).map_err(|e| crate::presets::folder_error(presets_dir, &e))?;
         let rules = Rules {
             presets: named(&all, &names, originals).map_err(|reason| Error::Config {
                 path: config_path.clone(),
@@ -151,10 +151,6 @@ pub fn named(all: &PresetSet, names: &[String], originals: bool) -> std::result:
         return Err("nothing to send: preset none without originals".into());
     }
     Ok(presets)
-}
-
-fn preset_error(dir: Option<&Path>, e: &wedsync_develop::Error) -> Error {
-    Error::Config { path: dir.map(Path::to_path_buf).unwrap_or_default(), reason: format!("presets: {e}") }
 }
 
 fn template(text: Option<&String>, config: &Path, whose: &str) -> Result<Option<Template>> {

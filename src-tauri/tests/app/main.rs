@@ -9,6 +9,8 @@
 #[allow(dead_code)]
 #[path = "../../../crates/engine/tests/engine/exfat.rs"]
 mod exfat;
+#[path = "../../../crates/engine/tests/engine/photos.rs"]
+mod photos;
 mod smooth;
 mod webdriver;
 
@@ -16,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::json;
-use webdriver::{Display, Driver, Session, Tools};
+use webdriver::{Session, Tools};
 
 /// Our server on a fixed port, in a runtime of its own: dropping it stops it the hard way
 /// (every connection cut), as a server that goes away does.
@@ -119,10 +121,7 @@ async fn a_photographer_sends_a_gallery_and_a_card_through_the_window() {
     for sample in &samples {
         std::fs::copy(sample, gallery.join(sample.file_name().expect("name"))).expect("copy");
     }
-    let token = {
-        let db = wedsync_ingest::open_db(&data).expect("db");
-        wedsync_ingest::SqliteTokens::new(db).add("alice", false).expect("token")
-    };
+    let token = webdriver::token(&data, "alice");
     let port = webdriver::free_port();
     // Originals are sent too: a card is safe to format once its originals are on the server.
     std::fs::write(
@@ -134,20 +133,7 @@ async fn a_photographer_sends_a_gallery_and_a_card_through_the_window() {
     )
     .expect("config");
 
-    let display = Display::start();
-    let runtime_dir = dir.path().join("xdg");
-    std::fs::create_dir_all(&runtime_dir).expect("xdg");
-    let driver = Driver::start(
-        &tools,
-        &[("DISPLAY", Path::new(&display.name)), ("WEDSYNC_HOME", &home), ("XDG_RUNTIME_DIR", &runtime_dir)],
-    );
-    // The binary built with this test, or an installed one (`scripts/test` runs the
-    // test again on the one its .deb installed).
-    let app = std::env::var_os("WEDSYNC_APP")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_wedsync-app")));
-    println!("driving {}", app.display());
-    let session = Session::open(&driver, &app).await;
+    let (session, _running) = webdriver::open_app(&tools, &home, dir.path()).await;
     let shots = screenshots();
     session
         .until("the window", Duration::from_secs(30), "return document.querySelector('h1')?.textContent")

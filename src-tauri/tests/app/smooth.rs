@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use wedsync_engine::transport::{Overrides, Transport};
 use wedsync_engine::{Config, Engine, Home, Intent, Rules, Settings};
 
-use crate::webdriver::{self, Display, Driver, Session, Tools};
+use crate::webdriver::{self, Tools};
 use crate::Server;
 
 const PHOTOS: usize = 10_000;
@@ -27,23 +27,7 @@ const UPDATES_PER_SECOND: f64 = 200.0;
 /// 10,000 photos recorded in the journal with their uploads to `endpoint` queued, by the
 /// engine itself (originals only, so nothing is developed), while no server answers there.
 async fn fixture(home: &Path, photos: &Path, endpoint: &str) {
-    std::fs::create_dir_all(photos).expect("photos");
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let paths: Vec<_> = (0..PHOTOS)
-        .map(|i| {
-            let bytes: Vec<u8> = (0..PHOTO_BYTES)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
-            let path = photos.join(format!("IMG_{i:05}.JPG"));
-            std::fs::write(&path, bytes).expect("photo");
-            path
-        })
-        .collect();
+    let paths = crate::photos::files(photos, PHOTOS, PHOTO_BYTES);
     let home = Home::at(home.to_path_buf()).expect("home");
     let transport = Transport::new(&Config::default(), &Overrides::default());
     let options =
@@ -127,10 +111,7 @@ async fn the_queue_stays_smooth_with_10000_photos_and_200_updates_a_second() {
     let port = webdriver::free_port();
     let endpoint = format!("http://127.0.0.1:{port}/files");
     fixture(&home, &dir.path().join("photos"), &endpoint).await;
-    let token = {
-        let db = wedsync_ingest::open_db(&data).expect("db");
-        wedsync_ingest::SqliteTokens::new(db).add("bench", false).expect("token")
-    };
+    let token = webdriver::token(&data, "bench");
     // 8 KiB chunks paced to ~200 a second: each acknowledged chunk changes one row.
     let limit_mbit = UPDATES_PER_SECOND * CHUNK_BYTES as f64 * 8.0 / 1e6;
     std::fs::write(
@@ -144,14 +125,7 @@ async fn the_queue_stays_smooth_with_10000_photos_and_200_updates_a_second() {
     )
     .expect("config");
 
-    let display = Display::start();
-    let runtime_dir = dir.path().join("xdg");
-    std::fs::create_dir_all(&runtime_dir).expect("xdg");
-    let driver = Driver::start(
-        &tools,
-        &[("DISPLAY", Path::new(&display.name)), ("WEDSYNC_HOME", &home), ("XDG_RUNTIME_DIR", &runtime_dir)],
-    );
-    let session = Session::open(&driver, Path::new(env!("CARGO_BIN_EXE_wedsync-app"))).await;
+    let (session, _running) = webdriver::open_app(&tools, &home, dir.path()).await;
     let count =
         format!("return document.querySelector('[role=grid]')?.getAttribute('aria-rowcount') === '{PHOTOS}'");
     session.until("10,000 rows", Duration::from_secs(120), &count).await;

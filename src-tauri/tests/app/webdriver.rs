@@ -50,17 +50,16 @@ impl Tools {
         let cached = dirs_home().join(".cache/wedsync/tools/bin/tauri-driver");
         let tauri_driver = which("tauri-driver").or_else(|| cached.exists().then_some(cached));
         let native_driver = which("WebKitWebDriver");
-        let missing: Vec<&str> =
-            [("tauri-driver", tauri_driver.is_none()), ("WebKitWebDriver", native_driver.is_none())]
-                .into_iter()
-                .chain([("Xvfb", which("Xvfb").is_none())])
-                .filter_map(|(name, gone)| gone.then_some(name))
-                .collect();
-        match (tauri_driver, native_driver) {
-            (Some(tauri_driver), Some(native_driver)) if missing.is_empty() => {
-                Ok(Tools { tauri_driver, native_driver })
+        match (tauri_driver, native_driver, which("Xvfb")) {
+            (Some(tauri_driver), Some(native_driver), Some(_)) => Ok(Tools { tauri_driver, native_driver }),
+            (t, n, x) => {
+                let missing: Vec<&str> =
+                    [("tauri-driver", t.is_none()), ("WebKitWebDriver", n.is_none()), ("Xvfb", x.is_none())]
+                        .into_iter()
+                        .filter_map(|(name, gone)| gone.then_some(name))
+                        .collect();
+                Err(format!("missing {missing:?} (scripts/install-deps installs them)"))
             }
-            _ => Err(format!("missing {missing:?} (scripts/install-deps installs them)")),
         }
     }
 }
@@ -144,6 +143,37 @@ impl Driver {
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// What keeps the app's window up: its display and its driver (the app goes with it).
+pub struct Running {
+    _driver: Driver,
+    _display: Display,
+}
+
+/// The app's window on a display of its own, `home` its WEDSYNC_HOME (a runtime folder is
+/// made in `scratch`). The app is the binary built with the tests, or `$WEDSYNC_APP`
+/// (`scripts/test` runs the test again on the one its .deb installed).
+pub async fn open_app(tools: &Tools, home: &Path, scratch: &Path) -> (Session, Running) {
+    let display = Display::start();
+    let runtime_dir = scratch.join("xdg");
+    std::fs::create_dir_all(&runtime_dir).expect("xdg");
+    let driver = Driver::start(
+        tools,
+        &[("DISPLAY", Path::new(&display.name)), ("WEDSYNC_HOME", home), ("XDG_RUNTIME_DIR", &runtime_dir)],
+    );
+    let app = std::env::var_os("WEDSYNC_APP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_wedsync-app")));
+    println!("driving {}", app.display());
+    let session = Session::open(&driver, &app).await;
+    (session, Running { _driver: driver, _display: display })
+}
+
+/// A reference server's token for the tests' uploads, made in its `data` folder.
+pub fn token(data: &Path, name: &str) -> String {
+    let db = wedsync_ingest::open_db(data).expect("db");
+    wedsync_ingest::SqliteTokens::new(db).add(name, false).expect("token")
 }
 
 /// One WebDriver session: the app's window.

@@ -4,5 +4,6 @@
 mod cards;
 mod exfat;
 mod frames;
+mod photos;
 mod service;
 mod support;

@@ -1,6 +1,6 @@
 //! What the engine's tests share: our server in the test process, test files, settings.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,25 +19,7 @@ pub async fn server(data: &Path) -> (String, String) {
     (url, token)
 }
 
-pub fn files(dir: &Path, count: usize, len: usize) -> Vec<PathBuf> {
-    std::fs::create_dir_all(dir).expect("mkdir");
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    (0..count)
-        .map(|i| {
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
-            let path = dir.join(format!("IMG_{i:04}.JPG"));
-            std::fs::write(&path, bytes).expect("write");
-            path
-        })
-        .collect()
-}
+pub use crate::photos::files;
 
 pub fn settings(url: &str, token: &str, bytes_per_second: u64) -> Settings {
     let developer = Developer::new(&BackendOptions { choice: BackendChoice::Cpu, ..Default::default() });
