@@ -19,6 +19,10 @@ fn main() {
         "import_preset",
         "export_preset",
         "preview_preset",
+        "settings",
+        "save_settings",
+        "clear_cache",
+        "start_at_login",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),

@@ -7,6 +7,7 @@ pub mod desktop;
 pub mod host;
 pub mod notices;
 pub mod presets;
+pub mod settings;
 pub mod thumbnails;
 
 use tauri::Manager;
@@ -16,6 +17,7 @@ pub fn run() {
         // Native file dialogs, opened by the Rust side only (the webview gets no permission).
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
         // Thumbnails by asset number, made off the window's thread.
         .register_asynchronous_uri_scheme_protocol("thumb", |ctx, request, responder| {
             let app = ctx.app_handle().clone();
@@ -50,6 +52,10 @@ pub fn run() {
             presets::import_preset,
             presets::export_preset,
             presets::preview_preset,
+            settings::settings,
+            settings::save_settings,
+            settings::clear_cache,
+            settings::start_at_login,
         ])
         .build(tauri::generate_context!());
     match app {

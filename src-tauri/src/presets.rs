@@ -86,7 +86,8 @@ pub fn delete_preset(host: State<'_, Host>, name: String) -> Result<(), String> 
     use_named(&host, &still)
 }
 
-/// New files (dropped, picked) are developed to `names`, in order.
+/// New files (dropped, picked) are developed to `names`, in order, from now on and after
+/// the next start (`[watch] presets` in config.toml).
 #[tauri::command]
 pub fn use_presets(host: State<'_, Host>, names: Vec<String>) -> Result<(), String> {
     use_named(&host, &names)
@@ -96,7 +97,9 @@ fn use_named(host: &Host, names: &[String]) -> Result<(), String> {
     let all = PresetSet::load(host.presets_dir.as_deref()).map_err(|e| e.to_string())?;
     // Originals or not is the engine's rule: no preset at all is allowed here.
     let presets = wedsync_engine::station::named(&all, names, true)?;
-    host.with(|engine| engine.apply(Intent::SetPresets(presets)).map_err(|e| e.to_string()))
+    host.with(|engine| engine.apply(Intent::SetPresets(presets)).map_err(|e| e.to_string()))?;
+    let config = host.home()?.config();
+    wedsync_engine::preferences::write_presets(&config, names).map_err(|e| e.to_string())
 }
 
 /// A preset file picked in the system's dialog, checked and added; its name, or None when

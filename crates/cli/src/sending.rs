@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use wedsync_engine::transport::{Overrides, Transport};
-use wedsync_engine::{Config, Home};
+use wedsync_engine::{secrets, Config, Home};
 use wedsync_transfer::Destination;
 
 #[derive(clap::Args)]
@@ -82,6 +82,14 @@ impl SendArgs {
                 (local.endpoint.clone(), Some(local.token.clone()), Some(local))
             }
         };
+        // No token given: the one the app keeps for this endpoint in the OS keyring.
+        let token = token.or_else(|| {
+            let (token, trouble) = secrets::token_for(None, &secrets::Keyring, &endpoint);
+            if let Some(trouble) = trouble {
+                say!("no token given for {endpoint}, and {trouble}");
+            }
+            token
+        });
         Ok((transport.destination(endpoint, token), local))
     }
 }

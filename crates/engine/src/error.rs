@@ -23,6 +23,8 @@ pub enum Error {
     #[error("the journal lock was poisoned by a panic")]
     Poisoned,
     #[error("{0}")]
+    Secrets(String),
+    #[error("{0}")]
     Task(String),
 }
 

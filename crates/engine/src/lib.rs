@@ -11,6 +11,7 @@
 //! Main types: [`Engine`], [`Intent`], [`Home`], [`UploadRequest`], [`upload`], [`Event`], [`Config`].
 
 pub mod backup;
+mod cache;
 mod config;
 mod error;
 mod hash;
@@ -18,9 +19,11 @@ mod home;
 pub mod hotfolder;
 pub mod inputs;
 pub mod kinds;
+pub mod preferences;
 pub mod presets;
 mod queue;
 pub mod rename;
+pub mod secrets;
 pub mod service;
 pub mod settle;
 mod sidecar;
@@ -29,6 +32,7 @@ pub mod transport;
 mod upload;
 pub mod volumes;
 
+pub use crate::cache::CacheUsage;
 pub use crate::config::{Config, DestinationConfig, SourceConfig, WatchConfig};
 pub use crate::error::{Error, Result};
 pub use crate::hash::sha256_file;

@@ -11,7 +11,7 @@ use crate::config::Config;
 
 const DEFAULT_CHUNK_MIB: f64 = 8.0;
 const DEFAULT_PARTS: usize = 4;
-const DEFAULT_STREAMS: usize = 4;
+pub(crate) const DEFAULT_STREAMS: usize = 4;
 const DEFAULT_STALL_SECONDS: u64 = 30;
 const DEFAULT_ATTEMPTS: u32 = 8;
 
@@ -33,6 +33,8 @@ pub struct Transport {
     pub parts: usize,
     pub pace: Pace,
     pub policy: Policy,
+    /// The bandwidth cap in bytes a second (as the pace holds it); None: none.
+    pub limit_bytes: Option<u64>,
     /// Files developed at once.
     pub jobs: usize,
 }
@@ -45,11 +47,10 @@ impl Transport {
         let chunk_size = (chunk_mib * 1024.0 * 1024.0).round().max(1.0) as u64;
         let parts = given.parts.or(destination.and_then(|d| d.parts)).unwrap_or(DEFAULT_PARTS).max(1);
         let limit_mbit = given.limit_mbit.or(config.upload.limit_mbit).unwrap_or(0.0);
+        let limit_bytes = (limit_mbit > 0.0).then_some((limit_mbit * 125_000.0) as u64);
         let pace = Pace {
             stall: Duration::from_secs(given.stall_seconds.unwrap_or(DEFAULT_STALL_SECONDS).max(1)),
-            bandwidth: (limit_mbit > 0.0).then(|| {
-                Arc::new(Mutex::new(Bandwidth::new((limit_mbit * 125_000.0) as u64, Instant::now())))
-            }),
+            bandwidth: limit_bytes.map(|bytes| Arc::new(Mutex::new(Bandwidth::new(bytes, Instant::now())))),
             ..Pace::default()
         };
         let streams = given.streams.or(config.upload.streams).unwrap_or(DEFAULT_STREAMS).max(1);
@@ -64,7 +65,7 @@ impl Transport {
         // sending needs little CPU. Measured on 2 cores, 40 RAW frames to `web`: 10.1 s
         // with one job, 6.9 s with two.
         let jobs = given.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        Transport { chunk_size, parts, pace, policy, jobs }
+        Transport { chunk_size, parts, pace, policy, limit_bytes, jobs }
     }
 
     /// The destination at `endpoint`, sent to in this transport's chunks and parts.

@@ -353,6 +353,20 @@ impl Journal {
         Ok(n > 0)
     }
 
+    /// The content hashes of renditions not yet verified anywhere, and of every upload not
+    /// yet verified: the cache files that must be kept, since the photo they came from may
+    /// be gone (a card formatted) by the time they are sent.
+    pub fn unsent_sha256s(&self) -> Result<std::collections::HashSet<String>> {
+        let mut query = self.conn.prepare(
+            "SELECT sha256 FROM uploads WHERE state <> 'verified'
+             UNION
+             SELECT sha256 FROM renditions WHERE state = 'ready' AND sha256 NOT IN
+                 (SELECT sha256 FROM uploads WHERE state = 'verified')",
+        )?;
+        let hashes = query.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(hashes.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Events of one kind in the log.
     pub fn event_count(&self, kind: &str) -> Result<u64> {
         let n: i64 =

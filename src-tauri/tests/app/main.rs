@@ -123,22 +123,68 @@ async fn a_photographer_sends_a_gallery_and_a_card_through_the_window() {
     }
     let token = webdriver::token(&data, "alice");
     let port = webdriver::free_port();
-    // Originals are sent too: a card is safe to format once its originals are on the server.
+    // A first start: no destination yet (it is set in the window). Originals are sent too:
+    // a card is safe to format once its originals are on the server.
     std::fs::write(
         home.join("config.toml"),
         format!(
-            "[destination]\nendpoint = \"http://127.0.0.1:{port}/files\"\ntoken = \"{token}\"\n\
-             [develop]\nbackend = \"cpu\"\n[watch]\noriginals = true\ncard_roots = [{root:?}]\nsettle_seconds = 1\n"
+            "# written by the test\n[develop]\nbackend = \"cpu\"\n\
+             [watch]\noriginals = true\ncard_roots = [{root:?}]\nsettle_seconds = 1\n"
         ),
     )
     .expect("config");
+    let endpoint = format!("http://127.0.0.1:{port}/files");
 
-    let (session, _running) = webdriver::open_app(&tools, &home, dir.path()).await;
+    let (session, running) = webdriver::open_app(&tools, &home, dir.path()).await;
     let shots = screenshots();
     session
         .until("the window", Duration::from_secs(30), "return document.querySelector('h1')?.textContent")
         .await;
     theme(&session, "light").await;
+
+    // The window opens on the settings, saying what to do; the token goes to the keyring.
+    session
+        .until(
+            "the first start's settings",
+            Duration::from_secs(20),
+            "return document.querySelector('[role=alert]')?.textContent.includes('no destination yet')
+                && !!document.querySelector('input[name=endpoint]')",
+        )
+        .await;
+    session.screenshot(&shots.join("settings-first-start-light.png")).await;
+    session.fill("input[name=endpoint]", "127.0.0.1/files").await;
+    session.click("button[type=submit]").await;
+    session
+        .until(
+            "the address's problem",
+            Duration::from_secs(10),
+            "return document.querySelector('#endpoint-error')?.textContent.includes('https://')",
+        )
+        .await;
+    session.fill("input[name=endpoint]", &endpoint).await;
+    session.fill("input[name=token]", &token).await;
+    session.click("button[type=submit]").await;
+    session
+        .until(
+            "saved, the engine started",
+            Duration::from_secs(30),
+            "return document.querySelector('[role=status]')?.textContent.includes('Saved')
+                && !document.querySelector('[role=alert]')?.textContent.includes('no destination')
+                && document.querySelector('#token-note').textContent.includes('kept in')",
+        )
+        .await;
+    assert_eq!(
+        running.secrets.lookup(&endpoint).as_deref(),
+        Some(token.as_str()),
+        "the token is in the keyring"
+    );
+    let config = std::fs::read_to_string(home.join("config.toml")).expect("config");
+    assert!(config.contains(&endpoint) && !config.contains(&token), "the address, never the token: {config}");
+    assert!(
+        config.contains("# written by the test") && config.contains("card_roots"),
+        "the rest kept: {config}"
+    );
+    session.click("nav button:nth-child(1)").await;
     session.screenshot(&shots.join("queue-empty-light.png")).await;
 
     // The server is down: the gallery develops, then waits, and the window says why.
@@ -285,7 +331,94 @@ async fn a_photographer_sends_a_gallery_and_a_card_through_the_window() {
     theme(&session, "light").await;
     session.screenshot(&shots.join("cards-light.png")).await;
 
+    settings(&session, &running, &home, &shots).await;
+
+    // While the app runs, the CLI says the app holds the journal.
+    let cli = PathBuf::from(env!("CARGO_BIN_EXE_wedsync-app")).with_file_name("wedsync");
+    assert!(cli.exists(), "{} (cargo test --workspace builds it)", cli.display());
+    let frame = new_frames(&samples[..1], &dir.path().join("by-cli"), "2021:06:05 16:00:00");
+    let upload = |bus: &str| {
+        std::process::Command::new(&cli)
+            .arg("upload")
+            .args(&frame)
+            .env("WEDSYNC_HOME", &home)
+            .env("DBUS_SESSION_BUS_ADDRESS", bus)
+            .output()
+            .expect("wedsync upload")
+    };
+    let refused = upload(&running.secrets.bus);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && said.contains("wedsync-app"), "the app holds the journal: {said}");
+
+    // The app closed, the CLI sends a frame (its token from the keyring) and the app, opened
+    // again on the same journal, shows it among the rest.
     session.close().await;
     drop(card);
+    let bus = running.secrets.bus.clone();
+    let mut sent = upload(&bus);
+    for _ in 0..50 {
+        if sent.status.success() || !String::from_utf8_lossy(&sent.stderr).contains("in use") {
+            break;
+        }
+        // The app lets go of the journal as its process ends.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        sent = upload(&bus);
+    }
+    assert!(sent.status.success(), "wedsync upload: {}", String::from_utf8_lossy(&sent.stderr));
+    drop(running);
+    let (session, running) = webdriver::open_app(&tools, &home, dir.path()).await;
+    session.until("six rows verified, one sent by the CLI", Duration::from_secs(60), &all(6, "done")).await;
+    session.close().await;
+    drop(running);
     drop(server);
+}
+
+/// The settings screen after the uploads: what was found to develop on, the cache (cleared
+/// of what can be made again), start at login on and off again.
+async fn settings(session: &Session, running: &webdriver::Running, home: &Path, shots: &Path) {
+    session.click("nav button:nth-child(4)").await;
+    session
+        .until(
+            "the settings",
+            Duration::from_secs(10),
+            "return document.querySelector('.cache-size')?.textContent.includes('B')
+                && document.querySelectorAll('.found li').length > 0",
+        )
+        .await;
+    session.screenshot(&shots.join("settings-light.png")).await;
+    theme(session, "dark").await;
+    session.screenshot(&shots.join("settings-dark.png")).await;
+    theme(session, "light").await;
+    let thumbs = home.join("cache/thumbs");
+    assert!(thumbs.read_dir().is_ok_and(|mut d| d.next().is_some()), "thumbnails were cached");
+    session.click_xpath("//button[normalize-space()='Clear cache']").await;
+    session
+        .until(
+            "the cache cleared",
+            Duration::from_secs(10),
+            "return document.querySelector('[role=status]').textContent.includes('Cache cleared')",
+        )
+        .await;
+    assert!(thumbs.read_dir().map_or(true, |mut d| d.next().is_none()), "thumbnails cleared");
+
+    let autostart = running.home.join(".config/autostart");
+    let entries = || std::fs::read_dir(&autostart).map_or(0, |d| d.count());
+    session.click("input[name=start_at_login]").await;
+    session
+        .until(
+            "start at login",
+            Duration::from_secs(10),
+            "return document.querySelector('[role=status]').textContent.includes('starts when you log in')",
+        )
+        .await;
+    assert_eq!(entries(), 1, "an autostart entry in {}", autostart.display());
+    session.click("input[name=start_at_login]").await;
+    session
+        .until(
+            "not at login",
+            Duration::from_secs(10),
+            "return document.querySelector('[role=status]').textContent.includes('no longer')",
+        )
+        .await;
+    assert_eq!(entries(), 0, "the autostart entry removed");
 }

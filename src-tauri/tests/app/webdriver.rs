@@ -50,14 +50,19 @@ impl Tools {
         let cached = dirs_home().join(".cache/wedsync/tools/bin/tauri-driver");
         let tauri_driver = which("tauri-driver").or_else(|| cached.exists().then_some(cached));
         let native_driver = which("WebKitWebDriver");
-        match (tauri_driver, native_driver, which("Xvfb")) {
-            (Some(tauri_driver), Some(native_driver), Some(_)) => Ok(Tools { tauri_driver, native_driver }),
-            (t, n, x) => {
-                let missing: Vec<&str> =
-                    [("tauri-driver", t.is_none()), ("WebKitWebDriver", n.is_none()), ("Xvfb", x.is_none())]
+        // The OS keyring the app keeps its token in: a private D-Bus bus with GNOME Keyring.
+        let others = ["Xvfb", "dbus-daemon", "dbus-send", "gnome-keyring-daemon", "secret-tool"];
+        let mut missing: Vec<&str> = others.into_iter().filter(|tool| which(tool).is_none()).collect();
+        match (tauri_driver, native_driver) {
+            (Some(tauri_driver), Some(native_driver)) if missing.is_empty() => {
+                Ok(Tools { tauri_driver, native_driver })
+            }
+            (t, n) => {
+                missing.extend(
+                    [("tauri-driver", t.is_none()), ("WebKitWebDriver", n.is_none())]
                         .into_iter()
-                        .filter_map(|(name, gone)| gone.then_some(name))
-                        .collect();
+                        .filter_map(|(name, gone)| gone.then_some(name)),
+                );
                 Err(format!("missing {missing:?} (scripts/install-deps installs them)"))
             }
         }
@@ -145,29 +150,120 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-/// What keeps the app's window up: its display and its driver (the app goes with it).
+/// What keeps the app's window up: its display, its keyring and its driver (the app goes
+/// with it).
 pub struct Running {
     _driver: Driver,
+    pub secrets: SecretService,
+    /// The app's $HOME (its autostart entry goes under .config/autostart).
+    pub home: PathBuf,
     _display: Display,
 }
 
-/// The app's window on a display of its own, `home` its WEDSYNC_HOME (a runtime folder is
-/// made in `scratch`). The app is the binary built with the tests, or `$WEDSYNC_APP`
-/// (`scripts/test` runs the test again on the one its .deb installed).
+/// The app's window on a display of its own, `home` its WEDSYNC_HOME; a keyring, a runtime
+/// folder and a $HOME of its own are made in `scratch`, so nothing of the user's is
+/// touched. The app is the binary built with the tests, or `$WEDSYNC_APP` (`scripts/test`
+/// runs the test again on the one its .deb installed).
 pub async fn open_app(tools: &Tools, home: &Path, scratch: &Path) -> (Session, Running) {
     let display = Display::start();
     let runtime_dir = scratch.join("xdg");
-    std::fs::create_dir_all(&runtime_dir).expect("xdg");
+    let user_home = scratch.join("user");
+    for dir in [&runtime_dir, &user_home] {
+        std::fs::create_dir_all(dir).expect("app folders");
+    }
+    let secrets = SecretService::start(scratch);
+    let bus = PathBuf::from(&secrets.bus);
     let driver = Driver::start(
         tools,
-        &[("DISPLAY", Path::new(&display.name)), ("WEDSYNC_HOME", home), ("XDG_RUNTIME_DIR", &runtime_dir)],
+        &[
+            ("DISPLAY", Path::new(&display.name)),
+            ("WEDSYNC_HOME", home),
+            ("XDG_RUNTIME_DIR", &runtime_dir),
+            ("HOME", &user_home),
+            ("DBUS_SESSION_BUS_ADDRESS", &bus),
+        ],
     );
     let app = std::env::var_os("WEDSYNC_APP")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_wedsync-app")));
     println!("driving {}", app.display());
     let session = Session::open(&driver, &app).await;
-    (session, Running { _driver: driver, _display: display })
+    (session, Running { _driver: driver, secrets, home: user_home, _display: display })
+}
+
+/// A Secret Service of the test's own — a private D-Bus session bus with GNOME Keyring on
+/// it, unlocked, its files in the scratch folder — so the app keeps its token in a real OS
+/// keyring without touching the user's. Stopped when dropped.
+pub struct SecretService {
+    pub bus: String,
+    _keyring: Kill,
+    _dbus: Kill,
+}
+
+impl SecretService {
+    fn start(scratch: &Path) -> SecretService {
+        let socket = scratch.join("bus");
+        // A bus of an earlier window in this scratch folder is gone: its socket file goes too.
+        let _ = std::fs::remove_file(&socket);
+        let bus = format!("unix:path={}", socket.display());
+        let dbus = Kill(
+            Command::new("dbus-daemon")
+                .args(["--session", "--nofork", &format!("--address={bus}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start dbus-daemon"),
+        );
+        wait_for("the D-Bus socket", || socket.exists());
+        let mut keyring = Command::new("gnome-keyring-daemon")
+            .args(["--foreground", "--components=secrets", "--unlock"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+            .env("XDG_DATA_HOME", scratch.join("keyrings"))
+            .env("XDG_RUNTIME_DIR", scratch.join("xdg"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start gnome-keyring-daemon");
+        // --unlock reads the login keyring's password (made with it on first use) from stdin.
+        if let Some(mut stdin) = keyring.stdin.take() {
+            std::io::Write::write_all(&mut stdin, b"wedsync-test").expect("keyring password");
+        }
+        let keyring = Kill(keyring);
+        wait_for("the Secret Service on the bus", || {
+            Command::new("dbus-send")
+                .args([
+                    &format!("--bus={bus}"),
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.secrets",
+                ])
+                .output()
+                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
+        });
+        SecretService { bus, _keyring: keyring, _dbus: dbus }
+    }
+
+    /// The token kept for `endpoint`, as `secret-tool` (libsecret) finds it.
+    pub fn lookup(&self, endpoint: &str) -> Option<String> {
+        let out = Command::new("secret-tool")
+            .args(["lookup", "service", "wedsync-uploader", "username", endpoint])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .output()
+            .expect("secret-tool");
+        let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (out.status.success() && !token.is_empty()).then_some(token)
+    }
+}
+
+fn wait_for(what: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what} never came up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A reference server's token for the tests' uploads, made in its `data` folder.

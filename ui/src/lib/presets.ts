@@ -3,6 +3,7 @@
 // engine's (the same as every develop run); nothing here decides what is valid.
 import type { PresetForm } from "./bindings/PresetForm";
 import type { PresetProblem } from "./bindings/PresetProblem";
+import { asProblems, byField } from "./problems";
 
 export type { PresetEntry } from "./bindings/PresetEntry";
 export type { PresetForm } from "./bindings/PresetForm";
@@ -62,15 +63,11 @@ export function copyName(name: string, taken: Iterable<string>): string {
 
 /** The engine's problem, under its field; `general` when it names none. */
 export function problems(problem: PresetProblem | null): Record<string, string> {
-  if (!problem) return {};
-  return { [problem.field ?? "general"]: problem.message };
+  return byField(problem ? [problem] : []);
 }
 
 /** A Tauri command's rejection as a problem (a string when the engine could not run). */
 export function asProblem(error: unknown): PresetProblem {
-  if (typeof error === "object" && error !== null && "message" in error) {
-    const e = error as { field?: string | null; message: unknown };
-    return { field: e.field ?? null, message: String(e.message) };
-  }
-  return { field: null, message: String(error) };
+  const [first] = asProblems(error);
+  return first ?? { field: null, message: String(error) };
 }

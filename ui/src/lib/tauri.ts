@@ -9,6 +9,9 @@ import type { Snapshot } from "./bindings/Snapshot";
 import type { PresetForm } from "./bindings/PresetForm";
 import type { PresetList } from "./bindings/PresetList";
 import type { Preview } from "./bindings/Preview";
+import type { CacheUsage } from "./bindings/CacheUsage";
+import type { SettingsForm } from "./bindings/SettingsForm";
+import type { SettingsView } from "./bindings/SettingsView";
 
 export type { CardRow } from "./bindings/CardRow";
 export type { Delta } from "./bindings/Delta";
@@ -54,6 +57,15 @@ export const importPreset = (): Promise<string | null> => invoke<string | null>(
 export const exportPreset = (name: string): Promise<string | null> => invoke<string | null>("export_preset", { name });
 /** Rejects with a PresetProblem. */
 export const previewPreset = (form: PresetForm): Promise<Preview> => invoke<Preview>("preview_preset", { form });
+
+export const settings = (): Promise<SettingsView> => invoke<SettingsView>("settings");
+/** Rejects with SettingProblem[] (each field and what to change); the saved view else. */
+export const saveSettings = (form: SettingsForm): Promise<SettingsView> =>
+  invoke<SettingsView>("save_settings", { form });
+/** What is left in the cache after clearing what can be made again. */
+export const clearCache = (): Promise<CacheUsage> => invoke<CacheUsage>("clear_cache");
+/** Whether the app now starts at login. */
+export const startAtLogin = (enabled: boolean): Promise<boolean> => invoke<boolean>("start_at_login", { enabled });
 
 /** The URL of an asset's thumbnail (the app's `thumb` scheme: Rust finds the file). */
 export const thumbnail = (asset: number): string => convertFileSrc(String(asset), "thumb");

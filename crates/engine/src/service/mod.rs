@@ -355,6 +355,20 @@ impl Engine {
         Ok(rows.into_iter().next().and_then(|r| r.path))
     }
 
+    /// What the rendition cache holds, and how much of it waits to be sent.
+    pub fn cache_usage(&self) -> Result<crate::cache::CacheUsage> {
+        let unsent = locked(&self.core.journal)?.unsent_sha256s()?;
+        crate::cache::usage(&self.core.cache, &unsent)
+    }
+
+    /// Clears the cache of what can be made again (never a rendition waiting to be sent);
+    /// what is left.
+    pub fn clear_cache(&self) -> Result<crate::cache::CacheUsage> {
+        // The journal stays locked throughout, so no rendition is recorded meanwhile.
+        let journal = locked(&self.core.journal)?;
+        crate::cache::clear(&self.core.cache, &journal.unsent_sha256s()?)
+    }
+
     /// The presets files added by path are developed to now, in order.
     pub fn presets_in_use(&self) -> Vec<String> {
         self.core.rules.read().map(|r| r.presets.iter().map(|p| p.name.clone()).collect()).unwrap_or_default()

@@ -207,3 +207,22 @@ fn a_raws_camera_jpeg_is_on_the_raws_row_and_cancelled_with_it() {
     drop(j);
     check_consistent(&path);
 }
+
+#[test]
+fn the_cache_keeps_every_rendition_not_yet_verified() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut j = Journal::open(&dir.path().join("j.sqlite")).expect("open");
+    let a = j.record_asset(&asset(20)).expect("record").asset;
+    let b = j.record_asset(&asset(21)).expect("record").asset;
+    let web = j.plan_rendition(a, "web").expect("plan");
+    j.rendition_ready(web, &PathBuf::from("/cache/w.jpg"), &"a".repeat(64), 10).expect("ready");
+    // Developed, nothing planned to send yet (no destination): kept.
+    assert_eq!(j.unsent_sha256s().expect("unsent"), ["a".repeat(64)].into());
+    let sent = j.plan_upload(&NewUpload { sha256: "a".repeat(64), ..upload_of(a, "web", 20) }).expect("plan");
+    let queued = j.plan_upload(&upload_of(b, "web", 21)).expect("plan");
+    j.upload_created(sent, "https://ingest.example/files/1").expect("created");
+    j.upload_progress(sent, 500_020).expect("all sent");
+    j.upload_verified(sent).expect("verified");
+    let unsent = j.unsent_sha256s().expect("unsent");
+    assert_eq!(unsent, [j.upload(queued).expect("upload").sha256].into(), "verified ones may go");
+}
