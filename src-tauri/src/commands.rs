@@ -31,7 +31,7 @@ pub fn subscribe(host: State<'_, Host>, channel: Channel<Message>) -> Answer<()>
     tauri::async_runtime::spawn(async move {
         loop {
             let message = match deltas.recv().await {
-                Ok(delta) => Message::Delta(delta),
+                Ok(delta) => Message::Delta(Box::new(delta)),
                 Err(RecvError::Lagged(_)) => Message::Lagged,
                 Err(RecvError::Closed) => return,
             };
@@ -48,7 +48,7 @@ pub fn subscribe(host: State<'_, Host>, channel: Channel<Message>) -> Answer<()>
 #[serde(tag = "kind", rename_all = "lowercase")]
 #[ts(export)]
 pub enum Message {
-    Delta(Delta),
+    Delta(Box<Delta>),
     Lagged,
 }
 

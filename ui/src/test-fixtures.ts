@@ -14,6 +14,7 @@ export function quietTotals(overrides: Partial<Totals> = {}): Totals {
     paused: false,
     unreachable: null,
     stopped: null,
+    warnings: [],
     ...overrides,
   };
 }

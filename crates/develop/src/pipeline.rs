@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::backend::program::{Program, Target};
 use crate::backend::{probe, BackendOptions, Kind, Probe};
@@ -140,12 +140,19 @@ pub struct Developed {
 /// image, and each failure costs an attempt before the CPU fallback.
 const GPU_FAILURES_TO_GIVE_UP: usize = 3;
 
+/// How long the GPU is left alone after giving up on it; then one image tries it again (a
+/// driver restarted, a device back from sleep), and a success puts it back in use.
+const GPU_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 /// Develops files on the backend chosen when it was made. Shared by the threads of a batch:
 /// while one thread's image is on the GPU, the others decode theirs on the CPU.
 pub struct Developer {
     probe: Probe,
     timed: bool,
     failures: AtomicUsize,
+    /// When the GPU was last given up on (or last tried again since).
+    gave_up: Mutex<Option<Instant>>,
+    retry_after: Duration,
     /// Device memory that images in flight may take; a frame larger than all of it still
     /// runs, alone.
     budget: usize,
@@ -157,15 +164,21 @@ impl Developer {
     /// Picks the backend as `options` say; a forced backend that cannot run is an error.
     pub fn new(options: &BackendOptions) -> Result<Developer> {
         let probe = probe(options).map_err(|reason| Error::Backend { reason })?;
+        Ok(Developer::on(probe))
+    }
+
+    fn on(probe: Probe) -> Developer {
         let budget = probe.gpu.as_ref().map_or(0, |gpu| gpu.memory_budget());
-        Ok(Developer {
+        Developer {
             probe,
             timed: false,
             failures: AtomicUsize::new(0),
+            gave_up: Mutex::new(None),
+            retry_after: GPU_RETRY_AFTER,
             budget,
             in_flight: Mutex::new(0),
             freed: Condvar::new(),
-        })
+        }
     }
 
     /// The CPU path only.
@@ -246,7 +259,7 @@ impl Developer {
         let mut fallback = None;
         let mut on_gpu = Vec::new();
         if let Some(gpu) = self.gpu() {
-            match self.run_on_gpu(frame, &targets, &mut timer) {
+            match self.run_on_gpu(gpu, frame, &targets, &mut timer) {
                 Ok(images) => (on_gpu, backend) = (images, gpu.kind()),
                 Err(why) => {
                     fallback = Some(format!("{} failed ({why}); developed on the CPU", gpu.kind().name()))
@@ -277,19 +290,45 @@ impl Developer {
     }
 
     fn gpu(&self) -> Option<&dyn crate::backend::Gpu> {
-        let gave_up = self.failures.load(Ordering::Relaxed) >= GPU_FAILURES_TO_GIVE_UP;
-        self.probe.gpu.as_deref().filter(|_| !gave_up)
+        let gpu = self.probe.gpu.as_deref()?;
+        if self.failures.load(Ordering::Relaxed) < GPU_FAILURES_TO_GIVE_UP {
+            return Some(gpu);
+        }
+        // Given up on: left alone a while, then one image tries it again.
+        let mut gave_up = self.gave_up.lock().ok()?;
+        match *gave_up {
+            Some(at) if at.elapsed() < self.retry_after => None,
+            _ => {
+                *gave_up = Some(Instant::now());
+                Some(gpu)
+            }
+        }
+    }
+
+    /// Why photos are developed on the CPU although a GPU was found, while they are: it
+    /// failed its self-test at start, or failed several images in a row (then it is tried
+    /// again every minute, and this clears once it works).
+    pub fn fallback(&self) -> Option<String> {
+        let Some(gpu) = self.probe.gpu.as_deref() else { return self.probe.passed_over.clone() };
+        let failed = self.failures.load(Ordering::Relaxed);
+        (failed >= GPU_FAILURES_TO_GIVE_UP).then(|| {
+            format!(
+                "{} failed {failed} photos in a row: they are developed on the CPU (slower) for now, \
+                 and the GPU is tried again every minute. If this stays, update or restart its driver.",
+                gpu.description()
+            )
+        })
     }
 
     /// Every target's image from one program, or why not. A frame this device cannot hold
     /// is not held against it; a failed run is (see [`GPU_FAILURES_TO_GIVE_UP`]).
     fn run_on_gpu(
         &self,
+        gpu: &dyn crate::backend::Gpu,
         frame: &RawFrame,
         targets: &[Target],
         timer: &mut Timer,
     ) -> std::result::Result<Vec<Rgb8>, String> {
-        let gpu = self.gpu().ok_or("no GPU")?;
         let program = Program::build(frame, targets);
         gpu.fits(&program)?;
         let bytes = program.device_bytes().min(self.budget);
@@ -298,7 +337,11 @@ impl Developer {
         let ran = gpu.run(&program, self.timed);
         self.release(bytes);
         let ran = ran.inspect_err(|_| {
-            self.failures.fetch_add(1, Ordering::Relaxed);
+            if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= GPU_FAILURES_TO_GIVE_UP {
+                if let Ok(mut gave_up) = self.gave_up.lock() {
+                    *gave_up = Some(Instant::now());
+                }
+            }
         })?;
         self.failures.store(0, Ordering::Relaxed);
         if self.timed {
@@ -455,4 +498,48 @@ pub fn develop_linear(path: &Path, method: Option<Demosaic>) -> Result<RgbF32> {
         return Err(develop_error(path, "the develop stages did not finish".into()));
     };
     Ok(orient::apply_f32(image.to_f32(), frame.orientation))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::backend::{test_frame, wgpu, Fault};
+
+    /// On the real wgpu backend (lavapipe here), failing its first three images on purpose:
+    /// said while it is left alone, then tried again and taken back once it works.
+    #[test]
+    fn a_failing_gpu_is_said_left_alone_and_taken_back_once_it_works() {
+        let Some(found) = wgpu::adapters().into_iter().next() else {
+            assert!(std::env::var_os("WEDSYNC_REQUIRE_WGPU").is_none(), "no wgpu adapter");
+            eprintln!("SKIPPED: no wgpu adapter");
+            return;
+        };
+        let fault = Fault { after: Some(0), until: Some(3), runs: AtomicUsize::new(0) };
+        let gpu = wgpu::WgpuBackend::open(&found, fault).expect("open the adapter");
+        let probe = Probe {
+            findings: Vec::new(),
+            chosen: Kind::Wgpu,
+            reason: "test".into(),
+            passed_over: None,
+            gpu: Some(Arc::new(gpu)),
+        };
+        let mut developer = Developer::on(probe);
+        developer.retry_after = Duration::from_millis(300);
+        let frame = test_frame(96, 64);
+        let preset =
+            Preset::from_toml("name = \"t\"\nlong_edge = 64\njpeg_quality = 80\n", "t").expect("preset");
+        let backend = |d: &Developer| d.develop_raw(&frame, &preset).expect("developed all the same").backend;
+        for _ in 0..3 {
+            assert_eq!(backend(&developer), Kind::Cpu, "a failed run falls back");
+        }
+        let said = developer.fallback().expect("said while it is left alone");
+        assert!(said.contains("failed 3 photos in a row") && said.contains("CPU"), "{said}");
+        assert_eq!(backend(&developer), Kind::Cpu, "left alone: not tried");
+        std::thread::sleep(Duration::from_millis(350));
+        assert_eq!(backend(&developer), Kind::Wgpu, "tried again, and it works");
+        assert_eq!(developer.fallback(), None);
+    }
 }

@@ -24,6 +24,8 @@ pub enum Error {
     Poisoned,
     #[error("{0}")]
     Secrets(String),
+    #[error("{}: the disk is full", folder.display())]
+    DiskFull { folder: PathBuf },
     #[error("{0}")]
     Task(String),
 }

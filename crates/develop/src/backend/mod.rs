@@ -111,29 +111,37 @@ pub(crate) trait Gpu: Send + Sync {
 }
 
 /// A failure injected on purpose, to test the fallbacks on machines whose GPU works:
-/// `WEDSYNC_GPU_FAULT=<backend>[@N]` makes every run of that backend after its first N
-/// fail (N = 0: the self-test fails, so the backend is never chosen; N = 1: it passes the
-/// self-test and then fails on every image).
+/// `WEDSYNC_GPU_FAULT=<backend>[@N[..M]]` makes every run of that backend from run N on
+/// fail (N = 0, the default: the self-test fails, so the backend is never chosen; N = 1: it
+/// passes the self-test and then fails on every image), up to run M if given (a GPU that
+/// comes back: runs M and later work again).
 pub(crate) struct Fault {
-    after: Option<usize>,
-    runs: AtomicUsize,
+    pub(crate) after: Option<usize>,
+    pub(crate) until: Option<usize>,
+    pub(crate) runs: AtomicUsize,
 }
 
 impl Fault {
     pub(crate) const VARIABLE: &'static str = "WEDSYNC_GPU_FAULT";
 
     fn for_backend(kind: Kind) -> Fault {
-        let after = std::env::var(Self::VARIABLE).ok().and_then(|v| {
-            let (name, after) = v.split_once('@').unwrap_or((&v, "0"));
-            (name == kind.name()).then(|| after.parse().unwrap_or(0))
-        });
-        Fault { after, runs: AtomicUsize::new(0) }
+        let (after, until) = std::env::var(Self::VARIABLE)
+            .ok()
+            .and_then(|v| {
+                let (name, runs) = v.split_once('@').unwrap_or((&v, "0"));
+                let (after, until) = runs.split_once("..").map_or((runs, None), |(a, u)| (a, u.parse().ok()));
+                (name == kind.name()).then(|| (Some(after.parse().unwrap_or(0)), until))
+            })
+            .unwrap_or((None, None));
+        Fault { after, until, runs: AtomicUsize::new(0) }
     }
 
     pub(crate) fn check(&self) -> Result<(), String> {
         let run = self.runs.fetch_add(1, Ordering::Relaxed);
         match self.after {
-            Some(after) if run >= after => Err(format!("injected failure ({}={})", Self::VARIABLE, after)),
+            Some(after) if run >= after && self.until.is_none_or(|until| run < until) => {
+                Err(format!("injected failure ({}={})", Self::VARIABLE, after))
+            }
             _ => Ok(()),
         }
     }
@@ -154,6 +162,9 @@ pub struct Probe {
     pub findings: Vec<Finding>,
     pub chosen: Kind,
     pub reason: String,
+    /// A GPU that was found but failed its self-test, so the CPU develops instead: what to
+    /// tell the photographer.
+    pub passed_over: Option<String>,
     pub(crate) gpu: Option<Arc<dyn Gpu>>,
 }
 
@@ -200,6 +211,15 @@ pub fn probe(options: &BackendOptions) -> Result<Probe, String> {
         }
     }
     let gpu = candidates.into_iter().next();
+    let failed_test = findings.iter().find(|f| !f.usable && f.what.contains(SELF_TEST_FAILED));
+    let passed_over =
+        (gpu.is_none() && want == BackendChoice::Auto).then_some(failed_test).flatten().map(|f| {
+            format!(
+                "{} {}: photos are developed on the CPU (slower). Update its driver, then restart WedSync.",
+                f.kind.name(),
+                f.what
+            )
+        });
     let (chosen, reason) = match (&gpu, want) {
         (Some(gpu), _) => (gpu.kind(), format!("{} passed its self-test", gpu.description())),
         (None, BackendChoice::Cpu) => (Kind::Cpu, "asked for".to_string()),
@@ -215,8 +235,11 @@ pub fn probe(options: &BackendOptions) -> Result<Probe, String> {
         what: "the reference path, always available".into(),
         usable: true,
     });
-    Ok(Probe { findings, chosen, reason, gpu })
+    Ok(Probe { findings, chosen, reason, passed_over, gpu })
 }
+
+/// How a finding says its device failed the self-test.
+const SELF_TEST_FAILED: &str = "self-test failed";
 
 /// Keeps `gpu` if its self-test matches the CPU path.
 fn admit(gpu: Arc<dyn Gpu>, findings: &mut Vec<Finding>, candidates: &mut Vec<Arc<dyn Gpu>>) {
@@ -227,7 +250,7 @@ fn admit(gpu: Arc<dyn Gpu>, findings: &mut Vec<Finding>, candidates: &mut Vec<Ar
         }
         Err(why) => findings.push(Finding {
             kind: gpu.kind(),
-            what: format!("{}: self-test failed: {why}", gpu.description()),
+            what: format!("{}: {SELF_TEST_FAILED}: {why}", gpu.description()),
             usable: false,
         }),
     }

@@ -11,7 +11,7 @@ pub mod sources;
 pub mod view;
 pub mod work;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -107,6 +107,10 @@ pub(crate) struct Core {
     pub sources: Mutex<BTreeMap<String, RunningSource>>,
     /// A card was mounted: uploads left waiting for one are tried again.
     pub card_inserted: AtomicBool,
+    /// Files whose card went away before they were read whole, until they are read.
+    pub unread: Mutex<BTreeSet<PathBuf>>,
+    /// The folder whose disk had no room for the last rendition, until one fits.
+    pub disk_full: Mutex<Option<PathBuf>>,
 }
 
 #[derive(Default)]
@@ -173,7 +177,34 @@ impl Core {
             paused: self.pace.gate.state() == GateState::Paused,
             unreachable: self.unreachable.lock().ok().and_then(|u| u.clone()),
             stopped: self.stop.reason(),
+            warnings: self.warnings(),
         })
+    }
+
+    /// What holds work back now, each with what to do; each goes when its cause does.
+    fn warnings(&self) -> Vec<String> {
+        let mut warnings: Vec<String> = self.developer.fallback().into_iter().collect();
+        if let Some(folder) = self.disk_full.lock().ok().and_then(|f| f.clone()) {
+            warnings.push(format!(
+                "The disk holding {} is full: photos wait to be developed. Free some space (Settings, \
+                 Clear cache, frees sent renditions); they go on by themselves.",
+                folder.display()
+            ));
+        }
+        let unread = self.unread.lock().map(|u| u.iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
+        if let Some(first) = unread.first() {
+            let name =
+                first.file_name().map_or(first.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let (count, more) = match unread.len() {
+                1 => ("1 photo".to_string(), String::new()),
+                n => (format!("{n} photos"), format!(" and {} more", n - 1)),
+            };
+            warnings.push(format!(
+                "{count} ({name}{more}) could not be read: the card was removed. Put it back in and do not \
+                 format it; they are taken in by themselves."
+            ));
+        }
+        warnings
     }
 
     /// The rows of `changed` and the totals, as they are now.
@@ -252,6 +283,8 @@ impl Engine {
             unreachable: Mutex::new(None),
             sources: Mutex::default(),
             card_inserted: AtomicBool::new(false),
+            unread: Mutex::default(),
+            disk_full: Mutex::default(),
         });
         let develop = (0..settings.develop_threads.max(1))
             .map(|i| {

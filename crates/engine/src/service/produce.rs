@@ -19,6 +19,9 @@ use crate::settle::Stat;
 use crate::sidecar::Sidecar;
 use crate::upload::Event;
 
+/// How long a file that found the disk full waits before it is tried again.
+const DISK_FULL_RETRY_SECONDS: u64 = 5;
+
 /// The develop threads' loop: the most urgent file until the queue is closed or drained.
 pub(crate) fn develop_thread(core: &Core) {
     while let Some(work) = core.work.take() {
@@ -30,8 +33,33 @@ pub(crate) fn develop_thread(core: &Core) {
 }
 
 fn take_in(core: &Core, work: &Work) {
-    match prepare(core, work) {
+    let prepared = prepare(core, work);
+    if let Ok(mut unread) = core.unread.lock() {
+        match &prepared {
+            Err(error) if error.is_gone() => unread.insert(work.path.clone()),
+            _ => unread.remove(&work.path),
+        };
+    }
+    if let Ok(mut full) = core.disk_full.lock() {
+        *full = match &prepared {
+            Err(Error::DiskFull { folder }) => Some(folder.clone()),
+            _ => None,
+        };
+    }
+    match prepared {
         Ok(()) => {}
+        // No room in the cache: a running station's file waits a while and is taken in
+        // again, until there is room (or the engine stops: the journal has it planned for
+        // the next start). A one-off run says so and ends.
+        Err(Error::DiskFull { .. }) if !core.finishing() => {
+            for _ in 0..DISK_FULL_RETRY_SECONDS {
+                if core.closing() || core.stop.is_set() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+            core.work.push(work.clone());
+        }
         // The journal cannot be written: nothing more can be recorded, so the engine stops
         // here instead of failing every file the same way.
         Err(Error::Journal(e)) if e.is_storage() => core.stop.on_journal_error(&e),
@@ -328,13 +356,13 @@ fn renditions(
     }
     core.view.changed(asset);
     let wanted: Vec<&Preset> = missing.iter().map(|&(i, _)| &presets[i]).collect();
-    let developed: Vec<std::result::Result<Kept, String>> =
+    let developed: Vec<std::result::Result<Kept, Unmade>> =
         match core.developer.develop_file_presets(path, &wanted) {
             Ok(renditions) => renditions
                 .into_iter()
-                .map(|r| r.map_err(|e| e.to_string()).and_then(|r| keep(&core.cache, r)))
+                .map(|r| r.map_err(|e| Unmade::Failed(e.to_string())).and_then(|r| keep(&core.cache, r)))
                 .collect(),
-            Err(error) => wanted.iter().map(|_| Err(error.to_string())).collect(),
+            Err(error) => wanted.iter().map(|_| Err(Unmade::Failed(error.to_string()))).collect(),
         };
     for ((i, id), developed) in missing.into_iter().zip(developed) {
         let preset = presets[i].name.clone();
@@ -351,7 +379,9 @@ fn renditions(
                 });
                 made[i] = Some((sha256, size));
             }
-            Err(error) => {
+            // No room for it: the file waits (it is taken in again once there is room).
+            Err(Unmade::DiskFull) => return Err(Error::DiskFull { folder: core.cache.clone() }),
+            Err(Unmade::Failed(error)) => {
                 locked(journal)?.rendition_failed(id, &error)?;
                 core.counts.develop_failed.fetch_add(1, Ordering::Relaxed);
                 events(Event::DevelopFailed { path: path.to_path_buf(), preset: Some(preset), error });
@@ -368,11 +398,21 @@ struct Kept {
     fallback: Option<String>,
 }
 
+/// Why a rendition was not made: it cannot be (said, the file's other work goes on), or
+/// the cache's disk has no room for it now (the file waits).
+enum Unmade {
+    Failed(String),
+    DiskFull,
+}
+
 /// A rendition written to the cache under its SHA-256.
-fn keep(cache: &Path, rendition: Rendition) -> std::result::Result<Kept, String> {
+fn keep(cache: &Path, rendition: Rendition) -> std::result::Result<Kept, Unmade> {
     let sha256 = sha256_bytes(&rendition.jpeg);
     let file = cache.join(format!("{sha256}.jpg"));
-    write_atomically(&file, &rendition.jpeg).map_err(|e| format!("{}: {e}", file.display()))?;
+    write_atomically(&file, &rendition.jpeg).map_err(|e| match e.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => Unmade::DiskFull,
+        _ => Unmade::Failed(format!("{}: {e}", file.display())),
+    })?;
     Ok(Kept { file, sha256, size: rendition.jpeg.len() as u64, fallback: rendition.fallback })
 }
 

@@ -75,6 +75,9 @@ pub struct Totals {
     pub unreachable: Option<String>,
     /// Why the engine stopped, once it has.
     pub stopped: Option<String>,
+    /// What holds work back now and what to do (a full disk, a card removed mid-read, a
+    /// GPU that fell back to the CPU); each goes by itself when its cause does.
+    pub warnings: Vec<String>,
 }
 
 /// A source as a host lists it.

@@ -142,6 +142,11 @@ async fn a_card_pulled_mid_read_waits_and_inserted_again_finishes_then_is_safe_t
     assert_eq!(pulled.cards.len(), 1, "{:?}", pulled.cards);
     assert!(pulled.cards[0].mounted_at.is_none() && !pulled.cards[0].all_safe, "{:?}", pulled.cards[0]);
 
+    // A frame cut off mid-read is said, with what to do, until it is read.
+    let cut = events.lock().expect("log").iter().any(|e| matches!(e, Event::Waiting { .. }));
+    let said = pulled.totals.warnings.iter().any(|w| w.contains("the card was removed. Put it back in"));
+    assert_eq!(said, cut, "a warning exactly when a frame waits for its card: {:?}", pulled.totals.warnings);
+
     // Inserted again: recognised, finished, and now safe to format.
     let card = Inserted::insert(&image, &at);
     until("all eight originals sent", Duration::from_secs(60), || {
@@ -152,6 +157,11 @@ async fn a_card_pulled_mid_read_waits_and_inserted_again_finishes_then_is_safe_t
         engine.snapshot().is_ok_and(|s| s.cards.len() == 1 && s.cards[0].all_safe && s.cards[0].safe == 8)
     })
     .await;
+    assert_eq!(
+        engine.snapshot().expect("snapshot").totals.warnings,
+        Vec::<String>::new(),
+        "all read: no warning"
+    );
     let report = engine.shutdown().await.expect("shutdown");
     drop(card);
     // Out again, after the station stopped: `wedsync cards` would still call it safe.

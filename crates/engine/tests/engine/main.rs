@@ -2,6 +2,7 @@
 //! FUSE from a loop device, as a card reader's would be.
 
 mod cards;
+mod disk;
 mod exfat;
 mod frames;
 mod photos;

@@ -19,4 +19,9 @@ unreachable: string | null,
 /**
  * Why the engine stopped, once it has.
  */
-stopped: string | null, };
+stopped: string | null, 
+/**
+ * What holds work back now and what to do (a full disk, a card removed mid-read, a
+ * GPU that fell back to the CPU); each goes by itself when its cause does.
+ */
+warnings: Array<string>, };
