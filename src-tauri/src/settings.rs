@@ -128,7 +128,7 @@ fn save(host: &Host, form: &SettingsForm) -> Result<(), Vec<SettingProblem>> {
         let keep = (!token.is_empty()).then_some(token);
         host.secrets.set_token(endpoint, keep).map_err(|e| problem("token", e))?;
     }
-    form.preferences.write(&path, true).map_err(|e| problem("file", e))?;
+    form.preferences.write(&path).map_err(|e| problem("file", e))?;
     host.reconfigure().map_err(|e| problem("endpoint", e))
 }
 

@@ -26,10 +26,10 @@ pub struct CacheUsage {
 /// The size of every file under `dir`; renditions named in `unsent` count as held.
 pub fn usage(dir: &Path, unsent: &HashSet<String>) -> Result<CacheUsage> {
     let mut usage = CacheUsage::default();
-    walk(dir, &mut |path, size| {
-        usage.bytes += size;
+    walk(dir, &mut |path, meta| {
+        usage.bytes += meta.len();
         if is_unsent(path, unsent) {
-            usage.held += size;
+            usage.held += meta.len();
         }
         Ok(())
     })?;
@@ -43,13 +43,11 @@ const FRESH: Duration = Duration::from_secs(600);
 /// Removes every file under `dir` except renditions named in `unsent`, renditions written
 /// in the last ten minutes and files being written; what is left.
 pub fn clear(dir: &Path, unsent: &HashSet<String>) -> Result<CacheUsage> {
-    walk(dir, &mut |path, _size| {
+    walk(dir, &mut |path, meta| {
         let writing = path.extension().is_some_and(|e| e.to_string_lossy().ends_with("partial"));
         let fresh = || {
             path.extension().is_some_and(|e| e == "jpg")
-                && std::fs::metadata(path)
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age < FRESH))
+                && meta.modified().is_ok_and(|t| t.elapsed().is_ok_and(|age| age < FRESH))
         };
         let rendition = path.parent() == Some(dir);
         if is_unsent(path, unsent) || writing || (rendition && fresh()) {
@@ -70,7 +68,7 @@ fn is_unsent(path: &Path, unsent: &HashSet<String>) -> bool {
         && path.file_stem().and_then(|s| s.to_str()).is_some_and(|stem| unsent.contains(stem))
 }
 
-fn walk(dir: &Path, visit: &mut dyn FnMut(&Path, u64) -> Result<()>) -> Result<()> {
+fn walk(dir: &Path, visit: &mut dyn FnMut(&Path, &std::fs::Metadata) -> Result<()>) -> Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -83,7 +81,7 @@ fn walk(dir: &Path, visit: &mut dyn FnMut(&Path, u64) -> Result<()>) -> Result<(
         if meta.is_dir() {
             walk(&path, visit)?;
         } else {
-            visit(&path, meta.len())?;
+            visit(&path, &meta)?;
         }
     }
     Ok(())

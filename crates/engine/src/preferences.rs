@@ -70,14 +70,12 @@ impl Preferences {
     }
 
     /// Writes these settings into the file at `path` (created if missing), keeping everything
-    /// else in it; `forget_token` drops a plain-text token (it has moved to the keyring).
-    pub fn write(&self, path: &Path, forget_token: bool) -> Result<()> {
+    /// else in it but a plain-text token: it is kept in the keyring once settings are saved.
+    pub fn write(&self, path: &Path) -> Result<()> {
         edit(path, |doc| {
             doc["destination"]["endpoint"] = value(self.endpoint.trim());
-            if forget_token {
-                if let Some(destination) = doc["destination"].as_table_like_mut() {
-                    destination.remove("token");
-                }
+            if let Some(destination) = doc["destination"].as_table_like_mut() {
+                destination.remove("token");
             }
             doc["upload"]["streams"] = value(i64::from(self.streams));
             doc["upload"]["limit_mbit"] = value(self.limit_mbit);
@@ -157,7 +155,7 @@ mod tests {
         let path = dir.path().join("config.toml");
         let before = "# the studio's setup\n[destination]\nendpoint = \"http://old/files\"\ntoken = \"wst_plain\"\nchunk_mib = 4 # for the proxy\n\n[watch]\ncard_roots = [\"/media\"]\n";
         std::fs::write(&path, before).expect("write");
-        settings().write(&path, true).expect("write settings");
+        settings().write(&path).expect("write settings");
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(
             text.contains("# the studio's setup") && text.contains("chunk_mib = 4 # for the proxy"),
@@ -183,7 +181,7 @@ mod tests {
             (defaults.endpoint.as_str(), defaults.streams, defaults.backend.as_str()),
             ("", 4, "auto")
         );
-        settings().write(&path, false).expect("write");
+        settings().write(&path).expect("write");
         assert_eq!(Preferences::of(&Config::load(&path).expect("load")), settings());
     }
 
@@ -212,7 +210,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("config.toml");
         std::fs::write(&path, "[destination\n").expect("write");
-        let err = settings().write(&path, false).expect_err("broken TOML").to_string();
+        let err = settings().write(&path).expect_err("broken TOML").to_string();
         assert!(err.contains("config.toml"), "{err}");
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "[destination\n");
     }
