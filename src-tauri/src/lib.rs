@@ -3,6 +3,7 @@
 //! queries to Tauri commands ([`commands`]) and starts it ([`host`]).
 
 pub mod commands;
+pub mod compositing;
 pub mod desktop;
 pub mod host;
 pub mod notices;

@@ -7,5 +7,6 @@ fn main() {
         println!("wedsync-app {}", env!("CARGO_PKG_VERSION"));
         return;
     }
+    wedsync_app::compositing::choose();
     wedsync_app::run();
 }

@@ -8,6 +8,28 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+/// Starts (`true`) or stops (`false`) a repaint every frame of one almost transparent
+/// pixel in the window's corner (see [`Session::screenshot`]).
+const REPAINT: &str = r#"
+    const on = arguments[0];
+    let pixel = document.getElementById('__repaint');
+    if (!on) { pixel?.remove(); return true; }
+    if (!pixel) {
+        pixel = document.createElement('div');
+        pixel.id = '__repaint';
+        pixel.style.cssText = 'position:fixed;right:0;bottom:0;width:1px;height:1px;pointer-events:none';
+        document.body.appendChild(pixel);
+        let n = 0;
+        const tick = () => {
+            if (!pixel.isConnected) return;
+            pixel.style.background = n++ % 2 ? 'rgba(0,0,0,0.01)' : 'rgba(0,0,0,0.02)';
+            requestAnimationFrame(tick);
+        };
+        tick();
+    }
+    return true;
+"#;
+
 /// The key under which WebDriver names an element.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -361,8 +383,17 @@ impl Session {
     }
 
     /// A PNG of the window, written to `path`.
+    ///
+    /// WebKitGTK's WebDriver takes a screenshot after the view's next presentation update.
+    /// Without compositing (the app's choice where there is no GPU, as here) a still page
+    /// gives none, even when asked to draw, so the screenshot waited until something
+    /// next changed on the page: for ever on a still screen. A pixel in the corner whose
+    /// colour changes every frame, almost transparent, while the screenshot is taken,
+    /// makes that update come.
     pub async fn screenshot(&self, path: &Path) {
+        self.js(REPAINT, json!([true])).await;
         let shot = call(&self.http, reqwest::Method::GET, &format!("{}/screenshot", self.base), None).await;
+        self.js(REPAINT, json!([false])).await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(shot["value"].as_str().unwrap_or_default())
             .expect("a base64 PNG");
