@@ -5,7 +5,7 @@
 // p[0] pixels, p[1] output words per grid row.
 //
 // rg, bl: 16-bit linear sRGB in two planes: r | g << 16, and b.
-// lut: the table, four bytes to a word.
+// lut: the table, four bytes to a word: 65,536 bytes for R, then G, then B.
 // srgb8: 8-bit sRGB, three bytes a pixel, packed four bytes to a word.
 
 __device__ unsigned int channel(const unsigned int* __restrict__ rg, const unsigned int* __restrict__ bl,
@@ -29,7 +29,7 @@ extern "C" __global__ void tone(const unsigned int* __restrict__ p, const unsign
         unsigned int k = word * 4u + j;
         if (k < p[0] * 3u) {
             unsigned int v = channel(rg, bl, k / 3u, k % 3u);
-            unsigned int byte = (lut[v / 4u] >> (8u * (v % 4u))) & 0xffu;
+            unsigned int byte = (lut[(k % 3u) * 16384u + v / 4u] >> (8u * (v % 4u))) & 0xffu;
             packed |= byte << (8u * j);
         }
     }

@@ -7,7 +7,7 @@
 // 16-bit linear sRGB in two planes: r | g << 16, and b.
 @group(0) @binding(1) var<storage, read> rg: array<u32>;
 @group(0) @binding(2) var<storage, read> bl: array<u32>;
-// The table, four bytes to a word.
+// The table, four bytes to a word: 65,536 bytes for R, then G, then B.
 @group(0) @binding(3) var<storage, read> lut: array<u32>;
 // 8-bit sRGB, three bytes a pixel, packed four bytes to a word.
 @group(0) @binding(4) var<storage, read_write> srgb8: array<u32>;
@@ -30,7 +30,7 @@ fn tone(@builtin(global_invocation_id) id: vec3<u32>) {
         let k = word * 4u + j;
         if k < p[0] * 3u {
             let v = channel(k / 3u, k % 3u);
-            let byte = (lut[v / 4u] >> (8u * (v % 4u))) & 0xffu;
+            let byte = (lut[(k % 3u) * 16384u + v / 4u] >> (8u * (v % 4u))) & 0xffu;
             packed |= byte << (8u * j);
         }
     }

@@ -21,7 +21,10 @@ pub fn software_only(dri: &Path) -> bool {
 /// Turns compositing off where it would run in software. Called first thing in `main`,
 /// before any thread starts (setting the environment is only sound then).
 pub fn choose() {
-    if cfg!(target_os = "linux") && std::env::var_os(VARIABLE).is_none() && software_only(Path::new("/dev/dri")) {
+    if cfg!(target_os = "linux")
+        && std::env::var_os(VARIABLE).is_none()
+        && software_only(Path::new("/dev/dri"))
+    {
         std::env::set_var(VARIABLE, "1");
     }
 }

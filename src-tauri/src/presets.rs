@@ -35,6 +35,8 @@ pub struct Preview {
     /// The SSIMULACRA2 score reached (presets with a target score).
     pub score: Option<f64>,
     pub jpeg_quality: u8,
+    /// The look it got and why (RAW files): matched to the camera's preview, or not.
+    pub look: Option<String>,
     /// The JPEG, as a `data:` URL.
     pub image: String,
 }
@@ -164,6 +166,7 @@ pub async fn preview_preset(host: State<'_, Host>, form: PresetForm) -> Result<P
         bytes: rendition.jpeg.len() as u64,
         score: rendition.score,
         jpeg_quality: rendition.jpeg_quality,
+        look: rendition.look.clone(),
         image: format!(
             "data:image/jpeg;base64,{}",
             base64::engine::general_purpose::STANDARD.encode(&rendition.jpeg)

@@ -125,6 +125,9 @@ fn describe(input: &Path, output: &Path, r: &Rendition, seconds: f64, timings: b
         r.backend.name(),
         seconds * 1e3
     );
+    if let Some(look) = &r.look {
+        line += &format!("\n    look: {look}");
+    }
     if let Some(why) = &r.fallback {
         line += &format!("\n    note: {why}");
     }

@@ -11,6 +11,7 @@ use crate::backend::{probe, BackendOptions, Kind, Probe};
 use crate::encode::{encode_jpeg, EncodeSettings};
 use crate::error::{Error, Result};
 use crate::image::{Mosaic, Rgb16, Rgb8, RgbF32};
+use crate::look::{Look, LookChoice};
 use crate::metadata::Metadata;
 use crate::preset::{Preset, Quality};
 use crate::source::{load, RawFrame, Source};
@@ -42,6 +43,9 @@ pub struct Rendition {
     pub score: Option<f64>,
     /// The demosaic method used (RAW inputs only).
     pub demosaic: Option<Demosaic>,
+    /// The look it got and why (RAW inputs only): matched to the camera's preview, the
+    /// fallback and why, or neutral.
+    pub look: Option<String>,
     /// Where the develop stages ran, and why not on the chosen GPU if it failed.
     pub backend: Kind,
     pub fallback: Option<String>,
@@ -60,8 +64,20 @@ enum Working<'a> {
 struct Plan {
     demosaic: Demosaic,
     long_edge: Option<usize>,
-    /// None stops before the tone stage, leaving linear sRGB.
-    tone: Option<ToneParams>,
+    cam_to_srgb: [[f32; 3]; 3],
+    /// The tone table; None stops before the tone stage, leaving linear sRGB.
+    tone: Option<tone::Table>,
+}
+
+impl Plan {
+    fn of(target: &Target) -> Plan {
+        Plan {
+            demosaic: target.demosaic,
+            long_edge: target.long_edge,
+            cam_to_srgb: target.cam_to_srgb,
+            tone: Some(target.tone.clone()),
+        }
+    }
 }
 
 struct Timer(Vec<StageTime>);
@@ -110,15 +126,16 @@ fn run_stage<'a>(stage: Stage, working: Working<'a>, frame: &RawFrame, plan: &Pl
             Working::Mosaic(m)
         }
         (Stage::Demosaic, Working::Mosaic(m)) => {
-            Working::Linear16(demosaic::apply(&m, plan.demosaic, &ToSrgb16(frame.cam_to_srgb)))
+            Working::Linear16(demosaic::apply(&m, plan.demosaic, &ToSrgb16(plan.cam_to_srgb)))
         }
         (Stage::Resize, Working::Linear16(image)) => {
             let (w, h) = resize::fit(image.width, image.height, plan.long_edge);
             Working::Linear16(resize::apply(image, w, h).map_err(|e| develop_error(&frame.path, e))?)
         }
-        (Stage::Tone, Working::Linear16(image)) => {
-            Working::Encoded(tone::apply(&image, &plan.tone.unwrap_or_default()))
-        }
+        (Stage::Tone, Working::Linear16(image)) => match &plan.tone {
+            Some(table) => Working::Encoded(tone::apply(&image, table)),
+            None => return Err(out_of_order()),
+        },
         _ => return Err(out_of_order()),
     })
 }
@@ -130,6 +147,8 @@ pub struct Developed {
     pub metadata: Metadata,
     /// The demosaic method used (RAW inputs only).
     pub demosaic: Option<Demosaic>,
+    /// The look it got and why (RAW inputs only).
+    pub look: Option<String>,
     /// Where the develop stages ran, and why not on the chosen GPU if it failed there.
     pub backend: Kind,
     pub fallback: Option<String>,
@@ -224,6 +243,7 @@ impl Developer {
                         image,
                         metadata: metadata.clone(),
                         demosaic: None,
+                        look: None,
                         backend: Kind::Cpu,
                         fallback: None,
                         timings: timer.0,
@@ -247,12 +267,27 @@ impl Developer {
         mut timer: Timer,
     ) -> Result<Vec<Developed>> {
         let (_, _, w, h) = frame.crop;
+        // The camera's look is fitted once per file, and only if a preset asks for it.
+        let camera = presets
+            .iter()
+            .any(|p| p.look == LookChoice::Camera)
+            .then(|| timer.time("look", || Look::for_frame(frame)));
+        let neutral = Look::neutral();
+        let looks: Vec<&Look> = presets
+            .iter()
+            .map(|p| match (p.look, &camera) {
+                (LookChoice::Camera, Some(camera)) => camera,
+                _ => &neutral,
+            })
+            .collect();
         let targets: Vec<Target> = presets
             .iter()
-            .map(|preset| Target {
+            .zip(&looks)
+            .map(|(preset, look)| Target {
                 demosaic: Demosaic::choose(&frame.cfa, w, h, preset.long_edge()),
                 long_edge: preset.long_edge(),
-                tone: ToneParams::default(),
+                cam_to_srgb: look.matrix(frame.cam_to_srgb),
+                tone: look.table(preset.exposure_ev),
             })
             .collect();
         let mut backend = Kind::Cpu;
@@ -275,12 +310,14 @@ impl Developer {
         targets
             .iter()
             .zip(images)
-            .map(|(target, (image, mut timer))| {
+            .zip(&looks)
+            .map(|((target, (image, mut timer)), look)| {
                 let image = timer.time("orient", || orient::apply(image, frame.orientation));
                 Ok(Developed {
                     image,
                     metadata: frame.metadata.clone(),
                     demosaic: Some(target.demosaic),
+                    look: Some(look.said.clone()),
                     backend,
                     fallback: fallback.clone(),
                     timings: timer.0,
@@ -393,7 +430,7 @@ impl Developer {
 /// Encodes a developed image as `preset` says (searching for the JPEG quality that meets a
 /// visual target).
 fn encode(path: &Path, developed: Developed, preset: &Preset) -> Result<Rendition> {
-    let Developed { image, metadata, demosaic, backend, fallback, timings } = developed;
+    let Developed { image, metadata, demosaic, look, backend, fallback, timings } = developed;
     let mut timer = Timer(timings);
     let mut settings = EncodeSettings { quality: 90, subsampling: preset.subsampling, effort: preset.effort };
     let mut score = None;
@@ -418,6 +455,7 @@ fn encode(path: &Path, developed: Developed, preset: &Preset) -> Result<Renditio
         jpeg_quality: settings.quality,
         score,
         demosaic,
+        look,
         backend,
         fallback,
         timings: timer.0,
@@ -426,7 +464,8 @@ fn encode(path: &Path, developed: Developed, preset: &Preset) -> Result<Renditio
 
 /// The stages on the CPU for one target of `frame`: the reference the GPU backends match.
 pub(crate) fn develop_target_on_cpu(frame: &RawFrame, target: &Target) -> Result<Rgb8> {
-    let (image, _) = only(&frame.path, develop_targets_on_cpu(frame, &[*target], &Timer(Vec::new()))?)?;
+    let (image, _) =
+        only(&frame.path, develop_targets_on_cpu(frame, std::slice::from_ref(target), &Timer(Vec::new()))?)?;
     Ok(image)
 }
 
@@ -440,7 +479,6 @@ fn develop_targets_on_cpu(
     shared: &Timer,
 ) -> Result<Vec<(Rgb8, Timer)>> {
     let unfinished = || develop_error(&frame.path, "the develop stages did not finish".into());
-    let plan = |t: &Target| Plan { demosaic: t.demosaic, long_edge: t.long_edge, tone: Some(t.tone) };
     let (per_method, per_target) =
         ORDER.split_at(ORDER.iter().position(|&s| s == Stage::Resize).unwrap_or(0));
     let mut made: Vec<Option<(Rgb8, Timer)>> = targets.iter().map(|_| None).collect();
@@ -450,12 +488,16 @@ fn develop_targets_on_cpu(
         }
         let mut timer = Timer(shared.0.clone());
         let Working::Linear16(demosaiced) =
-            run_stages(Working::Sensor(frame), per_method, frame, &plan(target), &mut timer)?
+            run_stages(Working::Sensor(frame), per_method, frame, &Plan::of(target), &mut timer)?
         else {
             return Err(unfinished());
         };
-        let alike: Vec<usize> =
-            (first..targets.len()).filter(|&i| targets[i].demosaic == target.demosaic).collect();
+        // Targets of one demosaic method and colour matrix share the demosaiced image.
+        let alike: Vec<usize> = (first..targets.len())
+            .filter(|&i| {
+                targets[i].demosaic == target.demosaic && targets[i].cam_to_srgb == target.cam_to_srgb
+            })
+            .collect();
         let mut demosaiced = Some(demosaiced);
         for (n, &i) in alike.iter().enumerate() {
             // The last target of the method takes the image; the others copy it.
@@ -463,7 +505,7 @@ fn develop_targets_on_cpu(
             let image = image.ok_or_else(unfinished)?;
             let mut own = Timer(timer.0.clone());
             let Working::Encoded(image) =
-                run_stages(Working::Linear16(image), per_target, frame, &plan(&targets[i]), &mut own)?
+                run_stages(Working::Linear16(image), per_target, frame, &Plan::of(&targets[i]), &mut own)?
             else {
                 return Err(unfinished());
             };
@@ -474,13 +516,13 @@ fn develop_targets_on_cpu(
 }
 
 /// A camera JPEG is already developed: only resized, in linear light, and re-encoded.
-pub(crate) fn resize_srgb(image: Rgb8, long_edge: Option<usize>) -> std::result::Result<Rgb8, String> {
+pub fn resize_srgb(image: Rgb8, long_edge: Option<usize>) -> std::result::Result<Rgb8, String> {
     let (w, h) = resize::fit(image.width, image.height, long_edge);
     if (w, h) == (image.width, image.height) {
         return Ok(image);
     }
     let resized = resize::apply(srgb8_to_linear16(&image), w, h)?;
-    Ok(tone::apply(&resized, &ToneParams::PLAIN))
+    Ok(tone::apply(&resized, &tone::table(&ToneParams::PLAIN)))
 }
 
 /// The full-size linear sRGB image (no tone curve, no gamma), upright — what the colour
@@ -491,7 +533,7 @@ pub fn develop_linear(path: &Path, method: Option<Demosaic>) -> Result<RgbF32> {
     };
     let (_, _, w, h) = frame.crop;
     let demosaic = method.unwrap_or_else(|| Demosaic::choose(&frame.cfa, w, h, None));
-    let plan = Plan { demosaic, long_edge: None, tone: None };
+    let plan = Plan { demosaic, long_edge: None, cam_to_srgb: frame.cam_to_srgb, tone: None };
     let mut timer = Timer(Vec::new());
     let Working::Linear16(image) = run_stages(Working::Sensor(&frame), &ORDER, &frame, &plan, &mut timer)?
     else {

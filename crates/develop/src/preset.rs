@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::look::LookChoice;
 use crate::metadata::MetadataPolicy;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -17,7 +18,14 @@ pub struct Preset {
     pub subsampling: Subsampling,
     pub metadata: MetadataPolicy,
     pub effort: Effort,
+    /// The camera's look (default) or neutral.
+    pub look: LookChoice,
+    /// Exposure compensation in stops, applied before the look's curve.
+    pub exposure_ev: f32,
 }
+
+/// The exposure compensation a preset may ask for, in stops.
+pub const EXPOSURE_RANGE: std::ops::RangeInclusive<f32> = -5.0..=5.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Size {
@@ -72,6 +80,18 @@ struct PresetFile {
     metadata: MetadataPolicy,
     #[serde(default = "default_effort")]
     effort: Effort,
+    #[serde(default, skip_serializing_if = "is_camera")]
+    look: LookChoice,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    exposure_ev: f32,
+}
+
+fn is_camera(look: &LookChoice) -> bool {
+    *look == LookChoice::Camera
+}
+
+fn is_zero(ev: &f32) -> bool {
+    *ev == 0.0
 }
 
 fn default_subsampling() -> Subsampling {
@@ -140,6 +160,8 @@ impl Preset {
             subsampling: self.subsampling,
             metadata: self.metadata,
             effort: self.effort,
+            look: self.look,
+            exposure_ev: self.exposure_ev,
         };
         // Plain strings, numbers and enums of unit variants: serialising cannot fail.
         toml::to_string(&file).unwrap_or_default()
@@ -182,6 +204,9 @@ impl PresetFile {
             (Some(_), Some(_)) => return Err(fail("give target_score or jpeg_quality, not both".into())),
             (None, None) => return Err(fail("give target_score or jpeg_quality".into())),
         };
+        if !EXPOSURE_RANGE.contains(&self.exposure_ev) {
+            return Err(fail(format!("exposure_ev: {} is outside -5..=5 (stops)", self.exposure_ev)));
+        }
         Ok(Preset {
             name: self.name,
             size,
@@ -189,6 +214,8 @@ impl PresetFile {
             subsampling: self.subsampling,
             metadata: self.metadata,
             effort: self.effort,
+            look: self.look,
+            exposure_ev: self.exposure_ev,
         })
     }
 }

@@ -18,9 +18,10 @@ use crate::stages::tone::srgb8_to_linear;
 const TILE: usize = 160;
 const COLS: usize = 3;
 const ROWS: usize = 2;
-/// Scores on the proxy differ from the full image's by a point or so either way; aiming
+/// Scores on the proxy differ from the full image's by a point or two either way (the
+/// camera-matched look's deeper shadows made the CR2's proxy 1.5–2 points too kind); aiming
 /// this much higher keeps the full-size score at or above the target.
-pub const MARGIN: f64 = 1.0;
+pub const MARGIN: f64 = 2.0;
 const MAX_STEPS: usize = 6;
 
 #[derive(Debug, Clone, Copy, PartialEq)]

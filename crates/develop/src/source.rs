@@ -13,6 +13,8 @@ use crate::image::{Cfa, Rgb8};
 use crate::metadata::Metadata;
 
 /// A decoded input file, before development.
+// One per file being developed, for as long as its decode: the variants' sizes matter not.
+#[allow(clippy::large_enum_variant)]
 pub enum Source {
     Raw(RawFrame),
     /// A camera JPEG: already developed, it is only resized and re-encoded.
@@ -51,6 +53,8 @@ pub struct RawFrame {
     /// EXIF orientation, 1..=8.
     pub orientation: u16,
     pub metadata: Metadata,
+    /// The file as read, where the camera's preview lies (None for frames made in memory).
+    pub file: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 const JPEG_EXTENSIONS: [&str; 2] = ["JPG", "JPEG"];
@@ -122,7 +126,8 @@ fn load_raw(path: &Path, bytes: Vec<u8>) -> Result<Source> {
         );
         return Err(decode_error(path, reason));
     }
-    let source = RawSource::new_from_shared_vec(std::sync::Arc::new(bytes)).with_path(path);
+    let file = std::sync::Arc::new(bytes);
+    let source = RawSource::new_from_shared_vec(file.clone()).with_path(path);
     let params = RawDecodeParams::default();
     let decoded = catch_panic(|| {
         let decoder = rawler::get_decoder(&source)?;
@@ -222,6 +227,7 @@ fn load_raw(path: &Path, bytes: Vec<u8>) -> Result<Source> {
         cam_to_srgb,
         orientation,
         metadata,
+        file: Some(file),
     }))
 }
 

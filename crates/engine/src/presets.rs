@@ -29,6 +29,16 @@ pub struct PresetForm {
     pub metadata: String,
     /// `fast` or `small`.
     pub effort: String,
+    /// `camera` (matched to the camera's own JPEG of each frame) or `neutral`.
+    #[serde(default = "camera")]
+    pub look: String,
+    /// Exposure compensation in stops (−5 to 5), before the look.
+    #[serde(default)]
+    pub exposure_ev: f64,
+}
+
+fn camera() -> String {
+    "camera".into()
 }
 
 /// One preset in the list.
@@ -53,8 +63,17 @@ pub struct PresetProblem {
     pub message: String,
 }
 
-const FIELDS: [&str; 7] =
-    ["name", "long_edge", "target_score", "jpeg_quality", "subsampling", "metadata", "effort"];
+const FIELDS: [&str; 9] = [
+    "name",
+    "long_edge",
+    "target_score",
+    "jpeg_quality",
+    "subsampling",
+    "metadata",
+    "effort",
+    "look",
+    "exposure_ev",
+];
 
 impl PresetForm {
     /// The form of `preset`'s file (its TOML, as the develop crate writes it), and that text.
@@ -69,6 +88,8 @@ impl PresetForm {
             subsampling: String::new(),
             metadata: String::new(),
             effort: String::new(),
+            look: camera(),
+            exposure_ev: 0.0,
         });
         (form, text)
     }
@@ -185,6 +206,8 @@ mod tests {
             subsampling: "4:2:0".into(),
             metadata: "drop-gps".into(),
             effort: "fast".into(),
+            look: "neutral".into(),
+            exposure_ev: 0.5,
         }
     }
 

@@ -250,6 +250,9 @@ async fn a_photographer_sends_a_gallery_and_a_card_through_the_window() {
         .js("const m = document.querySelector('.preview p').textContent.match(/(\\d+)×(\\d+)/); return Math.max(+m[1], +m[2])", json!([]))
         .await;
     assert!(edge.as_u64().is_some_and(|e| e > 0 && e <= 800), "the preview is at most 800 px: {previewed}");
+    // And says the look the photo got (the newest photo of the gallery is a RAW).
+    let look = session.js("return document.querySelector('.preview').textContent", json!([])).await;
+    assert!(look.as_str().is_some_and(|t| t.contains("Look: ")), "the preview says its look: {look}");
     session.screenshot(&shots.join("presets-light.png")).await;
     theme(&session, "dark").await;
     session.screenshot(&shots.join("presets-dark.png")).await;

@@ -18,6 +18,8 @@ describe("presets", () => {
     expect(summary({ ...blank("x"), long_edge: null, target_score: null, jpeg_quality: 92, metadata: "drop-gps" })).toBe(
       "full size · quality 92 · small · drop-gps",
     );
+    expect(summary({ ...blank("x"), look: "neutral", exposure_ev: 0.5 })).toBe("2048 px · score 75 · small · neutral · +0.5 EV");
+    expect(summary({ ...blank("x"), exposure_ev: -1 })).toBe("2048 px · score 75 · small · -1 EV");
   });
 
   it("finds a free name for a duplicate", () => {

@@ -14,6 +14,7 @@ export type { Preview } from "./bindings/Preview";
 export const SUBSAMPLING = ["4:4:4", "4:2:2", "4:2:0"] as const;
 export const METADATA = ["keep-all", "drop-gps", "drop-all"] as const;
 export const EFFORT = ["fast", "small"] as const;
+export const LOOK = ["camera", "neutral"] as const;
 
 /** A new preset's starting point: a web-sized rendition by score. */
 export function blank(name: string): PresetForm {
@@ -25,6 +26,8 @@ export function blank(name: string): PresetForm {
     subsampling: "4:2:0",
     metadata: "keep-all",
     effort: "small",
+    look: "camera",
+    exposure_ev: 0,
   };
 }
 
@@ -42,12 +45,15 @@ export function withQualityMode(form: PresetForm, mode: QualityMode): PresetForm
     : { ...form, target_score: 75, jpeg_quality: null };
 }
 
-/** "2048 px · score 75 · fast", as the list shows a preset. */
+/** "2048 px · score 75 · fast", as the list shows a preset (the look and exposure when
+ * they are not the defaults: "neutral", "+0.5 EV"). */
 export function summary(form: PresetForm): string {
   const size = form.long_edge === null ? "full size" : `${form.long_edge} px`;
   const quality = form.jpeg_quality !== null ? `quality ${form.jpeg_quality}` : `score ${form.target_score ?? "?"}`;
   const metadata = form.metadata === "keep-all" ? [] : [form.metadata];
-  return [size, quality, form.effort, ...metadata].join(" · ");
+  const look = form.look === "camera" ? [] : [form.look];
+  const exposure = form.exposure_ev === 0 ? [] : [`${form.exposure_ev > 0 ? "+" : ""}${form.exposure_ev} EV`];
+  return [size, quality, form.effort, ...metadata, ...look, ...exposure].join(" · ");
 }
 
 /** `web-copy`, else `web-copy-2`, … : a name no preset has. */

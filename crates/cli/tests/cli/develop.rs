@@ -95,6 +95,8 @@ fn bad_inputs_fail_alone_and_by_name() {
         );
     }
     assert!(!stdout.contains(".DS_Store"), "hidden files are ignored");
+    // The good RAW says the look it got: matched to the camera's own JPEG inside it.
+    assert!(stdout.contains("look: matched to the camera's 1728×1152 preview"), "{stdout}");
     // The good files completed despite the bad ones.
     for good in ["IMG_0001.jpg", "kodak-dc50.jpg"] {
         let bytes = std::fs::read(out_dir.join(good)).unwrap_or_else(|e| panic!("{good}: {e}\n{stdout}"));
@@ -146,4 +148,6 @@ fn shared_stems_get_distinct_outputs_and_a_clean_run_exits_zero() {
     let stdout = lines(&out);
     let line = stdout.lines().find(|l| l.contains("DC50-2.jpg")).expect("per-file line");
     assert!(line.contains(" MB") && line.contains("score") && line.ends_with(" ms"), "{line}");
+    // And the look each file got, and why: the DC50 carries no preview to match.
+    assert!(stdout.contains("look: camera-like default (the file carries no preview)"), "{stdout}");
 }

@@ -20,7 +20,6 @@ use crate::metadata::Metadata;
 use crate::pipeline::StageTime;
 use crate::source::{RawFrame, SensorData};
 use crate::stages::demosaic::Demosaic;
-use crate::stages::tone::ToneParams;
 use program::{Program, Target};
 
 /// The backend a photographer asks for (`--backend`).
@@ -262,7 +261,7 @@ fn self_test(gpu: &dyn Gpu) -> Result<(), String> {
     let frame = test_frame(96, 64);
     let targets: Vec<Target> = [Demosaic::Rcd, Demosaic::Mhc, Demosaic::Half, Demosaic::Neighbour]
         .into_iter()
-        .map(|demosaic| Target { demosaic, long_edge: Some(40), tone: ToneParams::default() })
+        .map(|demosaic| Target::plain(&frame, demosaic, Some(40)))
         .collect();
     let program = Program::build(&frame, &targets);
     let ran = gpu.run(&program, false)?;
@@ -303,5 +302,6 @@ pub(crate) fn test_frame(width: usize, height: usize) -> RawFrame {
         cam_to_srgb: [[1.6, -0.4, -0.2], [-0.2, 1.4, -0.2], [0.0, -0.5, 1.5]],
         orientation: 1,
         metadata: Metadata::default(),
+        file: None,
     }
 }

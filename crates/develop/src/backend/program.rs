@@ -125,12 +125,27 @@ pub(crate) struct Output {
 }
 
 /// One size and look of a frame, made from its shared mosaic.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Target {
     pub demosaic: Demosaic,
     /// None: the demosaic's own size.
     pub long_edge: Option<usize>,
-    pub tone: ToneParams,
+    /// Camera RGB to linear sRGB, the look's saturation folded in.
+    pub cam_to_srgb: [[f32; 3]; 3],
+    /// The look's tone table.
+    pub tone: tone::Table,
+}
+
+impl Target {
+    /// The frame's own colour and the default curve (the GPU self-test).
+    pub(crate) fn plain(frame: &RawFrame, demosaic: Demosaic, long_edge: Option<usize>) -> Target {
+        Target {
+            demosaic,
+            long_edge,
+            cam_to_srgb: frame.cam_to_srgb,
+            tone: tone::table(&ToneParams::default()),
+        }
+    }
 }
 
 pub(crate) struct Program<'a> {
@@ -146,14 +161,17 @@ impl<'a> Program<'a> {
         let (_, _, width, height) = frame.crop;
         let mosaic = program.levels(frame);
         let cfa = frame.cfa.shifted(frame.crop.0, frame.crop.1);
-        let mut demosaiced: Vec<(Demosaic, Rgb16, usize, usize)> = Vec::new();
+        // Each demosaic method runs once per colour matrix (presets of one look share it).
+        // (method, matrix) → (image, width, height)
+        type Made = ((Demosaic, [[f32; 3]; 3]), (Rgb16, usize, usize));
+        let mut demosaiced: Vec<Made> = Vec::new();
         for target in targets {
-            let method = demosaic::effective(target.demosaic, &cfa, width, height);
-            let (rgb, w, h) = match demosaiced.iter().find(|d| d.0 == method) {
-                Some(&(_, rgb, w, h)) => (rgb, w, h),
+            let key = (demosaic::effective(target.demosaic, &cfa, width, height), target.cam_to_srgb);
+            let (rgb, w, h) = match demosaiced.iter().find(|d| d.0 == key) {
+                Some(&(_, made)) => made,
                 None => {
-                    let made = program.demosaic(method, mosaic, &cfa, frame.cam_to_srgb, width, height);
-                    demosaiced.push((method, made.0, made.1, made.2));
+                    let made = program.demosaic(key.0, mosaic, &cfa, key.1, width, height);
+                    demosaiced.push((key, made));
                     made
                 }
             };
@@ -315,8 +333,8 @@ impl<'a> Program<'a> {
     }
 
     /// The tone curve through the CPU path's table, packed into 8-bit sRGB.
-    fn tone(&mut self, rgb: Rgb16, pixels: usize, params: &ToneParams) -> BufferId {
-        let lut = self.input(Cow::Owned(tone::table(params).into_owned()));
+    fn tone(&mut self, rgb: Rgb16, pixels: usize, table: &[u8]) -> BufferId {
+        let lut = self.input(Cow::Owned(table.to_vec()));
         let words = (3 * pixels).div_ceil(4);
         let out = self.buffer(4 * words);
         // A grid rather than one long row: a dispatch has at most 65,535 groups a side.

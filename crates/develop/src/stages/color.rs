@@ -25,7 +25,7 @@ pub fn camera_to_srgb(xyz_to_cam: &[[f32; 3]; 3]) -> Option<[[f32; 3]; 3]> {
     invert3(&cam_from_srgb).map(|m| m.map(|row| row.map(|v| v as f32)))
 }
 
-fn invert3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
+pub(crate) fn invert3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
     let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
         - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
         + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);

@@ -7,8 +7,7 @@
 //! clip point to white (extended Reinhard), encode to sRGB, and blend with a smoothstep,
 //! which keeps black and white where they are.
 
-use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 
@@ -82,7 +81,7 @@ pub fn curve(params: &ToneParams, linear: f32) -> f32 {
 
 /// One entry per 16-bit linear value: the steepest part of sRGB (slope 12.92 near black)
 /// then moves less than 0.06 of an 8-bit step per entry.
-const LUT_SIZE: usize = 1 << 16;
+pub const LUT_SIZE: usize = 1 << 16;
 
 fn lut(params: &ToneParams) -> Vec<u8> {
     (0..LUT_SIZE)
@@ -93,24 +92,31 @@ fn lut(params: &ToneParams) -> Vec<u8> {
         .collect()
 }
 
-/// The 8-bit sRGB value of each 16-bit linear value under `params`; the default curve's is
-/// made once. The GPU backends upload this very table, so both paths round alike.
-pub fn table(params: &ToneParams) -> Cow<'static, [u8]> {
-    static DEFAULT: OnceLock<Vec<u8>> = OnceLock::new();
-    if *params == ToneParams::default() {
-        Cow::Borrowed(DEFAULT.get_or_init(|| lut(&ToneParams::default())))
-    } else {
-        Cow::Owned(lut(params))
+/// The tone stage's table: the 8-bit sRGB value of each 16-bit linear value, for R, G and B
+/// in turn (3 × [`LUT_SIZE`]; a look may tint the channels apart). The GPU backends upload
+/// this very table, so both paths round alike.
+pub type Table = Arc<[u8]>;
+
+/// The table of `params`, the same on every channel; the default and plain curves' are
+/// made once.
+pub fn table(params: &ToneParams) -> Table {
+    static DEFAULT: OnceLock<Table> = OnceLock::new();
+    static PLAIN: OnceLock<Table> = OnceLock::new();
+    let made = || -> Table { lut(params).repeat(3).into() };
+    match *params {
+        p if p == ToneParams::default() => DEFAULT.get_or_init(made).clone(),
+        p if p == ToneParams::PLAIN => PLAIN.get_or_init(made).clone(),
+        _ => made(),
     }
 }
 
-pub fn apply(image: &Rgb16, params: &ToneParams) -> Rgb8 {
-    let table = table(params);
+/// The tone stage: `table` (see [`Table`]) on every channel.
+pub fn apply(image: &Rgb16, table: &[u8]) -> Rgb8 {
     let mut data = vec![0u8; image.width * image.height * 3];
     data.par_chunks_mut(3 * 4096).zip(image.data.par_chunks(4096)).for_each(|(out, px)| {
         for (o, p) in out.chunks_exact_mut(3).zip(px) {
             for c in 0..3 {
-                o[c] = table[p[c] as usize];
+                o[c] = table[c * LUT_SIZE + p[c] as usize];
             }
         }
     });

@@ -2,9 +2,10 @@
 //! (`dcraw_emu -w -o 1 -4`) on every sample, within mean CIEDE2000 ≤ 2 after matching
 //! exposure. The two libraries crop differently, so the images are first aligned.
 
+use wedsync_develop::lab::{ciede2000, linear_to_lab as lab};
 use wedsync_develop::{develop_linear, RgbF32};
 
-use crate::support::{box_down, ciede2000, crop, lab, read_ppm, run, sample, RAWS};
+use crate::support::{box_down, crop, read_ppm, run, sample, RAWS};
 
 fn luma(p: [f32; 3]) -> f32 {
     0.2126 * p[0] + 0.7152 * p[1] + 0.0722 * p[2]

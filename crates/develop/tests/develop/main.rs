@@ -6,5 +6,6 @@ mod colour;
 mod corpus;
 mod demosaic;
 mod gpu;
+mod look;
 mod quality;
 mod support;

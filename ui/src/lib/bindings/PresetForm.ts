@@ -28,4 +28,12 @@ metadata: string,
 /**
  * `fast` or `small`.
  */
-effort: string, };
+effort: string, 
+/**
+ * `camera` (matched to the camera's own JPEG of each frame) or `neutral`.
+ */
+look: string, 
+/**
+ * Exposure compensation in stops (−5 to 5), before the look.
+ */
+exposure_ev: number, };

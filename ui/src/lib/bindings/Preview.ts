@@ -13,6 +13,10 @@ sample: string, width: number, height: number, bytes: number,
  */
 score: number | null, jpeg_quality: number, 
 /**
+ * The look it got and why (RAW files): matched to the camera's preview, or not.
+ */
+look: string | null, 
+/**
  * The JPEG, as a `data:` URL.
  */
 image: string, };
