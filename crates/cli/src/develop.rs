@@ -128,6 +128,9 @@ fn describe(input: &Path, output: &Path, r: &Rendition, seconds: f64, timings: b
     if let Some(look) = &r.look {
         line += &format!("\n    look: {look}");
     }
+    if let Some(edits) = &r.edits {
+        line += &format!("\n    edits: {edits}");
+    }
     if let Some(why) = &r.fallback {
         line += &format!("\n    note: {why}");
     }

@@ -8,6 +8,7 @@
 //! Main types: [`Preset`] (what to make), [`Rendition`] (what was made), [`Error`].
 
 pub mod backend;
+pub mod edits;
 mod encode;
 mod error;
 mod icc;
@@ -25,6 +26,7 @@ mod ssimulacra2;
 pub mod stages;
 pub mod synth;
 mod thumbnail;
+pub mod xmp;
 
 pub use crate::backend::{probe, BackendChoice, BackendOptions, Finding, Kind, Probe};
 pub use crate::encode::{decode_jpeg, encode_jpeg, EncodeSettings};

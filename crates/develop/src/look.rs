@@ -301,7 +301,9 @@ fn sample_from<T: Copy + Into<f32>>(
             } else {
                 blacks[0]
             };
-            (c, black, frame.wb[c] / (frame.white - black))
+            // The camera's own balance: its preview was made with it (a sidecar's is applied
+            // to the development, not to the match).
+            (c, black, frame.shot_wb[c] / (frame.white - black))
         })
         .collect();
     let mut count = [0u32; 3];

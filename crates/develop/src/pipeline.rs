@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::backend::program::{Program, Target};
 use crate::backend::{probe, BackendOptions, Kind, Probe};
+use crate::edits::{Crop, Edits};
 use crate::encode::{encode_jpeg, EncodeSettings};
 use crate::error::{Error, Result};
 use crate::image::{Mosaic, Rgb16, Rgb8, RgbF32};
@@ -46,6 +47,8 @@ pub struct Rendition {
     /// The look it got and why (RAW inputs only): matched to the camera's preview, the
     /// fallback and why, or neutral.
     pub look: Option<String>,
+    /// What its XMP sidecar's edits did (and did not) change, where it has one.
+    pub edits: Option<String>,
     /// Where the develop stages ran, and why not on the chosen GPU if it failed.
     pub backend: Kind,
     pub fallback: Option<String>,
@@ -149,6 +152,8 @@ pub struct Developed {
     pub demosaic: Option<Demosaic>,
     /// The look it got and why (RAW inputs only).
     pub look: Option<String>,
+    /// What its XMP sidecar's edits did (and did not) change, where it has one.
+    pub edits: Option<String>,
     /// Where the develop stages ran, and why not on the chosen GPU if it failed there.
     pub backend: Kind,
     pub fallback: Option<String>,
@@ -244,6 +249,7 @@ impl Developer {
                         metadata: metadata.clone(),
                         demosaic: None,
                         look: None,
+                        edits: None,
                         backend: Kind::Cpu,
                         fallback: None,
                         timings: timer.0,
@@ -280,14 +286,21 @@ impl Developer {
                 _ => &neutral,
             })
             .collect();
+        // A sidecar's exposure adds to the preset's; its crop is cut from the developed frame,
+        // so the frame is developed large enough for the crop to have the preset's size.
+        let edits = frame.edits.as_ref();
+        let crop = edits.and_then(|e| e.crop);
         let targets: Vec<Target> = presets
             .iter()
             .zip(&looks)
-            .map(|(preset, look)| Target {
-                demosaic: Demosaic::choose(&frame.cfa, w, h, preset.long_edge()),
-                long_edge: preset.long_edge(),
-                cam_to_srgb: look.matrix(frame.cam_to_srgb),
-                tone: look.table(preset.exposure_ev),
+            .map(|(preset, look)| {
+                let long_edge = uncropped_edge(preset.long_edge(), crop.as_ref(), (w, h));
+                Target {
+                    demosaic: Demosaic::choose(&frame.cfa, w, h, long_edge),
+                    long_edge,
+                    cam_to_srgb: look.matrix(frame.cam_to_srgb),
+                    tone: look.table(preset.exposure_ev + edits.map_or(0.0, |e| e.exposure_ev)),
+                }
             })
             .collect();
         let mut backend = Kind::Cpu;
@@ -312,12 +325,17 @@ impl Developer {
             .zip(images)
             .zip(&looks)
             .map(|((target, (image, mut timer)), look)| {
+                let image = match &crop {
+                    Some(c) => timer.time("crop", || crate::edits::crop(&image, c)),
+                    None => image,
+                };
                 let image = timer.time("orient", || orient::apply(image, frame.orientation));
                 Ok(Developed {
                     image,
                     metadata: frame.metadata.clone(),
                     demosaic: Some(target.demosaic),
                     look: Some(look.said.clone()),
+                    edits: edits.map(Edits::said),
                     backend,
                     fallback: fallback.clone(),
                     timings: timer.0,
@@ -430,7 +448,7 @@ impl Developer {
 /// Encodes a developed image as `preset` says (searching for the JPEG quality that meets a
 /// visual target).
 fn encode(path: &Path, developed: Developed, preset: &Preset) -> Result<Rendition> {
-    let Developed { image, metadata, demosaic, look, backend, fallback, timings } = developed;
+    let Developed { image, metadata, demosaic, look, edits, backend, fallback, timings } = developed;
     let mut timer = Timer(timings);
     let mut settings = EncodeSettings { quality: 90, subsampling: preset.subsampling, effort: preset.effort };
     let mut score = None;
@@ -456,10 +474,19 @@ fn encode(path: &Path, developed: Developed, preset: &Preset) -> Result<Renditio
         score,
         demosaic,
         look,
+        edits,
         backend,
         fallback,
         timings: timer.0,
     })
+}
+
+/// The long edge to develop `frame` (`w`×`h`) to so that `crop` of it has `long_edge`; the
+/// whole frame (None) when the crop is that small already (renditions are never enlarged).
+fn uncropped_edge(long_edge: Option<usize>, crop: Option<&Crop>, (w, h): (usize, usize)) -> Option<usize> {
+    let (Some(edge), Some(c)) = (long_edge, crop) else { return long_edge };
+    let cropped = ((c.right - c.left) * w as f32).max((c.bottom - c.top) * h as f32);
+    (cropped > edge as f32).then(|| (w.max(h) as f32 * edge as f32 / cropped).round() as usize)
 }
 
 /// The stages on the CPU for one target of `frame`: the reference the GPU backends match.

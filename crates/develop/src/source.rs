@@ -8,6 +8,7 @@ use rawler::imgop::xyz::Illuminant;
 use rawler::rawimage::{RawImageData, RawPhotometricInterpretation};
 use rawler::rawsource::RawSource;
 
+use crate::edits::Edits;
 use crate::error::{catch_panic, Error, Result};
 use crate::image::{Cfa, Rgb8};
 use crate::metadata::Metadata;
@@ -45,8 +46,13 @@ pub struct RawFrame {
     /// Black levels repeating from the sensor's top-left corner: (width, height, levels).
     pub black: (usize, usize, Vec<f32>),
     pub white: f32,
-    /// As-shot white balance multipliers for R, G, B, scaled so that the smallest is 1.
+    /// White balance multipliers for R, G, B, scaled so that the smallest is 1: as shot,
+    /// or the sidecar's temperature and tint.
     pub wb: [f32; 3],
+    /// The camera's as-shot multipliers (what its own JPEG preview was made with).
+    pub shot_wb: [f32; 3],
+    /// The camera's XYZ (D65) to camera RGB matrix.
+    pub xyz_to_cam: [[f32; 3]; 3],
     /// White-balanced camera RGB to linear sRGB (D65); each row sums to 1 so that
     /// camera white stays white.
     pub cam_to_srgb: [[f32; 3]; 3],
@@ -55,6 +61,8 @@ pub struct RawFrame {
     pub metadata: Metadata,
     /// The file as read, where the camera's preview lies (None for frames made in memory).
     pub file: Option<std::sync::Arc<Vec<u8>>>,
+    /// A photographer's edits from the file's XMP sidecar.
+    pub edits: Option<Edits>,
 }
 
 const JPEG_EXTENSIONS: [&str; 2] = ["JPG", "JPEG"];
@@ -86,7 +94,24 @@ pub fn load(path: &Path) -> Result<Source> {
     if bytes.is_empty() {
         return Err(decode_error(path, "the file is empty"));
     }
-    load_raw(path, bytes)
+    let mut source = load_raw(path, bytes)?;
+    if let Source::Raw(frame) = &mut source {
+        frame.edits = Edits::beside(path);
+        if let Some(edits) = &mut frame.edits {
+            if let Some((temperature, tint)) = edits.white_balance {
+                match crate::edits::multipliers(temperature, tint, &frame.xyz_to_cam) {
+                    Some(wb) => frame.wb = wb,
+                    None => {
+                        edits.white_balance = None;
+                        edits
+                            .unsupported
+                            .push(format!("white balance {temperature} K (not for this camera's matrix)"));
+                    }
+                }
+            }
+        }
+    }
+    Ok(source)
 }
 
 /// The camera metadata of a file (capture time, make and model, …) without decoding its
@@ -224,10 +249,13 @@ fn load_raw(path: &Path, bytes: Vec<u8>) -> Result<Source> {
         black,
         white,
         wb,
+        shot_wb: wb,
+        xyz_to_cam,
         cam_to_srgb,
         orientation,
         metadata,
         file: Some(file),
+        edits: None,
     }))
 }
 

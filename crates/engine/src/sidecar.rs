@@ -5,11 +5,7 @@
 //! the file binds to the XMP namespace, and a `Rating` of another namespace or a comment
 //! mentioning one does not.
 
-use std::path::{Path, PathBuf};
-
-use quick_xml::events::Event;
-use quick_xml::name::{Namespace, ResolveResult};
-use quick_xml::NsReader;
+use std::path::Path;
 
 /// The XMP basic namespace, where `Rating` and `Label` live.
 const XMP: &[u8] = b"http://ns.adobe.com/xap/1.0/";
@@ -26,11 +22,7 @@ pub struct Sidecar {
 impl Sidecar {
     /// The sidecar beside `photo`, if there is a readable one.
     pub fn beside(photo: &Path) -> Option<Sidecar> {
-        let mut with_suffix = photo.as_os_str().to_owned();
-        with_suffix.push(".xmp");
-        let candidates =
-            [photo.with_extension("xmp"), photo.with_extension("XMP"), PathBuf::from(with_suffix)];
-        let text = candidates.iter().find_map(|p| std::fs::read_to_string(p).ok())?;
+        let (_, text) = wedsync_develop::xmp::sidecar_of(photo)?;
         Some(Sidecar::parse(&text))
     }
 
@@ -38,31 +30,8 @@ impl Sidecar {
     /// out (a broken sidecar never stops a photo).
     pub fn parse(xmp: &str) -> Sidecar {
         let mut sidecar = Sidecar::default();
-        let mut reader = NsReader::from_str(xmp);
-        // The XMP property whose text is being read, if any.
-        let mut inside: Option<Vec<u8>> = None;
-        loop {
-            match reader.read_event() {
-                Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
-                    for attr in e.attributes().flatten() {
-                        let (ns, local) = reader.resolve_attribute(attr.key);
-                        if is_xmp(&ns) {
-                            sidecar.set(local.as_ref(), &String::from_utf8_lossy(&attr.value));
-                        }
-                    }
-                    let (ns, local) = reader.resolve_element(e.name());
-                    inside = is_xmp(&ns).then(|| local.as_ref().to_vec());
-                }
-                Ok(Event::Text(t)) => {
-                    if let (Some(name), Ok(text)) = (&inside, t.decode()) {
-                        sidecar.set(name, &text);
-                    }
-                }
-                Ok(Event::End(_)) => inside = None,
-                Ok(Event::Eof) | Err(_) => return sidecar,
-                Ok(_) => {}
-            }
-        }
+        wedsync_develop::xmp::properties(xmp, XMP, |name, value| sidecar.set(name, value));
+        sidecar
     }
 
     fn set(&mut self, property: &[u8], value: &str) {
@@ -77,10 +46,6 @@ impl Sidecar {
             _ => {}
         }
     }
-}
-
-fn is_xmp(ns: &ResolveResult) -> bool {
-    matches!(ns, ResolveResult::Bound(Namespace(uri)) if *uri == XMP)
 }
 
 #[cfg(test)]

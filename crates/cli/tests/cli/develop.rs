@@ -151,3 +151,32 @@ fn shared_stems_get_distinct_outputs_and_a_clean_run_exits_zero() {
     // And the look each file got, and why: the DC50 carries no preview to match.
     assert!(stdout.contains("look: camera-like default (the file carries no preview)"), "{stdout}");
 }
+
+#[test]
+fn a_lightroom_sidecar_s_edits_are_said_on_the_file_s_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let photo = dir.path().join("IMG_5952.CR2");
+    std::fs::copy(samples().join("canon-eos30d-IMG_5952.CR2"), &photo).expect("copy");
+    std::fs::write(
+        dir.path().join("IMG_5952.CR2.xmp"),
+        r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+        <rdf:Description xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/" crs:Exposure2012="+0.50" crs:Clarity2012="+20"/>
+        </rdf:RDF></x:xmpmeta>"#,
+    )
+    .expect("sidecar");
+    let out_dir = dir.path().join("out");
+    let out = wedsync(&[
+        Path::new("develop"),
+        Path::new("--preset"),
+        Path::new("thumb"),
+        Path::new("--out"),
+        &out_dir,
+        &photo,
+    ]);
+    let stdout = lines(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("edits: IMG_5952.CR2.xmp: exposure +0.50 EV; not applied: Clarity2012=+20"),
+        "{stdout}"
+    );
+}

@@ -299,9 +299,12 @@ pub(crate) fn test_frame(width: usize, height: usize) -> RawFrame {
         black: (2, 2, vec![512.0, 510.0, 514.0, 512.0]),
         white: 15_000.0,
         wb: [2.0, 1.0, 1.5],
+        shot_wb: [2.0, 1.0, 1.5],
+        xyz_to_cam: [[0.6, 0.1, -0.05], [-0.3, 1.2, 0.1], [-0.05, 0.2, 0.6]],
         cam_to_srgb: [[1.6, -0.4, -0.2], [-0.2, 1.4, -0.2], [0.0, -0.5, 1.5]],
         orientation: 1,
         metadata: Metadata::default(),
         file: None,
+        edits: None,
     }
 }

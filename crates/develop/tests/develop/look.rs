@@ -3,7 +3,8 @@
 //! in CIELAB after resizing both to 512 px: lightness spread and bright end like the
 //! camera's, colours close. And every kind of preview a file may carry (none, a thumbnail,
 //! a monochrome one, another shape, a broken one) still develops, saying the look it got.
-//! Side-by-side images (camera | before | after) go to `artifacts/look/`.
+//! Side-by-side images (camera | before | after) go to `artifacts/look/`. And a Lightroom
+//! sidecar's quick edits (crop, exposure, white balance) reach the rendition.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -309,4 +310,90 @@ fn the_fallback_is_what_the_corpus_fits() {
         (shipped.chroma_gain() - gain).abs() <= 0.05,
         "the shipped fallback saturation is not the corpus's"
     );
+}
+
+/// A Lightroom sidecar's quick edits reach the rendition: the crop (its size checked), +1 EV
+/// (a stop brighter in linear terms, read back through the look's own table) and a custom
+/// white balance (a warmer light declared: a bluer picture); a setting it does not apply is
+/// named.
+#[test]
+fn a_lightroom_sidecar_crops_brightens_and_rebalances() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let photo = dir.path().join("IMG_5952.CR2");
+    std::fs::copy(sample(CR2), &photo).expect("copy");
+    let preset = PresetSet::built_in().get("web").expect("web").clone();
+    let develop = |crs: &str| {
+        let sidecar = dir.path().join("IMG_5952.xmp");
+        if crs.is_empty() {
+            let _ = std::fs::remove_file(&sidecar);
+        } else {
+            let xmp = format!(
+                r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/" crs:Version="15.0" {crs}/></rdf:RDF></x:xmpmeta>"#
+            );
+            std::fs::write(&sidecar, xmp).expect("sidecar");
+        }
+        Developer::cpu().develop_pixels(&photo, &preset).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let plain = develop("");
+    assert_eq!(plain.edits, None, "no sidecar, no edits");
+
+    // +1 EV: each channel's value brought back through the look's table doubles.
+    let brighter = develop(r#"crs:Exposure2012="+1.00""#);
+    let Source::Raw(frame) = load(&photo).expect("loads") else { panic!("a RAW") };
+    let table = Look::for_frame(&frame).table(0.0);
+    let linear: Vec<f64> = (0..=255u8)
+        .map(|v| {
+            let green = &table[65536..2 * 65536];
+            let (lo, hi) = (green.partition_point(|&t| t < v), green.partition_point(|&t| t <= v));
+            (lo + hi) as f64 / 2.0
+        })
+        .collect();
+    let mut ratios: Vec<f64> = plain
+        .image
+        .data
+        .chunks_exact(3)
+        .zip(brighter.image.data.chunks_exact(3))
+        .filter(|(a, b)| (30..=150).contains(&a[1]) && b[1] < 245)
+        .map(|(a, b)| linear[b[1] as usize] / linear[a[1] as usize])
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    println!("+1 EV: median linear ratio {median:.3} over {} pixels", ratios.len());
+    assert!(ratios.len() > 10_000 && (1.85..=2.15).contains(&median), "{median}");
+
+    // The temperature model agrees with the camera: of the daylight-to-shade range, the
+    // temperature whose multipliers come closest to the camera's as-shot ones is daylight.
+    let ratio = |m: [f32; 3]| (m[0] / m[1], m[2] / m[1]);
+    let shot = ratio(frame.shot_wb);
+    let (best, off) = (2500..=12000)
+        .step_by(100)
+        .filter_map(|t| {
+            let m = ratio(wedsync_develop::edits::multipliers(t as f32, 0.0, &frame.xyz_to_cam)?);
+            Some((t, ((m.0 / shot.0).ln().abs() + (m.1 / shot.1).ln().abs()) as f64))
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("a temperature");
+    println!("as shot {:?} is closest to {best} K (log-ratio error {off:.3})", frame.shot_wb);
+    assert!((4500..=7500).contains(&best) && off < 0.15, "{best} K, error {off}");
+
+    // A warm light declared (3000 K where the camera measured daylight): bluer.
+    let cooler = develop(r#"crs:WhiteBalance="Custom" crs:Temperature="3000" crs:Tint="0""#);
+    let mean_b = |image: &Rgb8| {
+        lab(image).iter().map(|p| p[2] as f64).sum::<f64>() / (image.width * image.height) as f64
+    };
+    let (before, after) = (mean_b(&plain.image), mean_b(&cooler.image));
+    println!("3000 K: mean b* {before:.1} → {after:.1}");
+    assert!(after < before - 5.0, "b* {before:.1} → {after:.1}");
+
+    // Everything at once, and a setting not applied.
+    let all = develop(
+        r#"crs:HasCrop="True" crs:CropLeft="0.1" crs:CropTop="0.2" crs:CropRight="0.9" crs:CropBottom="0.8" crs:CropAngle="0"
+           crs:Exposure2012="+1.00" crs:WhiteBalance="Custom" crs:Temperature="3000" crs:Tint="+10" crs:Contrast2012="+25""#,
+    );
+    let (w, h) = (all.image.width, all.image.height);
+    println!("cropped: {w}×{h}; edits: {}", all.edits.as_deref().unwrap_or("-"));
+    assert!(w.abs_diff(2048) <= 2 && h.abs_diff(1024) <= 2, "{w}×{h}");
+    let said = all.edits.expect("said");
+    assert!(said.contains("crop") && said.contains("+1.00 EV") && said.contains("3000 K"), "{said}");
+    assert!(said.contains("not applied: Contrast2012=+25"), "{said}");
 }
