@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rawler::decoders::RawDecodeParams;
 use rawler::rawsource::RawSource;
 
-use crate::encode::{decode_jpeg, encode_jpeg, EncodeSettings};
+use crate::encode::{decode_jpeg, decode_jpeg_scaled, encode_jpeg, EncodeSettings};
 use crate::error::{catch_panic, Error, Result};
 use crate::image::Rgb8;
 use crate::inspect::is_jpeg;
@@ -25,7 +25,7 @@ pub fn thumbnail(path: &Path, long_edge: usize) -> Result<Vec<u8>> {
         let orientation = Metadata::from_jpeg(&bytes).1;
         (decode_jpeg(&bytes).map_err(fail)?, orientation)
     } else {
-        embedded(path, bytes)?
+        embedded(path, bytes, long_edge)?
     };
     let small = crate::pipeline::resize_srgb(image, Some(long_edge)).map_err(fail)?;
     let upright = crate::orient::apply(small, orientation);
@@ -33,14 +33,25 @@ pub fn thumbnail(path: &Path, long_edge: usize) -> Result<Vec<u8>> {
     encode_jpeg(&upright, &settings, None, None).map_err(fail)
 }
 
-/// The camera's rendering a RAW file carries, and the frame's orientation.
-fn embedded(path: &Path, bytes: Vec<u8>) -> Result<(Rgb8, u16)> {
+/// The camera's rendering a RAW file carries, at least `long_edge` pixels where it can be,
+/// and the frame's orientation. The largest JPEG in the file is decoded by the decoder's
+/// own scaling (a CR2's 1728×1152 preview at 1/8 for a 96 px thumbnail); rawler decodes
+/// what is not a JPEG.
+fn embedded(path: &Path, bytes: Vec<u8>, long_edge: usize) -> Result<(Rgb8, u16)> {
     let fail = |reason: String| Error::Decode { path: path.to_path_buf(), reason };
-    let source = RawSource::new_from_shared_vec(Arc::new(bytes)).with_path(path);
+    let bytes = Arc::new(bytes);
+    let source = RawSource::new_from_shared_vec(bytes.clone()).with_path(path);
     let params = RawDecodeParams::default();
+    let scaled = crate::look::embedded_jpeg(&bytes).and_then(|(jpeg, w, h)| {
+        let eighths = (1..=8).find(|&n| w.max(h) * n / 8 >= long_edge).unwrap_or(8);
+        decode_jpeg_scaled(jpeg, eighths as u8).ok()
+    });
     let found = catch_panic(|| {
         let decoder = rawler::get_decoder(&source)?;
         let orientation = decoder.raw_metadata(&source, &params).ok().and_then(|m| m.exif.orientation);
+        if scaled.is_some() {
+            return Ok((None, orientation));
+        }
         let small = match decoder.preview_image(&source, &params)? {
             Some(image) => Some(image),
             None => decoder.thumbnail_image(&source, &params)?,
@@ -52,8 +63,14 @@ fn embedded(path: &Path, bytes: Vec<u8>) -> Result<(Rgb8, u16)> {
         Ok(Err(e)) => return Err(fail(e.to_string())),
         Err(panic) => return Err(fail(format!("decoder failure: {panic}"))),
     };
-    let rgb = small.ok_or_else(|| fail("the file carries no preview to make a thumbnail of".into()))?;
-    let image = Rgb8 { width: rgb.width() as usize, height: rgb.height() as usize, data: rgb.into_raw() };
+    let decoded = small.map(|rgb| Rgb8 {
+        width: rgb.width() as usize,
+        height: rgb.height() as usize,
+        data: rgb.into_raw(),
+    });
+    let image = scaled
+        .or(decoded)
+        .ok_or_else(|| fail("the file carries no preview to make a thumbnail of".into()))?;
     Ok((image, orientation.filter(|o| (1..=8).contains(o)).unwrap_or(1)))
 }
 
@@ -67,6 +84,8 @@ mod tests {
 
     #[test]
     fn a_raw_gives_its_embedded_rendering_small_and_fast() {
+        // Once to warm up: rawler reads its list of cameras once per process.
+        thumbnail(&sample("canon-eos30d-IMG_5952.CR2"), 96).expect("a thumbnail");
         let started = std::time::Instant::now();
         let jpeg = thumbnail(&sample("canon-eos30d-IMG_5952.CR2"), 96).expect("a thumbnail");
         let image = decode_jpeg(&jpeg).expect("a JPEG");

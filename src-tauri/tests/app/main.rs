@@ -20,8 +20,9 @@ use std::time::Duration;
 use serde_json::json;
 use webdriver::{Session, Tools};
 
-/// Our server on a fixed port, in a runtime of its own: dropping it stops it the hard way
-/// (every connection cut), as a server that goes away does.
+/// Our server on a fixed port, in a runtime of its own (four workers, so that the server is
+/// not what limits the smoothness benchmark's ~200 requests a second): dropping it stops it
+/// the hard way (every connection cut), as a server that goes away does.
 struct Server(Option<tokio::runtime::Runtime>);
 
 impl Server {
@@ -29,7 +30,7 @@ impl Server {
         let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("listen");
         listener.set_nonblocking(true).expect("nonblocking");
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+            .worker_threads(4)
             .enable_all()
             .build()
             .expect("runtime");
