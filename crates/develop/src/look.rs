@@ -15,6 +15,7 @@
 //! stay alike. Files without a usable preview get [`Look::fallback`]: a curve and saturation
 //! fitted once on the corpus. `neutral` keeps the plain rendering, for those who grade later.
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
@@ -133,7 +134,7 @@ impl Look {
         // Our small development needs only the preview's size: it is made while the
         // preview decodes.
         let (w, h) = found.grid(frame);
-        let (decoded, ours) = rayon::join(|| found.decode(), || sample(frame, w, h));
+        let (decoded, ours) = rayon::join(|| found.decode(), || ((w, h), sample(frame, w, h)));
         let fitted = decoded.and_then(|preview| fit(frame, &preview, (found.width, found.height), ours));
         fitted.unwrap_or_else(|why| {
             Look::fallback(&format!("the {}×{} preview {why}", found.width, found.height))
@@ -336,10 +337,15 @@ fn sample_from<T: Copy + Into<f32>>(
 /// preview is taken for another picture (an in-camera 1:1 or 16:9 crop, letterboxing).
 const ASPECT_TOLERANCE: f32 = 0.03;
 
-/// Fits the look that maps `frame`, developed small (`ours`, on the preview's grid: see
+/// Fits the look that maps `frame`, developed small (`ours`: the grid it was made on, see
 /// [`Found::grid`]), onto the camera's `preview` (decoded at any size; `size` says its
 /// full one).
-fn fit(frame: &RawFrame, preview: &Rgb8, size: (usize, usize), ours: Vec<[f32; 3]>) -> Result<Look, String> {
+fn fit(
+    frame: &RawFrame,
+    preview: &Rgb8,
+    size: (usize, usize),
+    ours: ((usize, usize), Vec<[f32; 3]>),
+) -> Result<Look, String> {
     let (_, _, fw, fh) = frame.crop;
     let frame_aspect = fw.max(fh) as f32 / fw.min(fh).max(1) as f32;
     let (pw, ph) = (preview.width, preview.height);
@@ -350,20 +356,19 @@ fn fit(frame: &RawFrame, preview: &Rgb8, size: (usize, usize), ours: Vec<[f32; 3
     // Turned as the frame's sensor data is (a camera stores its preview unturned, but a
     // converter may have turned it upright).
     let preview = match ((pw > ph) != (fw > fh), frame.orientation) {
-        (false, _) => preview.clone(),
+        (false, _) => Cow::Borrowed(preview),
         // An upright preview of a frame the camera held turned: back to the sensor's way.
-        (true, 6 | 7) => crate::orient::apply(preview.clone(), 8),
-        (true, 5 | 8) => crate::orient::apply(preview.clone(), 6),
+        (true, 6 | 7) => Cow::Owned(crate::orient::apply(preview.clone(), 8)),
+        (true, 5 | 8) => Cow::Owned(crate::orient::apply(preview.clone(), 6)),
         (true, _) => return Err("is turned unlike the frame".into()),
     };
     let camera = tone::srgb8_to_linear(&preview).data;
-    let camera_raw = if ours.len() == preview.width * preview.height {
-        ours
+    let camera_raw = if ours.0 == (preview.width, preview.height) {
+        ours.1
     } else {
         sample(frame, preview.width, preview.height)
     };
-    let camera_luma: Vec<f32> = camera.iter().map(|p| encoded(luma(p))).collect();
-    let camera_cdf = cdf(camera_luma.iter().copied());
+    let camera_cdf = cdf(camera.iter().map(|p| encoded(luma(p))));
     // A preview nearly all one value (black, grey: a placeholder or a broken decode) is no
     // rendering of this frame.
     let spread = inverse(&camera_cdf, 0.95) - inverse(&camera_cdf, 0.05);
@@ -381,24 +386,21 @@ fn fit(frame: &RawFrame, preview: &Rgb8, size: (usize, usize), ours: Vec<[f32; 3
         tint: no_tint(),
     };
     // Tone from the luminance histograms, colour from the pixels, then tone again with that
-    // colour (the colour moves luminance a little).
-    let to_srgb = frame.cam_to_srgb;
-    for round in 0..2 {
-        let ours: Vec<[f32; 3]> = camera_raw.iter().map(|p| clip(apply(&look.matrix(to_srgb), p))).collect();
-        look.curve = Arc::new(match_curve(&cdf(ours.iter().map(|p| encoded(luma(p)))), &camera_cdf));
-        if monochrome {
-            break;
-        }
-        if round == 0 {
-            let linear: Vec<[f32; 3]> = camera_raw.iter().map(|p| clip(apply(&to_srgb, p))).collect();
-            look.colour = fit_colour(&look, &linear, &camera, &preview.data).unwrap_or(IDENTITY);
-        }
-    }
+    // colour (the colour moves luminance a little), and the tint on top.
+    let rendered = |look: &Look| -> Vec<[f32; 3]> {
+        let m = look.matrix(frame.cam_to_srgb);
+        camera_raw.iter().map(|p| clip(apply(&m, p))).collect()
+    };
+    let tone_of =
+        |ours: &[[f32; 3]]| Arc::new(match_curve(&cdf(ours.iter().map(|p| encoded(luma(p)))), &camera_cdf));
+    let linear = rendered(&look);
+    look.curve = tone_of(&linear);
     if !monochrome {
-        let ours: Vec<[f32; 3]> = camera_raw.iter().map(|p| clip(apply(&look.matrix(to_srgb), p))).collect();
+        look.colour = fit_colour(&look, &linear, &camera, &preview.data).unwrap_or(IDENTITY);
+        let ours = rendered(&look);
+        look.curve = tone_of(&ours);
         look.tint = Arc::new(fit_tint(&look, &ours, &preview.data));
-    }
-    if monochrome {
+    } else {
         // A monochrome picture style: its tones are the camera's, its colour is not.
         look.colour = saturation(FALLBACK_SATURATION);
         look.said = format!(
