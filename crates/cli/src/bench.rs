@@ -1,7 +1,8 @@
 //! `wedsync bench develop`: our develop against LibRaw (`dcraw_emu -q 3` + `cjpeg`) on the
 //! same files in the same run, reporting CPU time, the ratio, and our per-stage times.
-//! Both tools get the same batch of copies of a file in one invocation each, as a card is
-//! developed, so start-up costs are shared as in real use; figures are per file. The
+//! Both tools get one file per process (as a tethered frame or a single file is developed:
+//! start-up costs are paid by that file) and then the same batch of copies of it in one
+//! invocation each (as a card is developed: start-up costs shared); figures are per file. The
 //! machines are shared and noisy, so each side runs several times and the fastest run
 //! counts, and the ratio — not the absolute figure — is what to compare across machines.
 
@@ -53,7 +54,8 @@ pub struct DevelopArgs {
     /// Runs per measurement; the fastest counts.
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// Copies of each file developed per invocation (figures are per file).
+    /// Copies of each file developed per invocation in the batch measurement, besides the
+    /// one-file-per-process one (figures are per file).
     #[arg(long, default_value_t = 4)]
     batch: usize,
     /// Threads for both tools (OMP_NUM_THREADS for LibRaw, RAYON_NUM_THREADS for us). One
@@ -97,33 +99,48 @@ fn develop(args: DevelopArgs, presets_dir: Option<&Path>) -> anyhow::Result<Exit
         inputs.push(dst);
     }
     say!(
-        "CPU seconds per file, batches of {} in one invocation, {} thread(s), fastest of {} runs; ratio = ours / LibRaw (lower is better)",
-        args.batch, args.threads, args.runs
+        "CPU seconds per file, {} thread(s), fastest of {} runs, each tool given one file per \
+         process and a batch of {} in one process; ratio = ours / LibRaw (lower is better)",
+        args.threads,
+        args.runs,
+        args.batch
     );
+    let sizes = if args.batch > 1 { vec![1, args.batch] } else { vec![1] };
     for input in &inputs {
-        let batch = copies(input, args.batch.max(1), &scratch)?;
-        let libraw = best_of(args.runs, || libraw(&batch, args.threads))?;
-        say!(
-            "\n{}\n  LibRaw dcraw_emu -q 3 + cjpeg -quality 92: {:.3} CPU-s ({:.3} s wall)",
-            input.display(),
-            libraw.cpu,
-            libraw.wall
-        );
+        say!("\n{}", input.display());
+        let batches = sizes
+            .iter()
+            .map(|&n| copies(input, n, &scratch.join(format!("batch{n}"))))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut libraw_cpu = Vec::new();
+        for batch in &batches {
+            let measured = best_of(args.runs, || libraw(batch, args.threads))?;
+            say!(
+                "  LibRaw dcraw_emu -q 3 + cjpeg -quality 92, {:<14} {:.3} CPU-s ({:.3} s wall)",
+                per(batch.len()),
+                measured.cpu,
+                measured.wall
+            );
+            libraw_cpu.push(measured.cpu);
+        }
         for name in &args.preset {
             presets.get(name)?;
-            let mut stages = String::new();
-            let ours = best_of(args.runs, || {
-                let (measured, timings) = ours(&batch, name, presets_dir, &scratch, args.threads)?;
-                stages = timings;
-                Ok(measured)
-            })?;
-            say!(
-                "  wedsync develop --preset {name:<8} {:.3} CPU-s ({:.3} s wall)  ratio {:.2}",
-                ours.cpu,
-                ours.wall,
-                ours.cpu / libraw.cpu
-            );
-            say!("      stage ms: {stages}");
+            for (batch, libraw_cpu) in batches.iter().zip(&libraw_cpu) {
+                let mut stages = String::new();
+                let ours = best_of(args.runs, || {
+                    let (measured, timings) = ours(batch, name, presets_dir, &scratch, args.threads)?;
+                    stages = timings;
+                    Ok(measured)
+                })?;
+                say!(
+                    "  wedsync develop --preset {name:<8} {:<14} {:.3} CPU-s ({:.3} s wall)  ratio {:.2}",
+                    per(batch.len()),
+                    ours.cpu,
+                    ours.wall,
+                    ours.cpu / libraw_cpu
+                );
+                say!("      stage ms: {stages}");
+            }
         }
     }
     std::fs::remove_dir_all(&scratch).ok();
@@ -146,11 +163,19 @@ fn best_of(runs: usize, mut f: impl FnMut() -> anyhow::Result<Measured>) -> anyh
     best.context("no runs")
 }
 
-/// A folder with `n` copies of `input`.
-fn copies(input: &Path, n: usize, scratch: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let dir = scratch.join("batch");
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir)?;
+/// How a measurement was taken: "one file" per process, or "batch of N".
+fn per(files: usize) -> String {
+    if files == 1 {
+        "one file:".into()
+    } else {
+        format!("batch of {files}:")
+    }
+}
+
+/// `dir`, emptied, holding `n` copies of `input`.
+fn copies(input: &Path, n: usize, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::remove_dir_all(dir).ok();
+    std::fs::create_dir_all(dir)?;
     let ext = input.extension().and_then(|e| e.to_str()).unwrap_or("raw");
     (0..n)
         .map(|i| {

@@ -8,4 +8,5 @@ mod demosaic;
 mod gpu;
 mod look;
 mod quality;
+mod rawler_patch;
 mod support;
