@@ -1,7 +1,12 @@
-//! What happens when an upload has all its bytes: the SHA-256 its client declared in the
-//! metadata (key `sha256`, hex) is checked against the bytes; a match publishes the upload
-//! to its owner, a mismatch quarantines it. A finished partial upload may complete the
-//! final uploads it belongs to.
+//! What happens when an upload has all its bytes: it is claimed for verifying (once, so no
+//! request can start a second check), the SHA-256 its client declared in the metadata (key
+//! `sha256`, hex) is checked against the bytes; a match publishes the upload to its owner,
+//! a mismatch quarantines it. A finished partial upload may complete the final uploads it
+//! belongs to, and a verified final gives its parts' bytes back.
+//!
+//! One upload's trouble stays its own: a final that cannot be made fails with a reason, and
+//! nothing here lets one final's failure change another's outcome or the reply to the
+//! request that finished a part.
 
 use std::sync::atomic::Ordering;
 
@@ -11,25 +16,115 @@ use tokio::io::AsyncReadExt;
 use crate::error::Result;
 use crate::headers::parse_metadata;
 use crate::state::Ingest;
-use crate::store::{ConcatRole, Upload, UploadState};
+use crate::store::{ConcatRole, Joining, Upload, UploadState};
 
 /// The metadata key under which clients declare the SHA-256 (hex) of the whole upload.
 pub const SHA256_KEY: &str = "sha256";
 
-/// Verifies and records `upload` (all bytes in), then completes the finals waiting on it.
-/// Returns the state it ended in.
+/// Finishes `upload`, whose bytes are all in, if no one else has: claims it, verifies and
+/// records it, then completes the finals waiting on it. Returns the state it is in. The
+/// work runs on a task of its own: a client that goes away cannot leave a claimed upload
+/// unverified.
 pub(crate) async fn finish(ingest: &Ingest, upload: &Upload) -> Result<UploadState> {
-    let state = verify(ingest, upload).await?;
-    if state == UploadState::Complete && upload.concat == ConcatRole::Partial {
-        if let Some(concat) = ingest.inner.store.concat() {
-            for final_id in concat.finals_of(&upload.id).await? {
-                if let Some(done) = concat.concatenate(&final_id).await? {
-                    verify(ingest, &done).await?;
-                }
-            }
+    let (ingest, upload) = (ingest.clone(), upload.clone());
+    tokio::spawn(async move {
+        let store = &ingest.inner.store;
+        if !store.claim_verify(&upload.id).await? {
+            // Another request (or an earlier run) claimed it: report where it stands.
+            return Ok(store.get(&upload.id).await?.state);
         }
+        finish_claimed(&ingest, &upload).await
+    })
+    .await
+    .map_err(|e| crate::Error::Task(format!("finishing an upload: {e}")))?
+}
+
+/// Verifies an upload this caller claimed (or joined), then does what its outcome asks of
+/// the uploads around it.
+pub(crate) async fn finish_claimed(ingest: &Ingest, upload: &Upload) -> Result<UploadState> {
+    let state = verify(ingest, upload).await?;
+    match (&upload.concat, state) {
+        (ConcatRole::Partial, UploadState::Complete) => complete_finals_of(ingest, &upload.id).await,
+        (ConcatRole::Partial, _) => fail_finals_of(ingest, &upload.id, "did not match its SHA-256").await,
+        (ConcatRole::Final(parts), UploadState::Complete) => consume_parts(ingest, &upload.id, parts).await,
+        _ => {}
     }
     Ok(state)
+}
+
+/// Joins every final waiting on the partial upload `part` that can now be joined. Each
+/// final's trouble is logged and stays its own.
+async fn complete_finals_of(ingest: &Ingest, part: &str) {
+    let Some(concat) = ingest.inner.store.concat() else { return };
+    let finals = match concat.finals_of(part).await {
+        Ok(finals) => finals,
+        Err(e) => {
+            tracing::error!(upload = %part, error = %e, "finding the finals of a part failed");
+            return;
+        }
+    };
+    for id in finals {
+        // Boxed: joining verifies the final, whose type would otherwise contain this one's.
+        if let Err(e) = Box::pin(join(ingest, &id)).await {
+            tracing::error!(upload = %id, error = %e, "joining a final upload failed");
+        }
+    }
+}
+
+/// Joins the final upload `id` if it can be joined now, and verifies it.
+pub(crate) async fn join(ingest: &Ingest, id: &str) -> Result<()> {
+    let Some(concat) = ingest.inner.store.concat() else { return Ok(()) };
+    match concat.concatenate(id, ingest.limits().max_size).await? {
+        Joining::Joined(done) => {
+            finish_claimed(ingest, &done).await?;
+        }
+        Joining::Failed(why) => {
+            ingest.inner.metrics.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(upload = %id, reason = %why, "final upload failed");
+        }
+        Joining::NotYet => {}
+    }
+    Ok(())
+}
+
+/// A verified final holds its parts' bytes: each part no other unfinished final wants
+/// gives its bytes back (stored once, not twice).
+async fn consume_parts(ingest: &Ingest, final_id: &str, parts: &[String]) {
+    let Some(concat) = ingest.inner.store.concat() else { return };
+    for part in parts {
+        let outcome = match concat.wanted(part, final_id).await {
+            Ok(true) => continue,
+            Ok(false) => concat.consume(part, final_id).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            // The part keeps its bytes; nothing is lost, only space.
+            tracing::warn!(upload = %part, error = %e, "giving a joined part's bytes back failed");
+        }
+    }
+}
+
+/// Fails the unfinished finals that list the partial upload `part`, which is gone.
+pub(crate) async fn fail_finals_of(ingest: &Ingest, part: &str, why: &str) {
+    let store = &ingest.inner.store;
+    let Some(concat) = store.concat() else { return };
+    let finals = match concat.finals_of(part).await {
+        Ok(finals) => finals,
+        Err(e) => {
+            tracing::error!(upload = %part, error = %e, "finding the finals of a removed part failed");
+            return;
+        }
+    };
+    for id in finals {
+        let reason = format!("its part {part} {why}");
+        match store.set_state(&id, UploadState::Failed, Some(reason.clone())).await {
+            Ok(()) => {
+                ingest.inner.metrics.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(upload = %id, reason = %reason, "final upload failed");
+            }
+            Err(e) => tracing::error!(upload = %id, error = %e, "recording a failed final failed"),
+        }
+    }
 }
 
 /// Joins the final upload `upload` if all its parts are complete and it is not joined yet,
@@ -43,14 +138,8 @@ pub(crate) async fn assemble(ingest: &Ingest, upload: Upload) -> Result<Upload> 
     }
     let (ingest, id) = (ingest.clone(), upload.id.clone());
     tokio::spawn(async move {
-        let joined = match ingest.inner.store.concat() {
-            Some(concat) => concat.concatenate(&id).await?,
-            None => None,
-        };
-        match joined {
-            Some(done) => Ok(Upload { state: finish(&ingest, &done).await?, ..done }),
-            None => ingest.inner.store.get(&id).await,
-        }
+        join(&ingest, &id).await?;
+        ingest.inner.store.get(&id).await
     })
     .await
     .map_err(|e| crate::Error::Task(format!("joining upload {}: {e}", upload.id)))?
@@ -64,6 +153,7 @@ async fn verify(ingest: &Ingest, upload: &Upload) -> Result<UploadState> {
         .map(|p| {
             p.value.map(|v| String::from_utf8_lossy(&v).trim().to_ascii_lowercase()).unwrap_or_default()
         });
+    ingest.inner.metrics.verifications.fetch_add(1, Ordering::Relaxed);
     let (state, note) = match declared {
         None => (UploadState::Complete, None),
         Some(expected) => {

@@ -39,6 +39,12 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE uploads ADD COLUMN idempotency_key TEXT;
      CREATE UNIQUE INDEX uploads_idempotency_key ON uploads (owner, idempotency_key)
         WHERE idempotency_key IS NOT NULL AND state != 'quarantined';",
+    // A failed final frees its key as a quarantined upload does; the cap on unfinished
+    // uploads per token counts by owner and state.
+    "DROP INDEX uploads_idempotency_key;
+     CREATE UNIQUE INDEX uploads_idempotency_key ON uploads (owner, idempotency_key)
+        WHERE idempotency_key IS NOT NULL AND state NOT IN ('quarantined', 'failed');
+     CREATE INDEX uploads_owner_state ON uploads (owner, state);",
 ];
 
 /// A shared connection. Calls from async code go through [`Db::call`], which runs them on

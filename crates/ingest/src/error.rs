@@ -19,6 +19,12 @@ pub enum Error {
     NotFound(String),
     #[error("upload {0} is being written by another request")]
     Locked(String),
+    #[error("upload {0} has all its bytes and takes no more")]
+    Finished(String),
+    /// The request conflicts with the upload's state (a length that cannot change, or is
+    /// below the offset): the client's error, found under the upload's lock.
+    #[error("upload {id}: {why}")]
+    Conflict { id: String, why: String },
     #[error("upload {id}: offset {given} does not match {actual}")]
     OffsetMismatch { id: String, given: u64, actual: u64 },
     #[error("upload {id}: {why}")]
@@ -28,6 +34,23 @@ pub enum Error {
     /// The request body was refused while streaming (checksum, length); nothing of it is kept.
     #[error("body refused: {0}")]
     Refused(TusError),
+}
+
+impl Error {
+    /// Whether this failure is storage out of room: a full disk under the files or the
+    /// state database. Clients get 507 for it, and the server goes on.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Error::File { source, .. } | Error::Io { source, .. } => is_full(source),
+            Error::Db(rusqlite::Error::SqliteFailure(e, _)) => e.code == rusqlite::ErrorCode::DiskFull,
+            _ => false,
+        }
+    }
+}
+
+/// ENOSPC and EDQUOT (a quota) both mean no room.
+pub(crate) fn is_full(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -72,6 +95,14 @@ pub enum TusError {
     Overloaded { retry_after: u64 },
     #[error("request body stalled")]
     Timeout,
+    #[error("the server's storage is full; try again later")]
+    StorageFull,
+    #[error("this upload can never be completed: {0}")]
+    Failed(String),
+    #[error("this partial upload holds no bytes any more: {0}")]
+    Consumed(String),
+    #[error("this token has {0} unfinished uploads, the most allowed: finish or delete some first")]
+    TooManyUnfinished(u64),
     #[error("internal error")]
     Internal(#[source] Box<Error>),
 }
@@ -85,7 +116,7 @@ impl TusError {
             TusError::NotFound => StatusCode::NOT_FOUND,
             TusError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             TusError::OffsetMismatch { .. } | TusError::Conflict(_) => StatusCode::CONFLICT,
-            TusError::Gone => StatusCode::GONE,
+            TusError::Gone | TusError::Failed(_) | TusError::Consumed(_) => StatusCode::GONE,
             TusError::UnsupportedVersion => StatusCode::PRECONDITION_FAILED,
             TusError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             TusError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -94,9 +125,12 @@ impl TusError {
             TusError::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
             // 422 for a reused key is the Idempotency-Key draft's choice.
             TusError::Quarantined | TusError::KeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            TusError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            TusError::TooManyRequests { .. } | TusError::TooManyUnfinished(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             TusError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             TusError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            TusError::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
             TusError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,7 +142,13 @@ impl From<Error> for TusError {
             Error::NotFound(_) => TusError::NotFound,
             Error::Locked(_) => TusError::Locked,
             Error::OffsetMismatch { given, actual, .. } => TusError::OffsetMismatch { given, actual },
+            Error::Finished(_) => TusError::Conflict("the upload has all its bytes".into()),
+            Error::Conflict { why, .. } => TusError::Conflict(why),
             Error::Refused(e) => e,
+            other if other.is_storage_full() => {
+                tracing::warn!(error = %other, "storage full");
+                TusError::StorageFull
+            }
             other => TusError::Internal(Box::new(other)),
         }
     }
@@ -138,6 +178,12 @@ impl IntoResponse for TusError {
             }
             TusError::TooManyRequests { retry_after } | TusError::Overloaded { retry_after } => {
                 headers.insert("Retry-After", HeaderValue::from(retry_after));
+            }
+            TusError::StorageFull => {
+                headers.insert("Retry-After", HeaderValue::from(60));
+            }
+            TusError::TooManyUnfinished(_) => {
+                headers.insert("Retry-After", HeaderValue::from(5));
             }
             _ => {}
         }

@@ -29,16 +29,25 @@ pub struct MetaPair {
     pub value: Option<Vec<u8>>,
 }
 
+/// Pairs one `Upload-Metadata` may hold: far more than any client sends (a file name, a
+/// type, a checksum), few enough that no header costs much to parse.
+pub const MAX_METADATA_PAIRS: usize = 256;
+
 /// `Upload-Metadata`: comma-separated `key base64value` (or `key` alone) pairs; keys are
-/// non-empty, unique, ASCII without spaces or commas; values standard base64.
+/// non-empty, unique, ASCII without spaces or commas; values standard base64; at most
+/// [`MAX_METADATA_PAIRS`]. Nothing is trimmed: a pair starting with a space has an empty
+/// key, and is refused. Linear in the header's length.
 pub fn parse_metadata(value: &str) -> Result<Vec<MetaPair>, TusError> {
     let bad = |why: &str| TusError::BadRequest(format!("Upload-Metadata: {why}"));
     let mut pairs: Vec<MetaPair> = Vec::new();
-    if value.trim().is_empty() {
+    if value.is_empty() {
         return Ok(pairs);
     }
+    let mut keys = std::collections::HashSet::new();
     for item in value.split(',') {
-        let item = item.trim();
+        if pairs.len() == MAX_METADATA_PAIRS {
+            return Err(bad(&format!("more than {MAX_METADATA_PAIRS} pairs")));
+        }
         let mut parts = item.split(' ');
         let key = parts.next().unwrap_or("");
         let encoded = parts.next();
@@ -48,7 +57,7 @@ pub fn parse_metadata(value: &str) -> Result<Vec<MetaPair>, TusError> {
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
             return Err(bad("keys must be non-empty printable ASCII without spaces or commas"));
         }
-        if pairs.iter().any(|p| p.key == key) {
+        if !keys.insert(key) {
             return Err(bad("duplicate key"));
         }
         let value = match encoded {

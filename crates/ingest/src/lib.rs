@@ -25,12 +25,12 @@ pub use crate::auth::{Principal, SqliteTokens, TokenInfo, Tokens};
 pub use crate::complete::SHA256_KEY;
 pub use crate::db::Db;
 pub use crate::error::{Error, Result, TusError};
-pub use crate::limits::Limits;
+pub use crate::limits::{connection_cap, descriptor_limit, Limits};
 pub use crate::router::router;
 pub use crate::server::{open_db, open_local, serve};
 pub use crate::state::Ingest;
 pub use crate::store::{
-    Concat, ConcatRole, Created, DeferLength, FileStore, NewUpload, Terminate, Upload, UploadState,
+    Concat, ConcatRole, Created, DeferLength, FileStore, Joining, NewUpload, Terminate, Upload, UploadState,
     UploadStore,
 };
 

@@ -19,8 +19,12 @@ pub struct Metrics {
     pub bytes_received: AtomicU64,
     pub checksum_mismatches: AtomicU64,
     pub checksums_verified: AtomicU64,
+    /// Final uploads that could never be made.
+    pub failed: AtomicU64,
+    /// Whole-upload checks run (one per upload, however many requests ask).
+    pub verifications: AtomicU64,
     /// (method, status) → count.
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     /// PATCH durations: counts per bucket (+Inf last), sum in microseconds.
     patch_buckets: [AtomicU64; BUCKETS.len() + 1],
     patch_sum_us: AtomicU64,
@@ -28,8 +32,11 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn request(&self, method: &str, status: u16, took: Duration) {
+        // Labels from a fixed set: a client's made-up method is "other", whatever it is.
+        const METHODS: [&str; 6] = ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"];
+        let label = METHODS.into_iter().find(|m| *m == method).unwrap_or("other");
         if let Ok(mut map) = self.requests.lock() {
-            *map.entry((method.to_string(), status)).or_insert(0) += 1;
+            *map.entry((label, status)).or_insert(0) += 1;
         }
         if method == "PATCH" {
             let s = took.as_secs_f64();
@@ -66,6 +73,12 @@ impl Metrics {
                 "wedsync_ingest_checksums_verified_total",
                 "Chunks whose checksum matched.",
                 &self.checksums_verified,
+            ),
+            ("wedsync_ingest_uploads_failed_total", "Final uploads that could never be made.", &self.failed),
+            (
+                "wedsync_ingest_verifications_total",
+                "Whole-upload checks run (once per upload).",
+                &self.verifications,
             ),
         ];
         for (name, help, v) in counters {

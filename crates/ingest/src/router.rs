@@ -36,13 +36,13 @@ pub fn router(ingest: Ingest) -> Router {
 
 /// Counts every request by method and status, and logs it at debug level.
 async fn observe(State(ingest): State<Ingest>, request: Request, next: Next) -> Response {
-    let method = request.method().as_str().to_string();
+    let method = request.method().clone();
     let path = request.uri().path().to_string();
     let start = Instant::now();
     let response = next.run(request).await;
     let took = start.elapsed();
     let status = response.status().as_u16();
-    ingest.inner.metrics.request(&method, status, took);
+    ingest.inner.metrics.request(method.as_str(), status, took);
     tracing::debug!(%method, %path, status, ms = took.as_millis() as u64, "request");
     response
 }

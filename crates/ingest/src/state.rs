@@ -4,7 +4,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
+
 use crate::auth::{Principal, Tokens};
+use crate::complete;
 use crate::error::{Result, TusError};
 use crate::limits::{Guards, Limits};
 use crate::metrics::Metrics;
@@ -13,6 +16,15 @@ use crate::store::{self, UploadState, UploadStore};
 /// How long a verified token is trusted without asking the token table again: a revoked
 /// token stops working within this time.
 const TOKEN_CACHE: Duration = Duration::from_secs(5);
+/// Tokens remembered at once. Keys are SHA-256 digests, so each entry is small whatever a
+/// client presents; past this the cache drops stale entries, then everything.
+const CACHED_TOKENS: usize = 10_000;
+/// Longer than any token this server makes (`wst_` and 64 hex digits) by a wide margin;
+/// anything longer is refused before it is hashed or looked up.
+pub(crate) const MAX_TOKEN_LEN: usize = 256;
+
+/// Tokens by their SHA-256: who owns each (or no one), and since when that is known.
+type TokenCache = HashMap<[u8; 32], (Option<Principal>, Instant)>;
 
 /// The server's shared state; cheap to clone. Build it with the backends chosen at start-up.
 #[derive(Clone)]
@@ -27,7 +39,7 @@ pub(crate) struct Inner {
     pub metrics: Metrics,
     /// `Tus-Extension`, derived once from the store.
     pub extensions: String,
-    token_cache: Mutex<HashMap<String, (Option<Principal>, Instant)>>,
+    token_cache: Mutex<TokenCache>,
 }
 
 impl Ingest {
@@ -54,51 +66,83 @@ impl Ingest {
         self.inner.guards.limits()
     }
 
-    /// Finishes what a crash interrupted: uploads whose bytes are all in but which were never
-    /// verified, and final uploads whose parts completed before the crash.
+    /// Finishes what a crash interrupted: uploads claimed for verifying but not recorded,
+    /// uploads whose bytes are all in but which were never claimed, and final uploads whose
+    /// parts completed. One upload's trouble is logged and left (a final whose part is
+    /// gone fails with that reason): it never stops the server from starting.
     pub async fn recover(&self) -> Result<usize> {
+        let store = &self.inner.store;
+        let mut pending = store.list(Some(UploadState::Verifying), usize::MAX >> 1).await?;
+        pending.extend(store.list(Some(UploadState::Receiving), usize::MAX >> 1).await?);
         let mut finished = 0;
-        for upload in self.inner.store.list(Some(UploadState::Receiving), usize::MAX >> 1).await? {
-            if upload.is_final() {
-                if let Some(concat) = self.inner.store.concat() {
-                    if let Some(done) = concat.concatenate(&upload.id).await? {
-                        crate::complete::finish(self, &done).await?;
-                        finished += 1;
-                    }
+        for upload in pending {
+            let outcome = match upload.state {
+                UploadState::Verifying => complete::finish_claimed(self, &upload).await.map(|_| ()),
+                _ if upload.is_final() => complete::join(self, &upload.id).await,
+                _ if upload.length == Some(upload.offset) => {
+                    complete::finish(self, &upload).await.map(|_| ())
                 }
-            } else if upload.length == Some(upload.offset) {
-                crate::complete::finish(self, &upload).await?;
-                finished += 1;
+                _ => continue,
+            };
+            match outcome {
+                Ok(()) => finished += 1,
+                Err(e) => {
+                    tracing::error!(upload = %upload.id, error = %e, "could not finish it; left as it is")
+                }
             }
         }
         Ok(finished)
     }
 
-    /// Removes expired unfinished uploads; returns how many.
+    /// Removes expired unfinished uploads (failing the finals that listed them) and joins
+    /// finals that an interruption left unjoined; returns how many were removed.
     pub async fn sweep(&self) -> Result<usize> {
         let removed = self.inner.store.remove_expired(crate::db::now()).await?;
         for id in &removed {
             tracing::info!(upload = %id, "expired upload removed");
+            complete::fail_finals_of(self, id, "expired before it was finished").await;
         }
         self.inner.metrics.expired.fetch_add(removed.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(removed.len())
-    }
-
-    /// The owner of a bearer token, through a short cache.
-    pub(crate) async fn principal(&self, token: &str) -> Result<Option<Principal>, TusError> {
-        if let Ok(cache) = self.inner.token_cache.lock() {
-            if let Some((p, at)) = cache.get(token) {
-                if at.elapsed() < TOKEN_CACHE {
-                    return Ok(p.clone());
+        if self.inner.store.concat().is_some() {
+            for upload in self.inner.store.list(Some(UploadState::Receiving), usize::MAX >> 1).await? {
+                if upload.is_final() {
+                    if let Err(e) = complete::join(self, &upload.id).await {
+                        tracing::error!(upload = %upload.id, error = %e, "joining a final upload failed");
+                    }
                 }
             }
         }
+        Ok(removed.len())
+    }
+
+    /// What the cache knows of a bearer token: `Some(owner or None)` if it was looked up
+    /// lately (a token too long to be one is known to be no one's), `None` if not.
+    pub(crate) fn cached(&self, token: &str) -> Option<Option<Principal>> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Some(None);
+        }
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let cache = self.inner.token_cache.lock().ok()?;
+        let (p, at) = cache.get(&key)?;
+        (at.elapsed() < TOKEN_CACHE).then(|| p.clone())
+    }
+
+    /// The owner of a bearer token, looked up and kept in a short cache keyed by the
+    /// token's digest.
+    pub(crate) async fn principal(&self, token: &str) -> Result<Option<Principal>, TusError> {
+        if let Some(known) = self.cached(token) {
+            return Ok(known);
+        }
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let p = self.inner.tokens.verify(token).await?;
         if let Ok(mut cache) = self.inner.token_cache.lock() {
-            if cache.len() > 10_000 {
+            if cache.len() >= CACHED_TOKENS {
                 cache.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE);
+                if cache.len() >= CACHED_TOKENS {
+                    cache.clear();
+                }
             }
-            cache.insert(token.to_string(), (p.clone(), Instant::now()));
+            cache.insert(key, (p.clone(), Instant::now()));
         }
         Ok(p)
     }

@@ -9,13 +9,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::authenticate;
+use super::{authenticate, Peer};
 use crate::error::TusError;
 use crate::state::Ingest;
 use crate::store::UploadState;
 
-async fn admin(ingest: &Ingest, headers: &HeaderMap) -> Result<(), TusError> {
-    let principal = authenticate(ingest, headers).await?;
+async fn admin(ingest: &Ingest, headers: &HeaderMap, peer: Peer) -> Result<(), TusError> {
+    let principal = authenticate(ingest, headers, peer).await?;
     if !principal.admin {
         return Err(TusError::Forbidden("admin token required"));
     }
@@ -27,9 +27,10 @@ async fn admin(ingest: &Ingest, headers: &HeaderMap) -> Result<(), TusError> {
 pub(crate) async fn uploads(
     State(ingest): State<Ingest>,
     Query(query): Query<HashMap<String, String>>,
+    peer: Peer,
     headers: HeaderMap,
 ) -> Result<Response, TusError> {
-    admin(&ingest, &headers).await?;
+    admin(&ingest, &headers, peer).await?;
     let state = match query.get("state").map(String::as_str) {
         None => Some(UploadState::Receiving),
         Some("all") => None,
@@ -44,8 +45,12 @@ pub(crate) async fn uploads(
 }
 
 /// GET /admin/stats: counts of uploads by state, bytes, transfers in flight, counters.
-pub(crate) async fn stats(State(ingest): State<Ingest>, headers: HeaderMap) -> Result<Response, TusError> {
-    admin(&ingest, &headers).await?;
+pub(crate) async fn stats(
+    State(ingest): State<Ingest>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Result<Response, TusError> {
+    admin(&ingest, &headers, peer).await?;
     let stats = ingest.inner.store.stats().await?;
     let m = &ingest.inner.metrics;
     let body = serde_json::json!({
@@ -63,8 +68,12 @@ pub(crate) async fn stats(State(ingest): State<Ingest>, headers: HeaderMap) -> R
 }
 
 /// GET /metrics.
-pub(crate) async fn metrics(State(ingest): State<Ingest>, headers: HeaderMap) -> Result<Response, TusError> {
-    admin(&ingest, &headers).await?;
+pub(crate) async fn metrics(
+    State(ingest): State<Ingest>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Result<Response, TusError> {
+    admin(&ingest, &headers, peer).await?;
     let stats = ingest.inner.store.stats().await?;
     let text = ingest.inner.metrics.render(&[
         (
@@ -76,19 +85,37 @@ pub(crate) async fn metrics(State(ingest): State<Ingest>, headers: HeaderMap) ->
         ("wedsync_ingest_uploads_complete", "Completed uploads held.", stats.complete),
         ("wedsync_ingest_uploads_quarantined", "Quarantined uploads held.", stats.quarantined),
         ("wedsync_ingest_bytes_stored", "Bytes held for all uploads.", stats.bytes_stored),
+        ("wedsync_ingest_uploads_verifying", "Uploads being verified.", stats.verifying),
+        ("wedsync_ingest_uploads_failed", "Final uploads that could never be made.", stats.failed),
+        ("wedsync_ingest_uploads_consumed", "Parts whose bytes went into their final.", stats.consumed),
+        (
+            "wedsync_ingest_storage_free_bytes",
+            "Free space where upload bytes are stored.",
+            ingest.inner.store.free_space().unwrap_or(0),
+        ),
     ]);
     let mut response = (StatusCode::OK, text).into_response();
     response.headers_mut().insert("Content-Type", HeaderValue::from_static("text/plain; version=0.0.4"));
     Ok(response)
 }
 
-/// GET /healthz: 200 when the state store answers.
+/// GET /healthz: 200 when the state store answers and the storage has room (the free
+/// bytes are in the body); 503 when either fails, saying which.
 pub(crate) async fn healthz(State(ingest): State<Ingest>) -> Response {
-    match ingest.inner.store.stats().await {
-        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "state store unavailable\n").into_response()
-        }
+    if let Err(e) = ingest.inner.store.stats().await {
+        tracing::error!(error = %e, "health check failed");
+        return (StatusCode::SERVICE_UNAVAILABLE, "state store unavailable\n").into_response();
+    }
+    match ingest.inner.store.free_space() {
+        Some(free) if free < ingest.limits().min_free_space => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "storage full: {free} bytes free, new uploads refused below {}\n",
+                ingest.limits().min_free_space
+            ),
+        )
+            .into_response(),
+        Some(free) => (StatusCode::OK, format!("ok: {free} bytes free\n")).into_response(),
+        None => (StatusCode::OK, "ok\n").into_response(),
     }
 }

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{authenticate, owned};
+use super::{authenticate, owned, Peer};
 use crate::error::TusError;
 use crate::state::Ingest;
 use crate::store::UploadState;
@@ -14,13 +14,18 @@ use crate::store::UploadState;
 pub(crate) async fn get(
     State(ingest): State<Ingest>,
     Path(id): Path<String>,
+    peer: Peer,
     headers: HeaderMap,
 ) -> Result<Response, TusError> {
-    let principal = authenticate(&ingest, &headers).await?;
+    let principal = authenticate(&ingest, &headers, peer).await?;
     let upload = owned(&ingest, &principal, &id).await?;
     match upload.state {
-        UploadState::Receiving => return Err(TusError::Conflict("the upload is not complete".into())),
+        UploadState::Receiving | UploadState::Verifying => {
+            return Err(TusError::Conflict("the upload is not complete".into()))
+        }
         UploadState::Quarantined => return Err(TusError::Quarantined),
+        UploadState::Failed => return Err(TusError::Failed(upload.note.unwrap_or_default())),
+        UploadState::Consumed => return Err(TusError::Consumed(upload.note.unwrap_or_default())),
         UploadState::Complete => {}
     }
     let reader = ingest.inner.store.read(&upload.id).await?;

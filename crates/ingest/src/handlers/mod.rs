@@ -26,13 +26,31 @@ use crate::store::{self, BodyError, ConcatRole, Upload, UploadState};
 
 pub(crate) const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
 
-/// A header as text; a value that is not visible ASCII is a bad request.
+/// A header as text; a value that is not visible ASCII is a bad request, and so is a
+/// header sent twice with different values (which one a proxy on the way would have
+/// honoured is anyone's guess).
 pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<&'a str>, TusError> {
-    match headers.get(name) {
-        None => Ok(None),
-        Some(v) => {
-            v.to_str().map(Some).map_err(|_| TusError::BadRequest(format!("{name} is not ASCII text")))
-        }
+    let mut values = headers.get_all(name).iter();
+    let Some(first) = values.next() else { return Ok(None) };
+    if values.any(|other| other != first) {
+        return Err(TusError::BadRequest(format!("{name} is sent more than once, with different values")));
+    }
+    first.to_str().map(Some).map_err(|_| TusError::BadRequest(format!("{name} is not ASCII text")))
+}
+
+/// The client's address, where the request came over a socket (the accept loop records
+/// it); tests that call the router directly have none.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Peer(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Peer>().copied().unwrap_or_default())
     }
 }
 
@@ -44,18 +62,56 @@ pub(crate) fn check_version(headers: &HeaderMap) -> Result<(), TusError> {
     }
 }
 
-/// The bearer token's owner, after the token's request rate is charged.
-pub(crate) async fn authenticate(ingest: &Ingest, headers: &HeaderMap) -> Result<Principal, TusError> {
-    let value = header(headers, "Authorization")
-        .map_err(|_| TusError::Unauthorized)?
-        .ok_or(TusError::Unauthorized)?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or(TusError::Unauthorized)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+/// The bearer token's owner, after the token's request rate is charged. An address whose
+/// recent attempts failed too often gets 429 without its token being looked up (a token
+/// already in the cache still passes).
+pub(crate) async fn authenticate(
+    ingest: &Ingest,
+    headers: &HeaderMap,
+    peer: Peer,
+) -> Result<Principal, TusError> {
+    let guards = &ingest.inner.guards;
+    let principal = match bearer(headers) {
+        // A token seen lately passes whatever else its address sent.
+        Some(token) => match ingest.cached(token) {
+            Some(known) => known,
+            None => {
+                guards.may_try(peer.0)?;
+                ingest.principal(token).await?
+            }
+        },
+        None => None,
+    };
+    let Some(principal) = principal else {
+        guards.failed(peer.0);
         return Err(TusError::Unauthorized);
-    }
-    let principal = ingest.principal(token.trim()).await?.ok_or(TusError::Unauthorized)?;
-    ingest.inner.guards.rate(principal.id)?;
+    };
+    guards.rate(principal.id)?;
     Ok(principal)
+}
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = header(headers, "Authorization").ok()??;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// For a request that must carry no bytes (to an upload that has them all, or one of
+/// length 0): reads what the body holds, whatever its framing, and refuses it if it holds
+/// any — the same answer a `Content-Length` says in advance gets.
+pub(crate) async fn refuse_bytes(ingest: &Ingest, body: axum::body::Body) -> Result<(), TusError> {
+    let mut stream = body.into_data_stream();
+    loop {
+        match tokio::time::timeout(ingest.limits().body_idle_timeout, stream.next()).await {
+            Err(_) => return Err(TusError::Timeout),
+            Ok(None) => return Ok(()),
+            Ok(Some(Err(_))) => return Err(TusError::BadRequest("the request body ended early".into())),
+            Ok(Some(Ok(bytes))) if bytes.is_empty() => {}
+            Ok(Some(Ok(_))) => return Err(TusError::TooLarge("the body is longer than the upload".into())),
+        }
+    }
 }
 
 /// The upload `id` if `principal` owns it; anyone else's is not found, as is any id the
@@ -118,6 +174,10 @@ pub(crate) fn describe(headers: &mut HeaderMap, upload: &Upload) {
         }
     }
     headers.insert("WedSync-Upload-State", HeaderValue::from_static(upload.state.as_str()));
+    // Why it is quarantined, failed or consumed: a HEAD has no body to say it in.
+    if let Some(note) = upload.note.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
+        headers.insert("WedSync-Upload-Note", note);
+    }
 }
 
 /// Requires `Content-Type: application/offset+octet-stream`.

@@ -8,7 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::{
-    authenticate, check_content_type, check_version, describe, guard_body, header, is_expired, owned, Ending,
+    authenticate, check_content_type, check_version, describe, guard_body, header, is_expired, owned,
+    refuse_bytes, Ending, Peer,
 };
 use crate::auth::Principal;
 use crate::error::TusError;
@@ -19,11 +20,12 @@ use crate::store::{Upload, UploadState};
 pub(crate) async fn patch(
     State(ingest): State<Ingest>,
     Path(id): Path<String>,
+    peer: Peer,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, TusError> {
     check_version(&headers)?;
-    let principal = authenticate(&ingest, &headers).await?;
+    let principal = authenticate(&ingest, &headers, peer).await?;
     let mut upload = owned(&ingest, &principal, &id).await?;
     if upload.is_final() {
         return Err(TusError::Forbidden("a final upload is made by concatenation, not PATCH"));
@@ -96,8 +98,16 @@ pub(crate) async fn write_chunk(
         }
     }
     if upload.state != UploadState::Receiving {
-        // All bytes are in; only an empty body can match the offset.
+        // All bytes are in (and being or done verifying): only an empty body matches the
+        // offset, and it starts nothing.
+        refuse_bytes(ingest, body).await?;
         return Ok(upload);
+    }
+    if room == 0 && upload.length.is_some() {
+        // All bytes are in but no one has finished it yet (a reply lost, a crash).
+        refuse_bytes(ingest, body).await?;
+        let state = crate::complete::finish(ingest, &upload).await?;
+        return Ok(Upload { state, ..upload });
     }
     let checksum = header(headers, "Upload-Checksum")?.map(parse_checksum).transpose()?;
     let transfer = ingest.inner.guards.transfer(principal.id)?;

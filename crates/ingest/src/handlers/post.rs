@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
 use super::patch::write_chunk;
-use super::{authenticate, check_content_type, check_version, describe, header, owned};
+use super::{authenticate, check_content_type, check_version, describe, header, owned, refuse_bytes, Peer};
 use crate::error::TusError;
 use crate::headers::{
     format_metadata, parse_concat, parse_idempotency_key, parse_metadata, parse_u64, ConcatRequest,
@@ -22,11 +22,12 @@ use crate::store::{ConcatRole, Created, NewUpload, Upload, UploadState};
 
 pub(crate) async fn post(
     State(ingest): State<Ingest>,
+    peer: Peer,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, TusError> {
     check_version(&headers)?;
-    let principal = authenticate(&ingest, &headers).await?;
+    let principal = authenticate(&ingest, &headers, peer).await?;
     let store = &ingest.inner.store;
     let max = ingest.limits().max_size;
     let key = header(&headers, "Idempotency-Key")?.map(parse_idempotency_key).transpose()?;
@@ -53,6 +54,14 @@ pub(crate) async fn post(
     };
     let has_body = headers.contains_key("Transfer-Encoding")
         || header(&headers, "Content-Length")?.is_some_and(|v| v.trim() != "0");
+    if let Some(key) = &key {
+        // A repeat is answered before anything else is checked: its parts, say, may have
+        // been joined into the very final it asks for since.
+        if let Some(existing) = store.find_by_key(principal.id, key).await? {
+            let new = NewUpload { owner: principal.id, key: Some(key.clone()), length, metadata, concat };
+            return repeat(&ingest, &new, existing, Some(body), has_body).await;
+        }
+    }
 
     let length = match &concat {
         ConcatRole::Final(parts) => {
@@ -61,6 +70,17 @@ pub(crate) async fn post(
             }
             if has_body {
                 return Err(TusError::Forbidden("a final upload is made by concatenation, not by a body"));
+            }
+            if parts.len() > ingest.limits().max_parts {
+                return Err(TusError::BadRequest(format!(
+                    "Upload-Concat lists {} parts; the most is {}",
+                    parts.len(),
+                    ingest.limits().max_parts
+                )));
+            }
+            let mut seen = std::collections::HashSet::new();
+            if let Some(twice) = parts.iter().find(|id| !seen.insert(id.as_str())) {
+                return Err(TusError::BadRequest(format!("Upload-Concat lists the upload {twice} twice")));
             }
             let mut total = Some(0u64);
             for id in parts {
@@ -74,6 +94,15 @@ pub(crate) async fn post(
                     return Err(TusError::BadRequest(
                         "Upload-Concat names an upload that is not partial".into(),
                     ));
+                }
+                if matches!(
+                    part.state,
+                    UploadState::Consumed | UploadState::Failed | UploadState::Quarantined
+                ) {
+                    return Err(TusError::BadRequest(format!(
+                        "Upload-Concat names the upload {id}, which is {}",
+                        part.state.as_str()
+                    )));
                 }
                 total = match (total, part.length) {
                     (Some(t), Some(l)) => Some(t.saturating_add(l)),
@@ -100,6 +129,8 @@ pub(crate) async fn post(
             (l, _) => l,
         },
     };
+    let is_final = matches!(concat, ConcatRole::Final(_));
+    let mut body = Some(body);
     if has_body {
         check_content_type(&headers)?;
         if let (Some(len), Some(l)) = (header(&headers, "Content-Length")?, length) {
@@ -107,41 +138,68 @@ pub(crate) async fn post(
                 return Err(TusError::TooLarge("the body is longer than the upload".into()));
             }
         }
-    }
-
-    let is_final = matches!(concat, ConcatRole::Final(_));
-    let new = NewUpload { owner: principal.id, key, length, metadata, concat };
-    if let Some(key) = &new.key {
-        if let Some(existing) = store.find_by_key(principal.id, key).await? {
-            return repeat(&ingest, &new, existing, body, has_body).await;
+        if length == Some(0) {
+            // A chunked body says its length only as it ends: read it before creating.
+            if let Some(body) = body.take() {
+                refuse_bytes(&ingest, body).await?;
+            }
         }
     }
-    let mut upload = match store.create(new.clone()).await? {
+
+    let new = NewUpload { owner: principal.id, key, length, metadata, concat };
+    if store.free_space().is_some_and(|free| free < ingest.limits().min_free_space) {
+        return Err(TusError::StorageFull);
+    }
+    let unfinished = store.count_receiving(principal.id).await?;
+    if unfinished >= ingest.limits().unfinished_per_token {
+        return Err(TusError::TooManyUnfinished(unfinished));
+    }
+    // Created and (for a final) joined on a task of its own: a client that goes away
+    // mid-way cannot leave a final made but never joined.
+    let created = {
+        let (ingest, new) = (ingest.clone(), new.clone());
+        tokio::spawn(async move {
+            let upload = match ingest.inner.store.create(new).await? {
+                Created::New(upload) => upload,
+                existing @ Created::Existing(_) => return Ok(existing),
+            };
+            ingest.inner.metrics.created.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(upload = %upload.id, owner = upload.owner, length = ?upload.length, "upload created");
+            let upload = crate::complete::assemble(&ingest, upload).await?;
+            Ok::<_, crate::Error>(Created::New(upload))
+        })
+        .await
+        .map_err(|e| TusError::Internal(Box::new(crate::Error::Task(e.to_string()))))??
+    };
+    let mut upload = match created {
         Created::New(upload) => upload,
         // An identical POST got there first (the client's retry overtook its first try).
         Created::Existing(existing) => return repeat(&ingest, &new, existing, body, has_body).await,
     };
-    ingest.inner.metrics.created.fetch_add(1, Ordering::Relaxed);
-    tracing::info!(upload = %upload.id, owner = %principal.name, length = ?upload.length, "upload created");
 
-    if is_final {
-        upload = crate::complete::assemble(&ingest, upload).await?;
-    } else if upload.length == Some(0) {
+    // The upload exists whatever happens to its first chunk: a refused or broken body
+    // leaves it at offset 0 (or where the bytes stopped), and the reply says why, with
+    // where the upload is, so the client resumes there.
+    let mut refused = None;
+    if upload.length == Some(0) && !is_final {
         upload.state = crate::complete::finish(&ingest, &upload).await?;
-    } else if has_body {
-        // The upload exists whatever happens to its first chunk: a refused or broken body
-        // leaves it at offset 0 (or where the bytes stopped), and the client resumes.
+    } else if let (true, Some(body)) = (has_body, body) {
         match write_chunk(&ingest, &principal, upload.clone(), &headers, body).await {
             Ok(u) => upload = u,
             Err(TusError::Internal(e)) => return Err(TusError::Internal(e)),
             Err(e) => {
                 tracing::debug!(upload = %upload.id, error = %e, "first chunk not taken");
                 upload = store.get(&upload.id).await?;
+                refused = Some(e);
             }
         }
     }
 
-    let mut response = StatusCode::CREATED.into_response();
+    let mut response = match (refused, upload.state) {
+        (Some(e), _) => e.into_response(),
+        (None, UploadState::Quarantined) => TusError::Quarantined.into_response(),
+        (None, _) => StatusCode::CREATED.into_response(),
+    };
     describe(response.headers_mut(), &upload);
     if !has_body && !is_final {
         response.headers_mut().remove("Upload-Offset");
@@ -149,11 +207,6 @@ pub(crate) async fn post(
     let location = HeaderValue::from_str(&format!("/files/{}", upload.id))
         .map_err(|_| TusError::BadRequest("unrepresentable id".into()))?;
     response.headers_mut().insert("Location", location);
-    if upload.state == UploadState::Quarantined {
-        let mut err = TusError::Quarantined.into_response();
-        err.headers_mut().insert("Location", response.headers()["Location"].clone());
-        return Ok(err);
-    }
     Ok(response)
 }
 
@@ -175,13 +228,13 @@ async fn repeat(
     ingest: &Ingest,
     new: &NewUpload,
     upload: Upload,
-    body: Body,
+    body: Option<Body>,
     has_body: bool,
 ) -> Result<Response, TusError> {
     if !same_upload(new, &upload) {
         return Err(TusError::KeyReused);
     }
-    if has_body {
+    if let (true, Some(body)) = (has_body, body) {
         discard(ingest, body).await;
     }
     // A final whose first request was cut before it was joined is joined now.

@@ -15,8 +15,8 @@ use rusqlite::{params, OptionalExtension, Row};
 use tokio::io::AsyncReadExt;
 
 use super::{
-    Body, BodyError, Concat, ConcatRole, Created, DeferLength, NewUpload, Reader, Stats, Terminate, Upload,
-    UploadState, UploadStore,
+    Body, BodyError, Concat, ConcatRole, Created, DeferLength, Joining, NewUpload, Reader, Stats, Terminate,
+    Upload, UploadState, UploadStore,
 };
 use crate::db::{now, Db};
 use crate::error::{Error, Result};
@@ -25,6 +25,9 @@ use crate::error::{Error, Result};
 /// peak memory 400 MB under 1,000 concurrent uploads; 64 KiB made it 340 MB and, with the
 /// smaller buffers staying in cache, raised throughput by 9 % (`wedsync loadtest`).
 const WRITE_BUFFER: usize = 64 * 1024;
+/// Room an append leaves free on the file system for the state database: a full disk
+/// stops the bytes, not the offset that records them (nor a deletion, nor a restart).
+const ROOM_FOR_STATE: u64 = 1 << 20;
 /// How long an append waits for another request on the same upload to finish.
 const LOCK_WAIT: Duration = Duration::from_secs(2);
 
@@ -57,10 +60,13 @@ impl Drop for Busy<'_> {
 const COLUMNS: &str =
     "id, owner, length, offset, metadata, concat, parts, state, note, created, expires, idempotency_key";
 
-/// The owner's (?1) live upload with key ?2 at time ?3: not quarantined, and not a receiving
-/// upload past its expiry. The unique index `uploads_idempotency_key` allows one.
-const LIVE_WITH_KEY: &str = "owner = ?1 AND idempotency_key = ?2 AND state != 'quarantined'
+/// The owner's (?1) live upload with key ?2 at time ?3: not quarantined or failed, and not a
+/// receiving upload past its expiry. The unique index `uploads_idempotency_key` allows one.
+const LIVE_WITH_KEY: &str = "owner = ?1 AND idempotency_key = ?2 AND state NOT IN ('quarantined', 'failed')
      AND NOT (state = 'receiving' AND expires < ?3)";
+
+/// Final uploads (?1 a `LIKE` pattern for one part id) whose parts include that id.
+const FINALS_WITH_PART: &str = "concat = 'final' AND (' ' || parts || ' ') LIKE ?1";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Upload> {
     let concat: String = r.get(5)?;
@@ -160,43 +166,91 @@ impl FileStore {
     }
 }
 
+/// How writing a body into a file went.
+struct Written {
+    file: File,
+    /// Bytes written whole.
+    bytes: u64,
+    /// How the body ended, if not normally.
+    ended: Option<BodyError>,
+    /// A write that failed (a full disk); `bytes` counts only what was written before it.
+    failed: Option<std::io::Error>,
+}
+
 /// Writes `body` into `file` from its current position, through one buffer, off the async
-/// threads. Returns the file, the bytes written, and how the body ended.
-async fn write_body(mut file: File, mut body: Body, id: &str) -> Result<(File, u64, Option<BodyError>)> {
+/// threads. A failed write stops it, and so does free space below [`ROOM_FOR_STATE`] on
+/// `dir`'s file system (as a full disk); what the file holds past `bytes` is the caller's
+/// to give back.
+async fn write_body(file: File, mut body: Body, dir: &Path) -> Result<Written> {
     let mut buf: Vec<u8> = Vec::with_capacity(WRITE_BUFFER);
-    let mut written = 0u64;
-    let mut ended = None;
+    let mut out = Written { file, bytes: 0, ended: None, failed: None };
     loop {
-        let next = body.next().await;
-        let last = match next {
+        let last = match body.next().await {
             Some(Ok(bytes)) => {
                 buf.extend_from_slice(&bytes);
                 false
             }
             Some(Err(e)) => {
-                ended = Some(e);
+                out.ended = Some(e);
                 true
             }
             None => true,
         };
         if (last || buf.len() >= WRITE_BUFFER)
             && !buf.is_empty()
-            && !matches!(ended, Some(BodyError::Refused(_)))
+            && !matches!(out.ended, Some(BodyError::Refused(_)))
         {
-            let id = id.to_string();
             let len = buf.len() as u64;
-            (file, buf) = blocking(move || {
-                file.write_all(&buf).map_err(io(&id, "write"))?;
+            let mut file = out.file;
+            let result;
+            let dir = dir.to_path_buf();
+            (file, buf, result) = blocking(move || {
+                let result = match free_bytes(&dir) {
+                    Some(free) if free < ROOM_FOR_STATE + len => {
+                        Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
+                    }
+                    _ => file.write_all(&buf),
+                };
                 buf.clear();
-                Ok((file, buf))
+                Ok((file, buf, result))
             })
             .await?;
-            written += len;
+            out.file = file;
+            match result {
+                Ok(()) => out.bytes += len,
+                Err(e) => {
+                    out.failed = Some(e);
+                    return Ok(out);
+                }
+            }
         }
         if last {
-            return Ok((file, written, ended));
+            return Ok(out);
         }
     }
+}
+
+/// Free bytes for an unprivileged writer on the file system holding `dir`.
+#[cfg(unix)]
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: statvfs writes a whole statvfs into the pointer we pass and reads only the
+    // NUL-terminated path.
+    let stat = unsafe {
+        if libc::statvfs(path.as_ptr(), stat.as_mut_ptr()) != 0 {
+            return None;
+        }
+        stat.assume_init()
+    };
+    Some(stat.f_bavail as u64 * stat.f_frsize as u64)
+}
+
+/// Not measured off Unix yet (a Windows build would use GetDiskFreeSpaceExW).
+#[cfg(not(unix))]
+fn free_bytes(_dir: &Path) -> Option<u64> {
+    None
 }
 
 #[async_trait]
@@ -318,8 +372,11 @@ impl UploadStore for FileStore {
     async fn append(&self, id: &str, offset: u64, body: Body) -> Result<u64> {
         let _busy = self.busy(id).await?;
         let upload = self.get(id).await?;
-        if upload.state != UploadState::Receiving || upload.is_final() {
-            return Err(Error::Invalid { id: id.to_string(), why: "not receiving bytes".into() });
+        if upload.is_final() {
+            return Err(Error::Invalid { id: id.to_string(), why: "a final upload takes no bytes".into() });
+        }
+        if upload.state != UploadState::Receiving {
+            return Err(Error::Finished(id.to_string()));
         }
         if upload.offset != offset {
             return Err(Error::OffsetMismatch { id: id.to_string(), given: offset, actual: upload.offset });
@@ -339,17 +396,17 @@ impl UploadStore for FileStore {
             Ok(f)
         })
         .await?;
-        let (file, written, ended) = write_body(file, body, id).await?;
-        let key = id.to_string();
-        let refused = match ended {
+        let written = write_body(file, body, &self.uploads).await?;
+        let refused = match written.ended {
             Some(BodyError::Refused(e)) => Some(e),
             _ => None,
         };
-        let keep = if refused.is_some() { 0 } else { written };
+        // A refused body keeps nothing; a failed write keeps what was written whole before
+        // it. Either way the rest goes now, so a full disk gets its room back.
+        let keep = if refused.is_some() { 0 } else { written.bytes };
+        let (file, key) = (written.file, id.to_string());
         blocking(move || {
-            if keep != written {
-                file.set_len(offset + keep).map_err(io(&key, "truncate"))?;
-            }
+            file.set_len(offset + keep).map_err(io(&key, "truncate"))?;
             // Durable before the offset that says so is committed.
             file.sync_data().map_err(io(&key, "sync"))
         })
@@ -357,8 +414,8 @@ impl UploadStore for FileStore {
         if let Some(e) = refused {
             return Err(Error::Refused(e));
         }
-        let new_offset = offset + written;
-        if written > 0 {
+        let new_offset = offset + keep;
+        if keep > 0 {
             let (key, expires) = (id.to_string(), (now() + self.ttl) as i64);
             self.db
                 .call(move |c| {
@@ -369,7 +426,10 @@ impl UploadStore for FileStore {
                 })
                 .await?;
         }
-        Ok(new_offset)
+        match written.failed {
+            Some(source) => Err(Error::File { id: id.to_string(), op: "write", source }),
+            None => Ok(new_offset),
+        }
     }
 
     async fn read(&self, id: &str) -> Result<Reader> {
@@ -386,6 +446,38 @@ impl UploadStore for FileStore {
             Err(e) => return Err(io(id, "open")(e)),
         };
         Ok(Box::pin(file.take(upload.offset)))
+    }
+
+    async fn claim_verify(&self, id: &str) -> Result<bool> {
+        let key = id.to_string();
+        let n = self
+            .db
+            .call(move |c| {
+                c.execute(
+                    "UPDATE uploads SET state = 'verifying' WHERE id = ?1 AND state = 'receiving'
+                     AND length IS NOT NULL AND offset = length",
+                    [key],
+                )
+            })
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn count_receiving(&self, owner: i64) -> Result<u64> {
+        self.db
+            .call(move |c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM uploads WHERE owner = ?1 AND state = 'receiving'",
+                    [owner],
+                    |r| r.get::<_, i64>(0),
+                )
+            })
+            .await
+            .map(|n| n as u64)
+    }
+
+    fn free_space(&self) -> Option<u64> {
+        free_bytes(&self.uploads)
     }
 
     async fn set_state(&self, id: &str, state: UploadState, note: Option<String>) -> Result<()> {
@@ -439,13 +531,11 @@ impl UploadStore for FileStore {
                 })?;
                 for row in rows {
                     let (state, count, bytes) = row?;
-                    stats.bytes_stored += bytes as u64;
-                    match UploadState::parse(&state) {
-                        Some(UploadState::Receiving) => stats.receiving = count as u64,
-                        Some(UploadState::Complete) => stats.complete = count as u64,
-                        Some(UploadState::Quarantined) => stats.quarantined = count as u64,
-                        None => {}
+                    let Some(state) = UploadState::parse(&state) else { continue };
+                    if !matches!(state, UploadState::Consumed | UploadState::Failed) {
+                        stats.bytes_stored += bytes as u64;
                     }
+                    stats.count(state, count as u64);
                 }
                 Ok(stats)
             })
@@ -498,72 +588,174 @@ impl UploadStore for FileStore {
 impl Terminate for FileStore {
     async fn terminate(&self, id: &str) -> Result<()> {
         let _busy = self.try_busy(id).ok_or_else(|| Error::Locked(id.to_string()))?;
+        if self.get(id).await?.state == UploadState::Verifying {
+            // Its check is reading the bytes; it ends soon, and then it can go.
+            return Err(Error::Locked(id.to_string()));
+        }
+        // The bytes first: on a full disk, removing them makes the room the state
+        // database needs to record the deletion. A crash between the two leaves a row
+        // without bytes, which the next DELETE removes.
+        self.remove_files(id).await?;
         let key = id.to_string();
         let n = self.db.call(move |c| c.execute("DELETE FROM uploads WHERE id = ?1", [key])).await?;
         if n == 0 {
             return Err(Error::NotFound(id.to_string()));
         }
-        self.remove_files(id).await
+        Ok(())
     }
 }
 
 #[async_trait]
 impl Concat for FileStore {
-    async fn concatenate(&self, id: &str) -> Result<Option<Upload>> {
+    async fn concatenate(&self, id: &str, max_size: u64) -> Result<Joining> {
         let _one_at_a_time = self.concat_lock.lock().await;
         let upload = self.get(id).await?;
         let ConcatRole::Final(part_ids) = &upload.concat else {
             return Err(Error::Invalid { id: id.to_string(), why: "not a final upload".into() });
         };
         if upload.state != UploadState::Receiving {
-            return Ok(None);
+            return Ok(Joining::NotYet);
         }
         let mut parts = Vec::with_capacity(part_ids.len());
+        let mut problem = None;
         for part in part_ids {
-            let p = self.get(part).await?;
-            if p.state != UploadState::Complete {
-                return Ok(None);
+            let p = match self.get(part).await {
+                Ok(p) => p,
+                Err(Error::NotFound(_)) => {
+                    problem = Some(format!("its part {part} no longer exists"));
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
+            match p.state {
+                UploadState::Complete => parts.push(p),
+                UploadState::Receiving | UploadState::Verifying => return Ok(Joining::NotYet),
+                UploadState::Quarantined => {
+                    problem = Some(format!("its part {part} did not match its SHA-256"));
+                    break;
+                }
+                UploadState::Consumed | UploadState::Failed => {
+                    problem = Some(format!("its part {part} is {}", p.state.as_str()));
+                    break;
+                }
             }
-            parts.push(p);
         }
         let total: u64 = parts.iter().map(|p| p.offset).sum();
+        if problem.is_none() && total > max_size {
+            problem = Some(format!("its parts hold {total} bytes together, over the limit of {max_size}"));
+        }
+        if let Some(why) = problem {
+            self.fail(id, &why).await?;
+            return Ok(Joining::Failed(why));
+        }
         let sources: Vec<(PathBuf, u64)> =
             parts.iter().map(|p| (self.uploads.join(&p.id), p.offset)).collect();
         let (target, dir, key) = (self.uploads.join(id), self.uploads.clone(), id.to_string());
-        blocking(move || {
-            let mut out = File::create(&target).map_err(io(&key, "create"))?;
-            for (path, len) in sources {
-                let mut part = File::open(&path).map_err(io(&key, "open part"))?.take_bytes(len);
-                std::io::copy(&mut part, &mut out).map_err(io(&key, "concatenate"))?;
+        let written = blocking(move || {
+            let copy = || -> Result<()> {
+                let mut out = File::create(&target).map_err(io(&key, "create"))?;
+                for (path, len) in sources {
+                    let mut part = File::open(&path).map_err(io(&key, "open part"))?.take_bytes(len);
+                    std::io::copy(&mut part, &mut out).map_err(io(&key, "concatenate"))?;
+                }
+                out.sync_all().map_err(io(&key, "sync"))?;
+                sync_dir(&dir).map_err(io(&key, "sync folder"))
+            };
+            let result = copy();
+            if result.is_err() {
+                // A full disk, say: give the room back; the final stays receiving and is
+                // joined again by the next request that asks, or at start-up.
+                let _ = std::fs::remove_file(&target);
             }
-            out.sync_all().map_err(io(&key, "sync"))?;
-            sync_dir(&dir).map_err(io(&key, "sync folder"))
+            result
         })
-        .await?;
+        .await;
+        written?;
         let key = id.to_string();
-        self.db
+        let n = self
+            .db
             .call(move |c| {
                 c.execute(
-                    "UPDATE uploads SET length = ?2, offset = ?2 WHERE id = ?1",
+                    "UPDATE uploads SET length = ?2, offset = ?2, state = 'verifying'
+                     WHERE id = ?1 AND state = 'receiving'",
                     params![key, total as i64],
                 )
             })
             .await?;
-        Ok(Some(Upload { length: Some(total), offset: total, ..upload }))
+        if n == 0 {
+            return Ok(Joining::NotYet);
+        }
+        Ok(Joining::Joined(Upload {
+            length: Some(total),
+            offset: total,
+            state: UploadState::Verifying,
+            ..upload
+        }))
     }
 
     async fn finals_of(&self, id: &str) -> Result<Vec<String>> {
         let pattern = format!("% {id} %");
         self.db
             .call(move |c| {
-                let mut stmt = c.prepare(
-                    "SELECT id FROM uploads WHERE concat = 'final' AND state = 'receiving'
-                     AND (' ' || parts || ' ') LIKE ?1",
-                )?;
+                let mut stmt = c.prepare(&format!(
+                    "SELECT id FROM uploads WHERE state = 'receiving' AND {FINALS_WITH_PART}"
+                ))?;
                 let rows = stmt.query_map([pattern], |r| r.get(0))?;
                 rows.collect()
             })
             .await
+    }
+
+    async fn wanted(&self, id: &str, except: &str) -> Result<bool> {
+        let (pattern, except) = (format!("% {id} %"), except.to_string());
+        self.db
+            .call(move |c| {
+                c.query_row(
+                    &format!(
+                        "SELECT 1 FROM uploads WHERE state IN ('receiving', 'verifying') AND id != ?2
+                         AND {FINALS_WITH_PART} LIMIT 1"
+                    ),
+                    params![pattern, except],
+                    |_| Ok(()),
+                )
+                .optional()
+            })
+            .await
+            .map(|found| found.is_some())
+    }
+
+    async fn consume(&self, id: &str, into: &str) -> Result<()> {
+        let (key, note) = (id.to_string(), format!("joined into the final upload {into}"));
+        let n = self
+            .db
+            .call(move |c| {
+                c.execute(
+                    "UPDATE uploads SET state = 'consumed', note = ?2 WHERE id = ?1 AND state = 'complete'",
+                    params![key, note],
+                )
+            })
+            .await?;
+        if n == 1 {
+            self.remove_files(id).await?;
+        }
+        Ok(())
+    }
+}
+
+impl FileStore {
+    /// Records that the final upload `id` can never be made, and why.
+    async fn fail(&self, id: &str, why: &str) -> Result<()> {
+        let (key, note) = (id.to_string(), why.to_string());
+        self.db
+            .call(move |c| {
+                c.execute(
+                    "UPDATE uploads SET state = 'failed', note = ?2, expires = NULL
+                     WHERE id = ?1 AND state = 'receiving'",
+                    params![key, note],
+                )
+            })
+            .await?;
+        Ok(())
     }
 }
 
@@ -578,15 +770,20 @@ impl<R: std::io::Read> TakeBytes for R {}
 #[async_trait]
 impl DeferLength for FileStore {
     async fn declare_length(&self, id: &str, length: u64) -> Result<()> {
+        // Under the upload's lock: an append running now may move the offset past the
+        // length being declared.
+        let _busy = self.busy(id).await?;
         let key = id.to_string();
-        let current: Option<Option<i64>> = self
+        let current: Option<(Option<i64>, i64)> = self
             .db
             .call(move |c| {
                 let tx = c.transaction()?;
-                let current: Option<Option<i64>> = tx
-                    .query_row("SELECT length FROM uploads WHERE id = ?1", [&key], |r| r.get(0))
+                let current: Option<(Option<i64>, i64)> = tx
+                    .query_row("SELECT length, offset FROM uploads WHERE id = ?1", [&key], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
                     .optional()?;
-                if current == Some(None) {
+                if matches!(current, Some((None, offset)) if offset as u64 <= length) {
                     tx.execute("UPDATE uploads SET length = ?2 WHERE id = ?1", params![key, length as i64])?;
                 }
                 tx.commit()?;
@@ -595,10 +792,14 @@ impl DeferLength for FileStore {
             .await?;
         match current {
             None => Err(Error::NotFound(id.to_string())),
-            Some(None) => Ok(()),
-            Some(Some(l)) if l as u64 == length => Ok(()),
-            Some(Some(_)) => {
-                Err(Error::Invalid { id: id.to_string(), why: "Upload-Length cannot change".into() })
+            Some((None, offset)) if offset as u64 > length => Err(Error::Conflict {
+                id: id.to_string(),
+                why: format!("Upload-Length {length} is below the upload's offset {offset}"),
+            }),
+            Some((None, _)) => Ok(()),
+            Some((Some(l), _)) if l as u64 == length => Ok(()),
+            Some((Some(_), _)) => {
+                Err(Error::Conflict { id: id.to_string(), why: "Upload-Length cannot change".into() })
             }
         }
     }

@@ -33,31 +33,51 @@ pub enum BodyError {
     Refused(TusError),
 }
 
-/// The life of an upload after its bytes are all in.
+/// The life of an upload. Only `Receiving` takes bytes; an upload leaves `Verifying` once,
+/// for `Complete` or `Quarantined`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UploadState {
     /// Created, bytes still arriving (or, for a final upload, partial uploads unfinished).
     Receiving,
+    /// Every byte is in and one check of the whole file (the declared SHA-256) has claimed
+    /// it: nothing starts another, and a crash leaves it to be checked again at start-up.
+    Verifying,
     /// Every byte is in and the declared SHA-256, if any, matched: published to its owner.
     Complete,
     /// Every byte is in but the declared SHA-256 did not match: kept apart, never served.
     Quarantined,
+    /// A final upload that can never be made: a part is gone or failed, or the parts
+    /// together are over the size limit. The note says which; it holds no bytes.
+    Failed,
+    /// A partial upload whose bytes went into a verified final upload and were then
+    /// removed (they would otherwise be stored twice). The note names the final.
+    Consumed,
 }
 
 impl UploadState {
+    pub const ALL: [UploadState; 6] = [
+        UploadState::Receiving,
+        UploadState::Verifying,
+        UploadState::Complete,
+        UploadState::Quarantined,
+        UploadState::Failed,
+        UploadState::Consumed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             UploadState::Receiving => "receiving",
+            UploadState::Verifying => "verifying",
             UploadState::Complete => "complete",
             UploadState::Quarantined => "quarantined",
+            UploadState::Failed => "failed",
+            UploadState::Consumed => "consumed",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [UploadState::Receiving, UploadState::Complete, UploadState::Quarantined]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -125,10 +145,28 @@ pub enum Created {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Stats {
     pub receiving: u64,
+    pub verifying: u64,
     pub complete: u64,
     pub quarantined: u64,
-    /// Bytes held for all uploads (acknowledged offsets).
+    pub failed: u64,
+    pub consumed: u64,
+    /// Bytes held for all uploads (acknowledged offsets; consumed parts hold none).
     pub bytes_stored: u64,
+}
+
+impl Stats {
+    /// Counts one state's uploads.
+    pub fn count(&mut self, state: UploadState, n: u64) {
+        let slot = match state {
+            UploadState::Receiving => &mut self.receiving,
+            UploadState::Verifying => &mut self.verifying,
+            UploadState::Complete => &mut self.complete,
+            UploadState::Quarantined => &mut self.quarantined,
+            UploadState::Failed => &mut self.failed,
+            UploadState::Consumed => &mut self.consumed,
+        };
+        *slot = n;
+    }
 }
 
 /// The core of a store: create, look up, append, read back, expire.
@@ -143,8 +181,8 @@ pub trait UploadStore: Send + Sync + 'static {
     /// Creates an upload with no bytes, expiring after the store's time to live.
     ///
     /// With `new.key`, the store guarantees that an owner has at most one live upload per
-    /// key — live meaning receiving (and not expired) or complete, since a quarantined
-    /// upload's key is free again for the good bytes' resend. The guarantee must hold
+    /// key — live meaning receiving (and not expired), verifying, complete or consumed,
+    /// since a quarantined or failed upload's key is free again for the resend. The guarantee must hold
     /// against concurrent calls (a unique constraint, not a look-up before the insert):
     /// when the key is taken, nothing is created and the holder comes back as
     /// [`Created::Existing`]; an expired upload gives its key up first. Whether the request
@@ -160,19 +198,36 @@ pub trait UploadStore: Send + Sync + 'static {
 
     /// Writes `body` at `offset` and returns the new offset once it is durable.
     ///
-    /// At most one append (or termination) per upload runs at a time: a second one gets
-    /// [`crate::Error::Locked`]. `offset` must equal the committed offset, else
+    /// At most one append (or termination, or length declaration) per upload runs at a
+    /// time: a second one gets [`crate::Error::Locked`]. An upload no longer receiving gets
+    /// [`crate::Error::Finished`]. `offset` must equal the committed offset, else
     /// [`crate::Error::OffsetMismatch`]. When the body yields [`BodyError::Interrupted`] the
     /// bytes so far are committed; when it yields [`BodyError::Refused`] none of this call's
-    /// bytes are, and the error comes back as [`crate::Error::Refused`]. The caller has
-    /// checked the upload's length; the store does not.
+    /// bytes are, and the error comes back as [`crate::Error::Refused`]. When storage fails
+    /// (a full disk), the bytes written before the failure are committed, the rest are
+    /// given back, and the error is [`crate::Error::StorageFull`] or the storage's own.
+    /// The caller has checked the upload's length; the store does not.
     async fn append(&self, id: &str, offset: u64, body: Body) -> Result<u64>;
 
     /// The upload's committed bytes, in whichever state it is.
     async fn read(&self, id: &str) -> Result<Reader>;
 
-    /// Records the outcome of a finished upload (complete or quarantined, with a note).
+    /// Claims the check of an upload whose bytes are all in: moves it from receiving to
+    /// verifying, and returns whether this call did (false if it is not receiving, or not
+    /// all its bytes are in). Finishing an upload thus happens once.
+    async fn claim_verify(&self, id: &str) -> Result<bool>;
+
+    /// Records an upload's outcome: complete or quarantined after verifying (with a note),
+    /// failed for a final that cannot be made (with the reason).
     async fn set_state(&self, id: &str, state: UploadState, note: Option<String>) -> Result<()>;
+
+    /// The owner's uploads still receiving bytes, for the cap on unfinished uploads.
+    async fn count_receiving(&self, owner: i64) -> Result<u64>;
+
+    /// Free space where the bytes go, if the store can tell.
+    fn free_space(&self) -> Option<u64> {
+        None
+    }
 
     /// Uploads in `state` (all when `None`), oldest first, at most `limit`.
     async fn list(&self, state: Option<UploadState>, limit: usize) -> Result<Vec<Upload>>;
@@ -181,6 +236,7 @@ pub trait UploadStore: Send + Sync + 'static {
 
     /// Removes unfinished uploads whose expiry is before `now` (unix seconds) and returns
     /// their ids. An upload being written is skipped until its append ends.
+    /// Uploads that are not receiving never expire.
     async fn remove_expired(&self, now: u64) -> Result<Vec<String>>;
 
     /// The termination extension, if this store offers it.
@@ -200,7 +256,8 @@ pub trait UploadStore: Send + Sync + 'static {
 /// Deleting an upload and its bytes on the client's request.
 #[async_trait]
 pub trait Terminate: Send + Sync {
-    /// Removes the upload; [`crate::Error::Locked`] while an append is running.
+    /// Removes the upload; [`crate::Error::Locked`] while an append is running. Works on a
+    /// full disk: the bytes go first, which frees the room the state change needs.
     async fn terminate(&self, id: &str) -> Result<()>;
 }
 
@@ -209,19 +266,42 @@ pub trait Terminate: Send + Sync {
 /// [`ConcatRole::Final`] stores the list.
 #[async_trait]
 pub trait Concat: Send + Sync {
-    /// If every part of the final upload `id` is complete, writes the final's bytes (the
-    /// parts in order), commits length = offset, and returns it; `None` if a part is still
-    /// receiving or the final is already done. Safe to call concurrently and repeatedly.
-    async fn concatenate(&self, id: &str) -> Result<Option<Upload>>;
+    /// If the final upload `id` is receiving and every part is complete, writes the final's
+    /// bytes (the parts in order) and commits length = offset in state verifying: the
+    /// caller that gets `Joined` verifies it. A part that is gone, quarantined, failed or
+    /// consumed, or parts over `max_size` together, fail the final (state failed, with the
+    /// reason) instead. Safe to call concurrently and repeatedly: one caller joins.
+    async fn concatenate(&self, id: &str, max_size: u64) -> Result<Joining>;
 
-    /// The unfinished final uploads that include the partial upload `id`.
+    /// The unfinished (receiving) final uploads that include the partial upload `id`.
     async fn finals_of(&self, id: &str) -> Result<Vec<String>>;
+
+    /// Whether an upload other than `except` that is not finished (receiving or verifying)
+    /// lists the partial upload `id`.
+    async fn wanted(&self, id: &str, except: &str) -> Result<bool>;
+
+    /// Removes a partial upload's bytes once the final upload `into` holds them, verified:
+    /// the part becomes consumed, with a note naming the final.
+    async fn consume(&self, id: &str, into: &str) -> Result<()>;
+}
+
+/// What [`Concat::concatenate`] did.
+#[derive(Debug)]
+pub enum Joining {
+    /// This call joined it: the final upload, verifying.
+    Joined(Upload),
+    /// A part is still receiving (or verifying), or another call joined it first.
+    NotYet,
+    /// It can never be made; the reason is recorded as its note.
+    Failed(String),
 }
 
 /// Setting the length of an upload created with `Upload-Defer-Length`.
 #[async_trait]
 pub trait DeferLength: Send + Sync {
-    /// Sets the length once; a different length for an upload that has one is refused.
+    /// Sets the length once, under the upload's lock ([`crate::Error::Locked`] while an
+    /// append runs, and nothing saved); a different length for an upload that has one, or
+    /// one below the committed offset, is refused.
     async fn declare_length(&self, id: &str, length: u64) -> Result<()>;
 }
 

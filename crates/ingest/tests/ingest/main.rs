@@ -3,6 +3,7 @@
 
 mod admin;
 mod concat;
+mod defects;
 mod delete;
 mod get;
 mod head;

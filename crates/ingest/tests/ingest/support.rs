@@ -16,8 +16,13 @@ pub struct Server {
     pub bob: String,
     pub admin: String,
     pub dir: tempfile::TempDir,
+    /// Where the data lives: `dir`, or a folder the test chose (a small file system).
+    pub data: PathBuf,
+    limits: Limits,
     runtime: Option<tokio::runtime::Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Says how `serve` ended, once it has.
+    ended: Option<std::sync::Mutex<std::sync::mpsc::Receiver<Result<(), String>>>>,
 }
 
 impl Server {
@@ -27,24 +32,84 @@ impl Server {
 
     pub fn with(limits: Limits) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        let tokens = SqliteTokens::new(wedsync_ingest::open_db(dir.path()).expect("db"));
+        let data = dir.path().to_path_buf();
+        Server::in_dir(limits, dir, data)
+    }
+
+    /// A server keeping its data in `data` (which `dir` holds or outlives).
+    pub fn in_dir(limits: Limits, dir: tempfile::TempDir, data: PathBuf) -> Server {
+        let tokens = SqliteTokens::new(wedsync_ingest::open_db(&data).expect("db"));
         let alice = tokens.add("alice", false).expect("token");
         let bob = tokens.add("bob", false).expect("token");
         let admin = tokens.add("ops", true).expect("token");
+        Server::serve(limits, dir, data, [alice, bob, admin])
+    }
+
+    fn serve(limits: Limits, dir: tempfile::TempDir, data: PathBuf, tokens: [String; 3]) -> Server {
         let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
-        let ingest = wedsync_ingest::open_local(dir.path(), limits).expect("open");
+            tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("rt");
+        let ingest = wedsync_ingest::open_local(&data, limits.clone()).expect("open");
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (done, ended) = std::sync::mpsc::channel();
         let serving = ingest.clone();
         runtime.spawn(async move {
-            let _ = wedsync_ingest::serve(serving, listener, async move {
+            let outcome = wedsync_ingest::serve(serving, listener, async move {
                 let _ = stopped.await;
             })
             .await;
+            let _ = done.send(outcome.map_err(|e| e.to_string()));
         });
-        Server { addr, ingest, alice, bob, admin, dir, runtime: Some(runtime), stop: Some(stop) }
+        let [alice, bob, admin] = tokens;
+        Server {
+            addr,
+            ingest,
+            alice,
+            bob,
+            admin,
+            dir,
+            data,
+            limits,
+            runtime: Some(runtime),
+            stop: Some(stop),
+            ended: Some(std::sync::Mutex::new(ended)),
+        }
+    }
+
+    /// Stops the server and returns how long `serve` took to return, or why it failed.
+    pub fn stop(&mut self) -> Result<Duration, String> {
+        let start = std::time::Instant::now();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let ended = self.ended.take().ok_or("already stopped")?;
+        let ended = ended.into_inner().map_err(|e| e.to_string())?;
+        let outcome =
+            ended.recv_timeout(Duration::from_secs(60)).map_err(|e| format!("serve never returned: {e}"))?;
+        outcome.map(|()| start.elapsed())
+    }
+
+    /// Stops this server and starts another on the same data, as after a restart; fails
+    /// with why `serve` gave up if it could not start.
+    pub fn restart(mut self) -> Result<Server, String> {
+        self.stop()?;
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(Duration::from_secs(5));
+        }
+        let tokens =
+            [std::mem::take(&mut self.alice), std::mem::take(&mut self.bob), std::mem::take(&mut self.admin)];
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().map_err(|e| e.to_string())?);
+        let next = Server::serve(self.limits.clone(), dir, self.data.clone(), tokens);
+        // `serve` fails at once if recovery fails: give it a moment to say so.
+        let early = next
+            .ended
+            .as_ref()
+            .and_then(|e| e.lock().ok().map(|e| e.recv_timeout(Duration::from_millis(500))));
+        match early {
+            Some(Ok(Err(why))) => Err(why),
+            _ => Ok(next),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -134,7 +199,31 @@ impl Server {
 
     /// Where the store keeps upload `path`'s bytes.
     pub fn file(&self, path: &str) -> PathBuf {
-        self.dir.path().join("uploads").join(path.trim_start_matches("/files/"))
+        self.data.join("uploads").join(path.trim_start_matches("/files/"))
+    }
+
+    /// GET as the admin, as JSON.
+    pub fn admin_json(&self, path: &str) -> serde_json::Value {
+        let auth = format!("Bearer {}", self.admin);
+        let r = self.send("GET", path, &[("Authorization", &auth)], b"");
+        assert_eq!(r.status, 200, "{path}: {r:?}");
+        serde_json::from_slice(&r.body).expect("json")
+    }
+
+    /// `/metrics` as the admin.
+    pub fn metrics(&self) -> String {
+        let auth = format!("Bearer {}", self.admin);
+        String::from_utf8_lossy(&self.send("GET", "/metrics", &[("Authorization", &auth)], b"").body)
+            .into_owned()
+    }
+
+    /// One counter or gauge from `/metrics`.
+    pub fn metric(&self, name: &str) -> u64 {
+        let text = self.metrics();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in /metrics:\n{text}"))
     }
 }
 
