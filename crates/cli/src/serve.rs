@@ -33,9 +33,30 @@ pub struct Args {
     /// Seconds a request body may send nothing before it is cut off.
     #[arg(long, value_name = "SECONDS")]
     body_timeout: Option<u64>,
-    /// Seconds a connection may take to send a request's headers.
+    /// Seconds a connection may take to send its first bytes, and a request's headers.
     #[arg(long, value_name = "SECONDS")]
     header_timeout: Option<u64>,
+    /// Seconds a connection may sit with no request in flight and nothing moving.
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: Option<u64>,
+    /// Connections served at once (default: from the descriptor limit, at most 16,384).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Uploads one token may have unfinished at once; past it, 429.
+    #[arg(long, value_name = "N")]
+    unfinished_per_token: Option<u64>,
+    /// Parts one final upload may list.
+    #[arg(long, value_name = "N")]
+    max_parts: Option<usize>,
+    /// Free bytes below which new uploads are refused (507) and /healthz says so.
+    #[arg(long, value_name = "BYTES")]
+    min_free: Option<u64>,
+    /// Failed authentications per second per client address (the burst is ten times this).
+    #[arg(long, value_name = "N")]
+    failed_auth_rate: Option<f64>,
+    /// Seconds requests in progress get at shutdown.
+    #[arg(long, value_name = "SECONDS")]
+    shutdown_grace: Option<u64>,
     /// Seconds an unfinished upload lives after its last write.
     #[arg(long, value_name = "SECONDS")]
     expire_after: Option<u64>,
@@ -137,6 +158,28 @@ fn serve(args: Args, data: PathBuf) -> anyhow::Result<ExitCode> {
     }
     if let Some(v) = args.expire_after {
         limits.expire_after = Duration::from_secs(v.max(1));
+    }
+    if let Some(v) = args.idle_timeout {
+        limits.idle_timeout = Duration::from_secs(v.max(1));
+    }
+    if let Some(v) = args.max_connections {
+        limits.max_connections = Some(v.max(1));
+    }
+    if let Some(v) = args.unfinished_per_token {
+        limits.unfinished_per_token = v;
+    }
+    if let Some(v) = args.max_parts {
+        limits.max_parts = v;
+    }
+    if let Some(v) = args.min_free {
+        limits.min_free_space = v;
+    }
+    if let Some(v) = args.failed_auth_rate {
+        limits.failed_auth_per_second = v;
+        limits.failed_auth_burst = v * 10.0;
+    }
+    if let Some(v) = args.shutdown_grace {
+        limits.shutdown_grace = Duration::from_secs(v);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
