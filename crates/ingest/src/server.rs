@@ -71,6 +71,8 @@ const CONNECTION_BUFFER: usize = 64 * 1024;
 const HEADER_LIST: u32 = 64 * 1024;
 /// Over the connection cap, a connection's first bytes must come this soon.
 const OVER_CAP_FIRST_BYTES: Duration = Duration::from_secs(1);
+/// Over the cap, only a connection quiet this long may be closed to make way.
+const EVICTABLE_AFTER: Duration = Duration::from_millis(500);
 
 /// The accept loop: one task per connection, HTTP/1.1 or HTTP/2, each with a deadline for
 /// its first bytes and its header, an idle timeout, HTTP/2 keep-alive pings, bounded
@@ -145,7 +147,7 @@ async fn accept(
             let mut first = [0u8; 1];
             tokio::select! {
                 peeked = tokio::time::timeout(first_bytes, stream.peek(&mut first)) => match peeked {
-                    Ok(Ok(n)) if n > 0 => {}
+                    Ok(Ok(n)) if n > 0 => activity.0.spoken.store(true, Ordering::Release),
                     _ => return,
                 },
                 () = cancel.cancelled() => return,
@@ -214,16 +216,28 @@ impl Registry {
         (cancel, Some(Registered { registry: self.clone(), id }))
     }
 
-    /// Closes the connection quiet the longest among those with nothing in flight; false
-    /// if every connection is busy.
+    /// Makes way for a new connection: closes the oldest connection that has not said a
+    /// thing yet, else the one quiet the longest among those with nothing in flight and
+    /// quiet for at least [`EVICTABLE_AFTER`] (an idle keep-alive, half a preface); false
+    /// if there is none. A connection that has spoken but whose request the server has
+    /// not read yet (a loaded machine) is thus never closed for a silent one.
     fn evict_quietest(&self) -> bool {
         let Ok(mut inner) = self.0.lock() else { return false };
+        let rank = |activity: &Activity| {
+            let quiet = activity.quiet_for();
+            let spoken = activity.0.spoken.load(Ordering::Acquire);
+            match (spoken, activity.0.in_flight.load(Ordering::Acquire)) {
+                (false, _) => Some((1, quiet)),
+                (true, 0) if quiet >= EVICTABLE_AFTER => Some((0, quiet)),
+                _ => None,
+            }
+        };
         let quietest = inner
             .connections
             .iter()
-            .filter(|(_, (activity, _))| activity.0.in_flight.load(Ordering::Acquire) == 0)
-            .max_by_key(|(_, (activity, _))| activity.quiet_for())
-            .map(|(id, _)| *id);
+            .filter_map(|(id, (activity, _))| rank(activity).map(|r| (*id, r)))
+            .max_by_key(|(_, r)| *r)
+            .map(|(id, _)| id);
         match quietest.and_then(|id| inner.connections.remove(&id)) {
             Some((_, cancel)) => {
                 cancel.cancel();
@@ -261,6 +275,8 @@ struct Activity(Arc<ActivityInner>);
 
 #[derive(Default)]
 struct ActivityInner {
+    /// Whether its first bytes have come.
+    spoken: std::sync::atomic::AtomicBool,
     in_flight: AtomicUsize,
     requests: AtomicUsize,
     /// Milliseconds since `EPOCH` when bytes last moved.

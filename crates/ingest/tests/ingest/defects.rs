@@ -1,5 +1,7 @@
 //! One regression test per defect found by attacking the server from outside (issue 18),
-//! named after it (`defect_NN_…`). Each failed on the code before its fix.
+//! named after it (`defect_NN_…`). They reach storage only through the protocol and the
+//! server's [`crate::support::Backdoor`], so another store runs them unchanged — all but
+//! the full disk, which needs a local file system of its own.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -7,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use wedsync_ingest::Limits;
 
-use crate::support::{b64, bytes, read_response, sha256_hex, write_head, Response, Server};
+use crate::support::{b64, bytes, id_of, read_response, sha256_hex, write_head, Response, Server};
 
 fn partial(server: &Server, len: usize) -> String {
     let n = len.to_string();
@@ -114,9 +116,7 @@ fn defect_01_a_final_waiting_on_a_part_that_is_gone_does_not_stop_a_restart() {
     let fin = fin.header("location").expect("location").to_string();
     // The part vanishes behind the server's back, as an expiry that ran while the final
     // did not, or a deletion by an older server, left it.
-    let db = wedsync_ingest::open_db(&server.data).expect("db");
-    let id = b.trim_start_matches("/files/").to_string();
-    db.with(move |c| c.execute("DELETE FROM uploads WHERE id = ?1", [id])).expect("delete");
+    server.backdoor().forget(&server, id_of(&b));
 
     let server = server.restart().expect("the server starts whatever one upload's state");
     let r = head(&server, &fin);
@@ -141,9 +141,7 @@ fn defect_01_deleting_a_part_fails_its_final_with_the_reason() {
     // Expiry, too: the sweeper fails a final whose part expired.
     let c = partial(&server, 3);
     let fin = final_of(&server, &[&a, &c]).header("location").expect("location").to_string();
-    let db = wedsync_ingest::open_db(&server.data).expect("db");
-    let id = c.trim_start_matches("/files/").to_string();
-    db.with(move |conn| conn.execute("UPDATE uploads SET expires = 1 WHERE id = ?1", [id])).expect("expire");
+    server.backdoor().expire(&server, id_of(&c));
     server.block_on(server.ingest.sweep()).expect("sweep");
     let r = head(&server, &fin);
     assert_eq!(r.status, 410, "{r:?}");
@@ -213,7 +211,7 @@ fn defect_03_a_final_over_the_size_limit_fails_once_its_parts_lengths_are_known(
     let r = head(&server, &fin);
     assert_eq!(r.status, 410, "{r:?}");
     assert!(note(&r).contains("over the limit"), "{r:?}");
-    assert!(!server.file(&fin).exists(), "no bytes made for it");
+    assert_eq!(server.backdoor().stored(&server, id_of(&fin)), None, "no bytes made for it");
     assert_eq!(server.download(&server.alice, &fin).status, 410);
 }
 
@@ -533,7 +531,7 @@ fn defect_15_a_verified_final_holds_its_parts_bytes_once() {
     let fin = final_of(&server, &[&a, &b]).header("location").expect("location").to_string();
     assert_eq!(server.download(&server.alice, &fin).body, b"abcdef");
     for part in [&a, &b] {
-        assert!(!server.file(part).exists(), "{part}'s bytes are gone");
+        assert_eq!(server.backdoor().stored(&server, id_of(part)), None, "{part}'s bytes are gone");
         let r = head(&server, part);
         assert_eq!(
             (r.status, r.header("upload-offset"), state(&r)),
@@ -542,7 +540,7 @@ fn defect_15_a_verified_final_holds_its_parts_bytes_once() {
         );
         let r = server.download(&server.alice, part);
         assert_eq!(r.status, 410, "{r:?}");
-        assert!(String::from_utf8_lossy(&r.body).contains(fin.trim_start_matches("/files/")), "{r:?}");
+        assert!(String::from_utf8_lossy(&r.body).contains(id_of(&fin)), "{r:?}");
     }
     let stats = server.admin_json("/admin/stats");
     assert_eq!(stats["uploads"]["bytes_stored"], 6, "{stats}");
@@ -557,14 +555,10 @@ fn defect_16_a_final_left_unjoined_is_joined_by_the_sweeper() {
     // The parts complete without the request that would join their final (as when that
     // request was cut off): nothing a client does is needed to finish it.
     assert_eq!(server.patch(&server.alice, &a, 0, b"abc", &[]).status, 204);
-    let db = wedsync_ingest::open_db(&server.data).expect("db");
-    std::fs::write(server.file(&b), b"def").expect("bytes");
-    let id = b.trim_start_matches("/files/").to_string();
-    db.with(move |c| c.execute("UPDATE uploads SET offset = 3, state = 'complete' WHERE id = ?1", [id]))
-        .expect("complete");
+    server.backdoor().complete(&server, id_of(&b), b"def");
     server.block_on(server.ingest.sweep()).expect("sweep");
     let listed = server.admin_json("/admin/uploads?state=complete");
-    let id = fin.trim_start_matches("/files/");
+    let id = id_of(&fin);
     assert!(listed.as_array().is_some_and(|l| l.iter().any(|u| u["id"] == id)), "{listed}");
     assert_eq!(server.download(&server.alice, &fin).body, b"abcdef");
 }
