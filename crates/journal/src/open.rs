@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/006_upload_names.sql"),
     include_str!("../migrations/007_cards.sql"),
     include_str!("../migrations/008_frames.sql"),
+    include_str!("../migrations/009_row_lookups.sql"),
 ];
 
 /// The schema version this program writes.
