@@ -10,6 +10,7 @@
 
 mod auth;
 mod complete;
+mod connections;
 mod db;
 mod error;
 mod handlers;
