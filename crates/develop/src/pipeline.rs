@@ -290,19 +290,27 @@ impl Developer {
         // so the frame is developed large enough for the crop to have the preset's size.
         let edits = frame.edits.as_ref();
         let crop = edits.and_then(|e| e.crop);
-        let targets: Vec<Target> = presets
-            .iter()
-            .zip(&looks)
-            .map(|(preset, look)| {
-                let long_edge = uncropped_edge(preset.long_edge(), crop.as_ref(), (w, h));
-                Target {
-                    demosaic: Demosaic::choose(&frame.cfa, w, h, long_edge),
-                    long_edge,
-                    cam_to_srgb: look.matrix(frame.cam_to_srgb),
-                    tone: look.table(preset.exposure_ev + edits.map_or(0.0, |e| e.exposure_ev)),
+        // Presets with the same look and exposure (most of them) share one tone table.
+        let mut tables: Vec<(&Look, f32, tone::Table)> = Vec::new();
+        let mut targets: Vec<Target> = Vec::with_capacity(presets.len());
+        for (preset, look) in presets.iter().zip(&looks) {
+            let long_edge = uncropped_edge(preset.long_edge(), crop.as_ref(), (w, h));
+            let ev = preset.exposure_ev + edits.map_or(0.0, |e| e.exposure_ev);
+            let tone = match tables.iter().find(|(l, e, _)| std::ptr::eq(*l, *look) && *e == ev) {
+                Some((_, _, table)) => table.clone(),
+                None => {
+                    let table = look.table(ev);
+                    tables.push((look, ev, table.clone()));
+                    table
                 }
-            })
-            .collect();
+            };
+            targets.push(Target {
+                demosaic: Demosaic::choose(&frame.cfa, w, h, long_edge),
+                long_edge,
+                cam_to_srgb: look.matrix(frame.cam_to_srgb),
+                tone,
+            });
+        }
         let mut backend = Kind::Cpu;
         let mut fallback = None;
         let mut on_gpu = Vec::new();

@@ -55,20 +55,28 @@ pub(crate) async fn finish_claimed(ingest: &Ingest, upload: &Upload) -> Result<U
 /// Joins every final waiting on the partial upload `part` that can now be joined. Each
 /// final's trouble is logged and stays its own.
 async fn complete_finals_of(ingest: &Ingest, part: &str) {
-    let Some(concat) = ingest.inner.store.concat() else { return };
-    let finals = match concat.finals_of(part).await {
-        Ok(finals) => finals,
-        Err(e) => {
-            tracing::error!(upload = %part, error = %e, "finding the finals of a part failed");
-            return;
-        }
-    };
-    for id in finals {
+    for id in finals_of(ingest, part).await {
         // Boxed: joining verifies the final, whose type would otherwise contain this one's.
         if let Err(e) = Box::pin(join(ingest, &id)).await {
             tracing::error!(upload = %id, error = %e, "joining a final upload failed");
         }
     }
+}
+
+/// The unfinished finals that list the partial upload `part`; none (and a log line) if
+/// the store cannot say.
+async fn finals_of(ingest: &Ingest, part: &str) -> Vec<String> {
+    let Some(concat) = ingest.inner.store.concat() else { return Vec::new() };
+    concat.finals_of(part).await.unwrap_or_else(|e| {
+        tracing::error!(upload = %part, error = %e, "finding the finals of a part failed");
+        Vec::new()
+    })
+}
+
+/// Counts and logs a final that can never be made.
+fn failed(ingest: &Ingest, id: &str, why: &str) {
+    ingest.inner.metrics.failed.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(upload = %id, reason = %why, "final upload failed");
 }
 
 /// Joins the final upload `id` if it can be joined now, and verifies it.
@@ -78,10 +86,7 @@ pub(crate) async fn join(ingest: &Ingest, id: &str) -> Result<()> {
         Joining::Joined(done) => {
             finish_claimed(ingest, &done).await?;
         }
-        Joining::Failed(why) => {
-            ingest.inner.metrics.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(upload = %id, reason = %why, "final upload failed");
-        }
+        Joining::Failed(why) => failed(ingest, id, &why),
         Joining::NotYet => {}
     }
     Ok(())
@@ -106,22 +111,13 @@ async fn consume_parts(ingest: &Ingest, final_id: &str, parts: &[String]) {
 
 /// Fails the unfinished finals that list the partial upload `part`, which is gone.
 pub(crate) async fn fail_finals_of(ingest: &Ingest, part: &str, why: &str) {
-    let store = &ingest.inner.store;
-    let Some(concat) = store.concat() else { return };
-    let finals = match concat.finals_of(part).await {
-        Ok(finals) => finals,
-        Err(e) => {
-            tracing::error!(upload = %part, error = %e, "finding the finals of a removed part failed");
-            return;
-        }
-    };
-    for id in finals {
+    let Some(concat) = ingest.inner.store.concat() else { return };
+    for id in finals_of(ingest, part).await {
         let reason = format!("its part {part} {why}");
-        match store.set_state(&id, UploadState::Failed, Some(reason.clone())).await {
-            Ok(()) => {
-                ingest.inner.metrics.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(upload = %id, reason = %reason, "final upload failed");
-            }
+        match concat.fail(&id, &reason).await {
+            Ok(true) => failed(ingest, &id, &reason),
+            // Joined or failed meanwhile: its outcome stands.
+            Ok(false) => {}
             Err(e) => tracing::error!(upload = %id, error = %e, "recording a failed final failed"),
         }
     }

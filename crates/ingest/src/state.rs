@@ -115,25 +115,27 @@ impl Ingest {
         Ok(removed.len())
     }
 
-    /// What the cache knows of a bearer token: `Some(owner or None)` if it was looked up
-    /// lately (a token too long to be one is known to be no one's), `None` if not.
-    pub(crate) fn cached(&self, token: &str) -> Option<Option<Principal>> {
+    /// The owner of a bearer token (`None`: no one's), from a short cache keyed by the
+    /// token's digest, else looked up — once `before_lookup` allows it (a token seen lately
+    /// passes whatever else its address sent). A token too long to be one is no one's and
+    /// is never looked up.
+    pub(crate) async fn principal(
+        &self,
+        token: &str,
+        before_lookup: impl FnOnce() -> Result<(), TusError>,
+    ) -> Result<Option<Principal>, TusError> {
         if token.len() > MAX_TOKEN_LEN {
-            return Some(None);
+            return Ok(None);
         }
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let cache = self.inner.token_cache.lock().ok()?;
-        let (p, at) = cache.get(&key)?;
-        (at.elapsed() < TOKEN_CACHE).then(|| p.clone())
-    }
-
-    /// The owner of a bearer token, looked up and kept in a short cache keyed by the
-    /// token's digest.
-    pub(crate) async fn principal(&self, token: &str) -> Result<Option<Principal>, TusError> {
-        if let Some(known) = self.cached(token) {
-            return Ok(known);
+        if let Ok(cache) = self.inner.token_cache.lock() {
+            if let Some((p, at)) = cache.get(&key) {
+                if at.elapsed() < TOKEN_CACHE {
+                    return Ok(p.clone());
+                }
+            }
         }
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        before_lookup()?;
         let p = self.inner.tokens.verify(token).await?;
         if let Ok(mut cache) = self.inner.token_cache.lock() {
             if cache.len() >= CACHED_TOKENS {

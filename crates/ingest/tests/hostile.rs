@@ -14,7 +14,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{b64, bytes, read_response, sha256_hex, Response, Server};
+use support::{b64, bytes, sha256_hex, Response, Server};
 use wedsync_ingest::Limits;
 
 /// Peak resident memory allowed for this whole process: the server, the honest clients'
@@ -40,20 +40,11 @@ fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Response {
-    let closed = Response { status: 0, headers: Vec::new(), body: Vec::new() };
-    let Ok(mut s) = std::net::TcpStream::connect(server.addr) else { return closed };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
-    let (auth, len) = (format!("Bearer {token}"), body.len().to_string());
-    let mut all =
-        vec![("Tus-Resumable", "1.0.0"), ("Authorization", auth.as_str()), ("Content-Length", &len)];
-    all.extend_from_slice(headers);
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-    for (k, v) in &all {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let _ = s.write_all(head.as_bytes()).and_then(|()| s.write_all(body));
-    read_response(&mut s)
+    server.try_tus(token, method, path, headers, body).unwrap_or(Response {
+        status: 0,
+        headers: Vec::new(),
+        body: Vec::new(),
+    })
 }
 
 /// One photographer's uploads, at least `count` and for as long as `attacks` is above

@@ -121,7 +121,7 @@ async fn the_queue_stays_smooth_with_10000_photos_and_200_updates_a_second() {
     // row.
     // The cap is 1.1 times that, for the per-request overhead it does not count: ~205
     // updates a second measured. (Before the journal's per-row look-ups were indexed, the
-    // app's engine spent ~40 % of the two cores in SQLite and even a cap three times the
+    // app's engine spent about 29 % of the two cores in SQLite and even a cap three times the
     // target gave only 120-147.)
     let limit_mbit = 1.1 * UPDATES_PER_SECOND * CHUNK_BYTES as f64 * 8.0 / 1e6;
     std::fs::write(

@@ -72,14 +72,7 @@ pub(crate) async fn authenticate(
 ) -> Result<Principal, TusError> {
     let guards = &ingest.inner.guards;
     let principal = match bearer(headers) {
-        // A token seen lately passes whatever else its address sent.
-        Some(token) => match ingest.cached(token) {
-            Some(known) => known,
-            None => {
-                guards.may_try(peer.0)?;
-                ingest.principal(token).await?
-            }
-        },
+        Some(token) => ingest.principal(token, || guards.may_try(peer.0)).await?,
         None => None,
     };
     let Some(principal) = principal else {

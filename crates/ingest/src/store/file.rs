@@ -645,8 +645,10 @@ impl Concat for FileStore {
             problem = Some(format!("its parts hold {total} bytes together, over the limit of {max_size}"));
         }
         if let Some(why) = problem {
-            self.fail(id, &why).await?;
-            return Ok(Joining::Failed(why));
+            return Ok(match self.fail(id, &why).await? {
+                true => Joining::Failed(why),
+                false => Joining::NotYet,
+            });
         }
         let sources: Vec<(PathBuf, u64)> =
             parts.iter().map(|p| (self.uploads.join(&p.id), p.offset)).collect();
@@ -691,6 +693,21 @@ impl Concat for FileStore {
             state: UploadState::Verifying,
             ..upload
         }))
+    }
+
+    async fn fail(&self, id: &str, why: &str) -> Result<bool> {
+        let (key, note) = (id.to_string(), why.to_string());
+        let n = self
+            .db
+            .call(move |c| {
+                c.execute(
+                    "UPDATE uploads SET state = 'failed', note = ?2, expires = NULL
+                     WHERE id = ?1 AND state = 'receiving'",
+                    params![key, note],
+                )
+            })
+            .await?;
+        Ok(n == 1)
     }
 
     async fn finals_of(&self, id: &str) -> Result<Vec<String>> {
@@ -738,23 +755,6 @@ impl Concat for FileStore {
         if n == 1 {
             self.remove_files(id).await?;
         }
-        Ok(())
-    }
-}
-
-impl FileStore {
-    /// Records that the final upload `id` can never be made, and why.
-    async fn fail(&self, id: &str, why: &str) -> Result<()> {
-        let (key, note) = (id.to_string(), why.to_string());
-        self.db
-            .call(move |c| {
-                c.execute(
-                    "UPDATE uploads SET state = 'failed', note = ?2, expires = NULL
-                     WHERE id = ?1 AND state = 'receiving'",
-                    params![key, note],
-                )
-            })
-            .await?;
         Ok(())
     }
 }

@@ -217,8 +217,8 @@ pub trait UploadStore: Send + Sync + 'static {
     /// all its bytes are in). Finishing an upload thus happens once.
     async fn claim_verify(&self, id: &str) -> Result<bool>;
 
-    /// Records an upload's outcome: complete or quarantined after verifying (with a note),
-    /// failed for a final that cannot be made (with the reason).
+    /// Records a verified upload's outcome: complete, or quarantined with a note. (A final
+    /// that cannot be made fails through [`Concat::fail`].)
     async fn set_state(&self, id: &str, state: UploadState, note: Option<String>) -> Result<()>;
 
     /// The owner's uploads still receiving bytes, for the cap on unfinished uploads.
@@ -272,6 +272,10 @@ pub trait Concat: Send + Sync {
     /// consumed, or parts over `max_size` together, fail the final (state failed, with the
     /// reason) instead. Safe to call concurrently and repeatedly: one caller joins.
     async fn concatenate(&self, id: &str, max_size: u64) -> Result<Joining>;
+
+    /// Records that the final upload `id` can never be made, and why, if it is still
+    /// receiving; returns whether it was (one joined or failed meanwhile keeps its outcome).
+    async fn fail(&self, id: &str, why: &str) -> Result<bool>;
 
     /// The unfinished (receiving) final uploads that include the partial upload `id`.
     async fn finals_of(&self, id: &str) -> Result<Vec<String>>;

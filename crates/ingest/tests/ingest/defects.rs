@@ -61,26 +61,6 @@ fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
     panic!("{what}: not within {secs} s");
 }
 
-/// A PATCH whose head and first `sent` bytes are written; the rest is the caller's.
-fn open_patch(server: &Server, path: &str, offset: u64, length: usize, first: &[u8]) -> TcpStream {
-    let mut s = server.connect();
-    let (auth, off, len) = (format!("Bearer {}", server.alice), offset.to_string(), length.to_string());
-    write_head(
-        &mut s,
-        "PATCH",
-        path,
-        &[
-            ("Tus-Resumable", "1.0.0"),
-            ("Authorization", &auth),
-            ("Content-Type", "application/offset+octet-stream"),
-            ("Upload-Offset", &off),
-            ("Content-Length", &len),
-        ],
-    );
-    s.write_all(first).expect("write");
-    s
-}
-
 /// Whether the server closes `s` (end of file or a reset, after whatever it sends, such
 /// as an HTTP/2 server's settings) within `secs`.
 fn closed_within(s: &mut TcpStream, secs: u64) -> bool {
@@ -266,7 +246,7 @@ fn defect_05_a_deferred_length_cannot_be_set_under_a_running_patch() {
     let r = server.tus(&server.alice, "POST", "/files", &[("Upload-Defer-Length", "1")], b"");
     let path = r.header("location").expect("location").to_string();
     let data = bytes(2000, 5);
-    let mut running = open_patch(&server, &path, 0, 2000, &data[..1000]);
+    let mut running = server.open_patch(&server.alice, &path, 0, 2000, &data[..1000]);
     eventually(5, "the first half arrives", || server.admin_json("/admin/stats")["transfers_in_flight"] == 1);
     let r = server.patch(&server.alice, &path, 0, b"", &[("Upload-Length", "10")]);
     assert_eq!(r.status, 423, "{r:?}");
@@ -340,7 +320,7 @@ fn defect_07_a_full_disk_gives_back_what_was_not_acknowledged_and_recovers() {
     let data = bytes(12 << 20, 7);
     let big = server.create(&server.alice, data.len() as u64, None);
     // The reply comes before the body is all sent: the rest of it is not read.
-    let mut s = open_patch(&server, &big, 0, data.len(), b"");
+    let mut s = server.open_patch(&server.alice, &big, 0, data.len(), b"");
     let _ = s.write_all(&data);
     let r = read_response(&mut s);
     assert_eq!(r.status, 507, "{r:?}");
@@ -402,7 +382,7 @@ fn defect_10_a_patch_queued_behind_the_one_that_completes_gets_409() {
     let server = Server::start();
     let data = bytes(1000, 10);
     let path = server.create(&server.alice, 1000, None);
-    let mut first = open_patch(&server, &path, 0, 1000, &data[..500]);
+    let mut first = server.open_patch(&server.alice, &path, 0, 1000, &data[..500]);
     eventually(5, "the first PATCH is streaming", || {
         server.admin_json("/admin/stats")["transfers_in_flight"] == 1
     });

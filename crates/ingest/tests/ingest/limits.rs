@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use wedsync_ingest::Limits;
 
-use crate::support::{read_response, write_head, Server};
+use crate::support::{read_response, Server};
 
 #[test]
 fn a_token_over_its_request_rate_gets_429_and_others_do_not() {
@@ -19,24 +19,9 @@ fn a_token_over_its_request_rate_gets_429_and_others_do_not() {
     server.create(&server.bob, 10, None);
 }
 
-/// Opens a PATCH whose body is still coming, and waits until the server has taken it up.
+/// Opens a PATCH whose body is still coming (1 byte of 100 sent).
 fn open_transfer(server: &Server, token: &str, path: &str) -> std::net::TcpStream {
-    let mut s = server.connect();
-    let auth = format!("Bearer {token}");
-    write_head(
-        &mut s,
-        "PATCH",
-        path,
-        &[
-            ("Tus-Resumable", "1.0.0"),
-            ("Authorization", &auth),
-            ("Content-Type", "application/offset+octet-stream"),
-            ("Upload-Offset", "0"),
-            ("Content-Length", "100"),
-        ],
-    );
-    s.write_all(b"x").expect("write");
-    s
+    server.open_patch(token, path, 0, 100, b"x")
 }
 
 fn wait_for_transfers(server: &Server, n: u64) {

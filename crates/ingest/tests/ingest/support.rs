@@ -122,10 +122,23 @@ impl Server {
 
     /// Sends a request and reads the whole response (the connection is closed after it).
     pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-        let mut s = self.connect();
-        write_head(&mut s, method, path, headers);
-        s.write_all(body).expect("write body");
-        read_response(&mut s)
+        self.try_send(method, path, headers, body).expect("request")
+    }
+
+    /// [`Server::send`], with a connection refused or cut before the reply as an error, as a
+    /// client that tries again sees it.
+    pub fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Response> {
+        let mut s = TcpStream::connect(self.addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(60)))?;
+        s.write_all(&head(method, path, headers))?;
+        s.write_all(body)?;
+        Ok(read_response(&mut s))
     }
 
     /// A tus request from `token` with `Tus-Resumable` set.
@@ -137,12 +150,45 @@ impl Server {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Response {
+        self.try_tus(token, method, path, headers, body).expect("tus request")
+    }
+
+    /// [`Server::tus`], with a connection refused or cut before the reply as an error.
+    pub fn try_tus(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Response> {
         let auth = format!("Bearer {token}");
         let len = body.len().to_string();
         let mut all =
             vec![("Tus-Resumable", "1.0.0"), ("Authorization", auth.as_str()), ("Content-Length", &len)];
         all.extend_from_slice(headers);
-        self.send(method, path, &all, body)
+        self.try_send(method, path, &all, body)
+    }
+
+    /// A PATCH from `token` whose head and `first` bytes of a `length`-byte body are
+    /// written; the rest is the caller's to send (or not).
+    pub fn open_patch(&self, token: &str, path: &str, offset: u64, length: usize, first: &[u8]) -> TcpStream {
+        let mut s = self.connect();
+        let (auth, off, len) = (format!("Bearer {token}"), offset.to_string(), length.to_string());
+        write_head(
+            &mut s,
+            "PATCH",
+            path,
+            &[
+                ("Tus-Resumable", "1.0.0"),
+                ("Authorization", &auth),
+                ("Content-Type", "application/offset+octet-stream"),
+                ("Upload-Offset", &off),
+                ("Content-Length", &len),
+            ],
+        );
+        s.write_all(first).expect("write");
+        s
     }
 
     pub fn connect(&self) -> TcpStream {
@@ -244,12 +290,17 @@ impl Drop for Server {
 }
 
 pub fn write_head(s: &mut TcpStream, method: &str, path: &str, headers: &[(&str, &str)]) {
+    s.write_all(&head(method, path, headers)).expect("write head");
+}
+
+/// A request's head, `Connection: close` so the reply ends with the connection.
+fn head(method: &str, path: &str, headers: &[(&str, &str)]) -> Vec<u8> {
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    s.write_all(head.as_bytes()).expect("write head");
+    head.into_bytes()
 }
 
 #[derive(Debug)]
