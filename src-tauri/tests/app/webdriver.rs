@@ -101,16 +101,49 @@ fn which(tool: &str) -> Option<PathBuf> {
     (out.status.success() && !path.is_empty()).then(|| PathBuf::from(path))
 }
 
-/// A virtual X display; stopped when dropped.
+/// A virtual X display; stopped when dropped, with SIGTERM so Xvfb removes its lock file
+/// (a SIGKILLed Xvfb leaves `/tmp/.X{n}-lock` behind, and enough of those once filled the range).
 pub struct Display {
     pub name: String,
-    _xvfb: Kill,
+    xvfb: Child,
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.xvfb.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.xvfb.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+    }
+}
+
+/// Whether display `n` is taken: its lock file names a live process. A lock left by a dead
+/// one (an Xvfb killed outright) is removed, with its socket, so the number is free again.
+fn display_taken(n: u32) -> bool {
+    let lock = format!("/tmp/.X{n}-lock");
+    let Ok(text) = std::fs::read_to_string(&lock) else {
+        return Path::new(&lock).exists();
+    };
+    match text.trim().parse::<u32>() {
+        Ok(pid) if !Path::new(&format!("/proc/{pid}")).exists() => {
+            let _ = std::fs::remove_file(&lock);
+            let _ = std::fs::remove_file(format!("/tmp/.X11-unix/X{n}"));
+            false
+        }
+        _ => true,
+    }
 }
 
 impl Display {
     pub fn start() -> Display {
         for n in 90..200 {
-            if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+            if display_taken(n) {
                 continue;
             }
             let child = Command::new("Xvfb")
@@ -119,12 +152,12 @@ impl Display {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("start Xvfb");
-            let xvfb = Kill(child);
+            let display = Display { name: format!(":{n}"), xvfb: child };
             let socket = format!("/tmp/.X11-unix/X{n}");
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if Path::new(&socket).exists() {
-                    return Display { name: format!(":{n}"), _xvfb: xvfb };
+                    return display;
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
