@@ -14,8 +14,7 @@ pub const VARIABLE: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
 /// True when `dri` (normally `/dev/dri`) holds no render node (`renderD128`, …): no GPU
 /// driver that WebKit could composite on.
 pub fn software_only(dri: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dri) else { return true };
-    !entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    !wedsync_develop::has_render_node(dri)
 }
 
 /// Turns compositing off where it would run in software. Called first thing in `main`,

@@ -48,7 +48,7 @@ pub struct DoctorArgs {
 /// self-test, and what the flags given would pick, and why.
 pub fn doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let home = Home::from_env().ok();
-    let options = args.backend.options(home.as_ref())?;
+    let options = BackendOptions { survey: true, ..args.backend.options(home.as_ref())? };
     let probe = match wedsync_develop::probe(&options) {
         Ok(probe) => probe,
         Err(e) => {

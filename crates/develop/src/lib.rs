@@ -28,6 +28,7 @@ pub mod synth;
 mod thumbnail;
 pub mod xmp;
 
+pub use crate::backend::wgpu::has_render_node;
 pub use crate::backend::{probe, BackendChoice, BackendOptions, Finding, Kind, Probe};
 pub use crate::encode::{decode_jpeg, encode_jpeg, EncodeSettings};
 pub use crate::error::{Error, Result};

@@ -131,6 +131,7 @@ impl DevelopConfig {
             choice: choice.or(configured).unwrap_or_default(),
             software_adapters: software_gpu || self.software_gpu.unwrap_or(false),
             kernel_cache: home.map(|h| h.cache().join("kernels")),
+            survey: false,
         })
     }
 }

@@ -9,7 +9,7 @@
 pub(crate) mod cuda;
 mod pinned;
 pub(crate) mod program;
-pub(crate) mod wgpu;
+pub mod wgpu;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -56,6 +56,9 @@ pub struct BackendOptions {
     pub software_adapters: bool,
     /// Where compiled CUDA kernels are kept between runs (None: compiled at every start).
     pub kernel_cache: Option<PathBuf>,
+    /// Ask every GPU API even where no GPU device exists (`wedsync doctor`, to list what a
+    /// software driver offers), rather than skipping what could only find software.
+    pub survey: bool,
 }
 
 /// A backend that runs.
@@ -181,7 +184,11 @@ pub fn probe(options: &BackendOptions) -> Result<Probe, String> {
             Err(why) => findings.push(Finding { kind: Kind::Cuda, what: why, usable: false }),
         }
     }
-    if look(BackendChoice::Wgpu) {
+    let only_software = want == BackendChoice::Auto && !options.software_adapters && !options.survey;
+    if look(BackendChoice::Wgpu) && only_software && !wgpu::hardware_may_be_present() {
+        let what = format!("no GPU device ({}): Vulkan not loaded", wgpu::DEVICE_FILES);
+        findings.push(Finding { kind: Kind::Wgpu, what, usable: false });
+    } else if look(BackendChoice::Wgpu) {
         let adapters = wgpu::adapters();
         if adapters.is_empty() {
             let what = "no Vulkan, Metal or DX12 adapter (is a Vulkan driver installed?)".to_string();
@@ -306,5 +313,27 @@ pub(crate) fn test_frame(width: usize, height: usize) -> RawFrame {
         metadata: Metadata::default(),
         file: None,
         edits: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_leaves_vulkan_unloaded_without_a_gpu_device_and_a_survey_asks_it() {
+        if wgpu::hardware_may_be_present() {
+            eprintln!("SKIPPED: this machine has a GPU device ({})", wgpu::DEVICE_FILES);
+            return;
+        }
+        let quick = probe(&BackendOptions::default()).expect("auto always finds the CPU");
+        assert_eq!(quick.chosen, Kind::Cpu);
+        let skipped =
+            |p: &Probe| p.findings.iter().any(|f| f.kind == Kind::Wgpu && f.what.contains("not loaded"));
+        assert!(skipped(&quick), "{:?}", quick.findings);
+        let survey = probe(&BackendOptions { survey: true, ..Default::default() }).expect("survey");
+        assert_eq!(survey.chosen, Kind::Cpu);
+        assert!(!skipped(&survey), "{:?}", survey.findings);
+        assert!(survey.findings.iter().any(|f| f.kind == Kind::Wgpu), "{:?}", survey.findings);
     }
 }

@@ -15,7 +15,7 @@ use crate::support::{sample, Scratch, CR2, RAWS};
 
 /// The developer for `choice`, or None (printed) where this machine has no such backend.
 fn gpu_developer(choice: BackendChoice) -> Option<Developer> {
-    let options = BackendOptions { choice, software_adapters: true, kernel_cache: None };
+    let options = BackendOptions { choice, software_adapters: true, kernel_cache: None, survey: false };
     match Developer::new(&options) {
         Ok(developer) => Some(developer),
         Err(e) => {
