@@ -36,6 +36,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, presets_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
+    crate::heap::keep_freed_memory();
     let presets = PresetSet::load(presets_dir)?;
     let preset = presets.get(&args.preset)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;

@@ -13,6 +13,7 @@ mod bench_gpu;
 mod bench_soak;
 mod cards;
 mod develop;
+mod heap;
 mod loadtest;
 mod presets;
 mod sending;
