@@ -11,15 +11,16 @@ use crate::backend::{probe, BackendOptions, Kind, Probe};
 use crate::edits::{Crop, Edits};
 use crate::encode::{encode_jpeg, EncodeSettings};
 use crate::error::{Error, Result};
-use crate::image::{Mosaic, Rgb16, Rgb8, RgbF32};
+use crate::image::{Rgb16, Rgb8, RgbF32};
 use crate::look::{Look, LookChoice};
 use crate::metadata::Metadata;
 use crate::preset::{Preset, Quality};
 use crate::source::{load, RawFrame, Source};
 use crate::stages::color::ToSrgb16;
 use crate::stages::demosaic::{self, Demosaic};
+use crate::stages::levels::Levels;
 use crate::stages::tone::{self, srgb8_to_linear16, ToneParams};
-use crate::stages::{highlights, levels, resize, Stage, ORDER};
+use crate::stages::{resize, Stage, ORDER};
 use crate::{icc, orient, quality};
 
 /// Time of one step of one file.
@@ -58,7 +59,9 @@ pub struct Rendition {
 /// The image between stages: it starts as the sensor data and leaves as 8-bit sRGB.
 enum Working<'a> {
     Sensor(&'a RawFrame),
-    Mosaic(Mosaic),
+    /// The levels (and highlight clipping) to apply as the demosaic reads each band: the
+    /// levelled mosaic is never stored whole (see `stages::levels`).
+    Levelled(Levels<'a>),
     Linear16(Rgb16),
     Encoded(Rgb8),
 }
@@ -123,14 +126,13 @@ fn run_stages<'a>(
 fn run_stage<'a>(stage: Stage, working: Working<'a>, frame: &RawFrame, plan: &Plan) -> Result<Working<'a>> {
     let out_of_order = || develop_error(&frame.path, format!("stage {} got the wrong input", stage.name()));
     Ok(match (stage, working) {
-        (Stage::Levels, Working::Sensor(frame)) => Working::Mosaic(levels::apply(frame)),
-        (Stage::Highlights, Working::Mosaic(mut m)) => {
-            highlights::apply(&mut m);
-            Working::Mosaic(m)
-        }
-        (Stage::Demosaic, Working::Mosaic(m)) => {
-            Working::Linear16(demosaic::apply(&m, plan.demosaic, &ToSrgb16(plan.cam_to_srgb)))
-        }
+        (Stage::Levels, Working::Sensor(frame)) => Working::Levelled(Levels::of(frame)),
+        (Stage::Highlights, Working::Levelled(levels)) => Working::Levelled(levels.clipped()),
+        (Stage::Demosaic, Working::Levelled(levels)) => Working::Linear16(demosaic::apply(
+            &demosaic::Input::Sensor(&levels),
+            plan.demosaic,
+            &ToSrgb16(plan.cam_to_srgb),
+        )),
         (Stage::Resize, Working::Linear16(image)) => {
             let (w, h) = resize::fit(image.width, image.height, plan.long_edge);
             Working::Linear16(resize::apply(image, w, h).map_err(|e| develop_error(&frame.path, e))?)

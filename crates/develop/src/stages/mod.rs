@@ -22,7 +22,9 @@ pub enum Stage {
 /// The order the stages run in, written once.
 /// - `levels` first: every later stage assumes 0 = black, 1 = clip, white-balanced.
 /// - `highlights` before `demosaic`, so interpolation never mixes a clipped channel with an
-///   unclipped one (the source of magenta highlights on a white dress).
+///   unclipped one (the source of magenta highlights on a white dress). On the CPU both
+///   apply as the demosaic reads each band of rows (`levels::Levels`), so their time is
+///   counted in `demosaic`'s and the whole float mosaic is never stored.
 /// - `color` (the camera matrix, [`color::ToSrgb16`]) is not a pass of its own: `demosaic`
 ///   applies it as it writes each pixel. That ends the floating-point part before `resize`,
 ///   clipping to the sRGB gamut and quantising to 16 bits, so the resizer runs on integers

@@ -2,7 +2,8 @@
 //! pixel per quad, every colour known), mosaiced again and written as DNG; each of our
 //! methods and LibRaw's, on that same DNG, against the binned image.
 
-use wedsync_develop::stages::demosaic::{self, Demosaic};
+use wedsync_develop::stages::color::ToSrgb16;
+use wedsync_develop::stages::demosaic::{self, Demosaic, Input};
 use wedsync_develop::stages::{highlights, levels};
 use wedsync_develop::{load, synth, RgbF32, Source};
 
@@ -25,6 +26,21 @@ fn match_gain(img: &RgbF32, truth: &RgbF32) -> RgbF32 {
         width: img.width,
         height: img.height,
         data: img.data.iter().map(|p| std::array::from_fn(|c| p[c] * gains[c])).collect(),
+    }
+}
+
+#[test]
+fn levelling_band_by_band_gives_what_the_whole_mosaic_gives() {
+    let Ok(Source::Raw(frame)) = load(&sample(CR2)) else { panic!("the CR2 does not load as RAW") };
+    let mut mosaic = levels::apply(&frame);
+    highlights::apply(&mut mosaic);
+    let banded = levels::Levels::of(&frame).clipped();
+    let to_srgb = ToSrgb16(frame.cam_to_srgb);
+    for method in [Demosaic::Rcd, Demosaic::Mhc, Demosaic::Half, Demosaic::Neighbour] {
+        let whole = demosaic::apply(&Input::Mosaic(&mosaic), method, &to_srgb);
+        let by_band = demosaic::apply(&Input::Sensor(&banded), method, &to_srgb);
+        assert!(whole.data.len() > 1_000_000, "{}: {} pixels", method.name(), whole.data.len());
+        assert!(whole.data == by_band.data, "{}: the banded mosaic differs", method.name());
     }
 }
 

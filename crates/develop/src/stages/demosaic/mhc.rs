@@ -5,46 +5,49 @@
 
 use rayon::prelude::*;
 
-use super::neighbour;
-use crate::image::{Mosaic, Rgb16};
+use super::{neighbour, Band, Input, BAND_ROWS};
+use crate::image::{Cfa, Rgb16};
 use crate::stages::color::ToSrgb16;
 
-pub fn demosaic(m: &Mosaic, to_srgb: &ToSrgb16) -> Rgb16 {
-    let (w, h) = (m.width, m.height);
+pub fn demosaic(input: &Input, to_srgb: &ToSrgb16) -> Rgb16 {
+    let (w, h, cfa) = (input.width(), input.height(), input.cfa());
     let mut data = vec![[0u16; 3]; w * h];
-    data.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        let border = |x: usize, px: &mut [u16; 3]| {
-            let [r, g, b] = neighbour::pixel(m, x, y);
-            *px = to_srgb.pixel(r, g, b);
-        };
-        if y < 2 || y + 2 >= h {
-            row.iter_mut().enumerate().for_each(|(x, px)| border(x, px));
-            return;
-        }
-        interior_row(m, y, &mut row[2..w - 2], to_srgb);
-        for x in [0, 1, w - 2, w - 1] {
-            border(x, &mut row[x]);
+    data.par_chunks_mut(w * BAND_ROWS).enumerate().for_each(|(chunk, rows)| {
+        let first = chunk * BAND_ROWS;
+        // The 5×5 filters reach two rows either side.
+        let band = input.band(first.saturating_sub(2), first + rows.len() / w + 2);
+        for (i, row) in rows.chunks_mut(w).enumerate() {
+            let y = first + i;
+            let border = |x: usize, px: &mut [u16; 3]| {
+                let [r, g, b] = neighbour::pixel(&band, cfa, h, x, y);
+                *px = to_srgb.pixel(r, g, b);
+            };
+            if y < 2 || y + 2 >= h {
+                row.iter_mut().enumerate().for_each(|(x, px)| border(x, px));
+                continue;
+            }
+            interior_row(&band, cfa, y, &mut row[2..w - 2], to_srgb);
+            for x in [0, 1, w - 2, w - 1] {
+                border(x, &mut row[x]);
+            }
         }
     });
     Rgb16 { width: w, height: h, data }
 }
 
-/// Columns `2..w - 2` of row `y`, where the 5×5 filters fit. Every filter is evaluated at
-/// every pixel and the right ones are picked by the pixel's colour: branch-free, so the
-/// loop vectorises, which more than pays for the filters that are thrown away.
-fn interior_row(m: &Mosaic, y: usize, out: &mut [[u16; 3]], to_srgb: &ToSrgb16) {
-    let (w, n) = (m.width, out.len());
+fn interior_row(band: &Band, cfa: &Cfa, y: usize, out: &mut [[u16; 3]], to_srgb: &ToSrgb16) {
+    let n = out.len();
     let at = |dx: isize, dy: isize| {
-        let start = (y as isize + dy) as usize * w + (2 + dx) as usize;
-        &m.data[start..start + n]
+        let start = (2 + dx) as usize;
+        &band.row((y as isize + dy) as usize)[start..start + n]
     };
     let centre = at(0, 0);
     let (west, east, north, south) = (at(-1, 0), at(1, 0), at(0, -1), at(0, 1));
     let (west2, east2, north2, south2) = (at(-2, 0), at(2, 0), at(0, -2), at(0, 2));
     let (nw, ne, sw, se) = (at(-1, -1), at(1, -1), at(-1, 1), at(1, 1));
     // Column parity (from x = 2) of this row's green sites, and whether its other colour is red.
-    let greens = usize::from(m.cfa.color_at(2, y) != 1);
-    let red_row = m.cfa.color_at(2, y) == 0 || m.cfa.color_at(3, y) == 0;
+    let greens = usize::from(cfa.color_at(2, y) != 1);
+    let red_row = cfa.color_at(2, y) == 0 || cfa.color_at(3, y) == 0;
     for (k, px) in out.iter_mut().enumerate() {
         let c = centre[k];
         let (horiz1, vert1) = (west[k] + east[k], north[k] + south[k]);

@@ -18,8 +18,73 @@ mod mhc;
 mod neighbour;
 mod rcd;
 
+use std::borrow::Cow;
+
 use crate::image::{Cfa, Mosaic, Rgb16, RgbF32};
 use crate::stages::color::ToSrgb16;
+use crate::stages::levels::Levels;
+
+/// Where a demosaic reads its mosaic from, a band of rows at a time.
+pub enum Input<'a> {
+    /// A levelled mosaic held whole (the tests that measure a demosaic on its own).
+    Mosaic(&'a Mosaic),
+    /// The sensor data, levelled as each band is read: the develop path, which never
+    /// stores the whole float mosaic (see `stages::levels`).
+    Sensor(&'a Levels<'a>),
+}
+
+impl Input<'_> {
+    pub fn width(&self) -> usize {
+        match self {
+            Input::Mosaic(m) => m.width,
+            Input::Sensor(l) => l.width,
+        }
+    }
+
+    pub fn height(&self) -> usize {
+        match self {
+            Input::Mosaic(m) => m.height,
+            Input::Sensor(l) => l.height,
+        }
+    }
+
+    pub fn cfa(&self) -> &Cfa {
+        match self {
+            Input::Mosaic(m) => &m.cfa,
+            Input::Sensor(l) => &l.cfa,
+        }
+    }
+
+    /// Rows `y0..y1` (clamped to the image): borrowed from a whole mosaic, levelled from
+    /// the sensor data otherwise.
+    fn band(&self, y0: usize, y1: usize) -> Band<'_> {
+        let (w, y1) = (self.width(), y1.min(self.height()));
+        let data = match self {
+            Input::Mosaic(m) => Cow::Borrowed(&m.data[y0 * w..y1 * w]),
+            Input::Sensor(l) => Cow::Owned(l.rows(y0, y1)),
+        };
+        Band { y0, width: w, data }
+    }
+}
+
+/// Some consecutive rows of the mosaic, addressed by their row in the image.
+struct Band<'a> {
+    y0: usize,
+    width: usize,
+    data: Cow<'a, [f32]>,
+}
+
+impl Band<'_> {
+    /// Image row `y`, which must lie in the band.
+    #[inline(always)]
+    fn row(&self, y: usize) -> &[f32] {
+        &self.data[(y - self.y0) * self.width..][..self.width]
+    }
+}
+
+/// Output rows per band for the methods that read two rows either side of each output
+/// row: the apron is then re-levelled for 4 rows in 64.
+const BAND_ROWS: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Demosaic {
@@ -65,19 +130,19 @@ pub fn effective(method: Demosaic, cfa: &Cfa, width: usize, height: usize) -> De
     }
 }
 
-/// Runs `method` (or the one that applies, see [`effective`]) on `mosaic`.
-pub fn apply(mosaic: &Mosaic, method: Demosaic, to_srgb: &ToSrgb16) -> Rgb16 {
-    match effective(method, &mosaic.cfa, mosaic.width, mosaic.height) {
-        Demosaic::Rcd => rcd::demosaic(mosaic, to_srgb),
-        Demosaic::Mhc => mhc::demosaic(mosaic, to_srgb),
-        Demosaic::Half => half::demosaic(mosaic, to_srgb),
-        Demosaic::Neighbour => neighbour::demosaic(mosaic, to_srgb),
+/// Runs `method` (or the one that applies, see [`effective`]) on `input`.
+pub fn apply(input: &Input, method: Demosaic, to_srgb: &ToSrgb16) -> Rgb16 {
+    match effective(method, input.cfa(), input.width(), input.height()) {
+        Demosaic::Rcd => rcd::demosaic(input, to_srgb),
+        Demosaic::Mhc => mhc::demosaic(input, to_srgb),
+        Demosaic::Half => half::demosaic(input, to_srgb),
+        Demosaic::Neighbour => neighbour::demosaic(input, to_srgb),
     }
 }
 
 /// `method` on `mosaic` without the colour matrix: camera RGB, for measuring the demosaic.
 pub fn camera_rgb(mosaic: &Mosaic, method: Demosaic) -> RgbF32 {
-    apply(mosaic, method, &ToSrgb16::IDENTITY).to_f32()
+    apply(&Input::Mosaic(mosaic), method, &ToSrgb16::IDENTITY).to_f32()
 }
 
 /// Helpers for the demosaic tests: a smooth image, its mosaic, and the worst error.

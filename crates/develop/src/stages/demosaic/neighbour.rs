@@ -4,33 +4,45 @@
 
 use rayon::prelude::*;
 
-use crate::image::{Mosaic, Rgb16};
+use super::{Band, Input, BAND_ROWS};
+use crate::image::{Cfa, Rgb16};
 use crate::stages::color::ToSrgb16;
 
-pub fn demosaic(m: &Mosaic, to_srgb: &ToSrgb16) -> Rgb16 {
-    let mut data = vec![[0u16; 3]; m.width * m.height];
-    data.par_chunks_mut(m.width).enumerate().for_each(|(y, row)| {
-        for (x, out) in row.iter_mut().enumerate() {
-            let [r, g, b] = pixel(m, x, y);
-            *out = to_srgb.pixel(r, g, b);
+pub fn demosaic(input: &Input, to_srgb: &ToSrgb16) -> Rgb16 {
+    let (w, h, cfa) = (input.width(), input.height(), input.cfa());
+    let mut data = vec![[0u16; 3]; w * h];
+    data.par_chunks_mut(w * BAND_ROWS).enumerate().for_each(|(chunk, rows)| {
+        let first = chunk * BAND_ROWS;
+        // The window reaches two rows either side.
+        let band = input.band(first.saturating_sub(2), first + rows.len() / w + 2);
+        for (i, row) in rows.chunks_mut(w).enumerate() {
+            for (x, out) in row.iter_mut().enumerate() {
+                let [r, g, b] = pixel(&band, cfa, h, x, first + i);
+                *out = to_srgb.pixel(r, g, b);
+            }
         }
     });
-    Rgb16 { width: m.width, height: m.height, data }
+    Rgb16 { width: w, height: h, data }
 }
 
-pub(super) fn pixel(m: &Mosaic, x: usize, y: usize) -> [f32; 3] {
-    let own = m.cfa.color_at(x, y);
+/// The pixel at `x`, `y` of a mosaic `height` rows high, from the rows of `band` (which
+/// must hold the two rows either side of `y` that exist).
+pub(super) fn pixel(band: &Band, cfa: &Cfa, height: usize, x: usize, y: usize) -> [f32; 3] {
+    let width = band.width;
+    let own = cfa.color_at(x, y);
     let mut out = [0.0f32; 3];
-    out[own] = m.data[y * m.width + x];
+    out[own] = band.row(y)[x];
     let mut found = [false; 3];
     found[own] = true;
     for radius in [1usize, 2] {
         let mut sum = [0.0f32; 3];
         let mut count = [0u32; 3];
-        for yy in y.saturating_sub(radius)..=(y + radius).min(m.height - 1) {
-            for xx in x.saturating_sub(radius)..=(x + radius).min(m.width - 1) {
-                let c = m.cfa.color_at(xx, yy);
-                sum[c] += m.data[yy * m.width + xx];
+        for yy in y.saturating_sub(radius)..=(y + radius).min(height - 1) {
+            let first = x.saturating_sub(radius);
+            let row = &band.row(yy)[first..=(x + radius).min(width - 1)];
+            for (xx, &v) in (first..).zip(row) {
+                let c = cfa.color_at(xx, yy);
+                sum[c] += v;
                 count[c] += 1;
             }
         }

@@ -15,7 +15,8 @@
 
 use rayon::prelude::*;
 
-use crate::image::{Mosaic, Rgb16};
+use super::Input;
+use crate::image::Rgb16;
 use crate::stages::color::ToSrgb16;
 
 const EPS: f32 = 1e-5;
@@ -135,21 +136,23 @@ fn mirror(v: isize, n: usize) -> usize {
 /// starts on an even image coordinate, so it has the image origin's phase.
 type Pattern = [[usize; 2]; 2];
 
-pub fn demosaic(m: &Mosaic, to_srgb: &ToSrgb16) -> Rgb16 {
-    let (w, h) = (m.width, m.height);
-    let pattern =
-        [[m.cfa.color_at(0, 0), m.cfa.color_at(1, 0)], [m.cfa.color_at(0, 1), m.cfa.color_at(1, 1)]];
+pub fn demosaic(input: &Input, to_srgb: &ToSrgb16) -> Rgb16 {
+    let (w, h, cfa) = (input.width(), input.height(), input.cfa());
+    let pattern = [[cfa.color_at(0, 0), cfa.color_at(1, 0)], [cfa.color_at(0, 1), cfa.color_at(1, 1)]];
     let mut data = vec![[0u16; 3]; w * h];
     data.par_chunks_mut(w * TILE).enumerate().for_each(|(band, out)| {
         let ty = band * TILE;
         let th = TILE.min(h - ty);
+        // The windows' rows, mirrored at the image's edges, all lie within PAD rows of
+        // the tile row: mirroring reflects rows outside the image back inside it.
+        let rows = input.band(ty.saturating_sub(PAD), ty + th + PAD);
         let mut win = Window::new();
         for tx in (0..w).step_by(TILE) {
             let tw = TILE.min(w - tx);
             let (ww, wh) = (tw + 2 * PAD, th + 2 * PAD);
             for y in 0..wh {
                 let sy = mirror(ty as isize + y as isize - PAD as isize, h);
-                let row = &m.data[sy * w..(sy + 1) * w];
+                let row = rows.row(sy);
                 let dst = &mut win.cfa[y * ww..(y + 1) * ww];
                 if tx >= PAD && tx + tw + PAD <= w {
                     dst.copy_from_slice(&row[tx - PAD..tx + tw + PAD]);
@@ -414,7 +417,8 @@ mod tests {
         let truth = gradient(w, h);
         for phase in [(0, 0), (1, 0), (0, 1), (1, 1)] {
             let mosaic = mosaic_of(&truth, w, h, Cfa::rggb().shifted(phase.0, phase.1));
-            let out = demosaic(&mosaic, &ToSrgb16::IDENTITY).to_f32();
+            let out =
+                demosaic(&crate::stages::demosaic::Input::Mosaic(&mosaic), &ToSrgb16::IDENTITY).to_f32();
             let worst = worst(&out, &truth);
             assert!(worst < 0.01, "phase {phase:?}: worst error {worst}");
         }
