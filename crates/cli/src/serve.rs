@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use wedsync_ingest::{Limits, SqliteTokens};
+use wedsync_ingest::pg::{Pg, PgTokens};
+use wedsync_ingest::{Limits, SqliteTokens, TokenAdmin};
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -15,6 +16,10 @@ pub struct Args {
     /// Folder for the state database and the uploads' bytes (created if missing).
     #[arg(long, global = true, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// The state in PostgreSQL instead (postgres://USER@HOST:PORT/DB), shared by several
+    /// instances. So far for `serve token`; serving from it is being built (issue 19).
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "data")]
+    state: Option<String>,
     /// Address to listen on; the tus endpoint is /files.
     #[arg(long, default_value = "127.0.0.1:1080", value_name = "ADDR")]
     listen: String,
@@ -87,24 +92,39 @@ enum TokenCommand {
     Revoke { name: String },
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let data = args.data.clone().context("--data DIR is required")?;
-    match args.command {
-        Some(Command::Token(cmd)) => token(cmd, &data),
-        None => serve(args, data),
+pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
+    match (args.command.take(), &args.state) {
+        (Some(Command::Token(cmd)), _) => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let tokens: Box<dyn TokenAdmin> = match (&args.state, &args.data) {
+                    (Some(url), _) => Box::new(PgTokens::new(Pg::connect(url).await?)),
+                    (None, Some(data)) => Box::new(SqliteTokens::new(wedsync_ingest::open_db(data)?)),
+                    (None, None) => anyhow::bail!("--data DIR (or --state URL) is required"),
+                };
+                token(cmd, tokens.as_ref()).await
+            })
+        }
+        (None, Some(_)) => anyhow::bail!(
+            "serving with --state (PostgreSQL) and object storage is not built yet; \
+             --state works for `wedsync serve token` so far"
+        ),
+        (None, None) => {
+            let data = args.data.clone().context("--data DIR is required")?;
+            serve(args, data)
+        }
     }
 }
 
-fn token(cmd: TokenCommand, data: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let tokens = SqliteTokens::new(wedsync_ingest::open_db(data)?);
+async fn token(cmd: TokenCommand, tokens: &dyn TokenAdmin) -> anyhow::Result<ExitCode> {
     match cmd {
         TokenCommand::Add { name, admin } => {
-            let token = tokens.add(&name, admin)?;
+            let token = tokens.add(&name, admin).await?;
             say!("token for {name}{} (shown once; store it now):", if admin { " (admin)" } else { "" });
             say!("{token}");
         }
         TokenCommand::List => {
-            for t in tokens.list()? {
+            for t in tokens.list().await? {
                 let state = if t.revoked { "revoked" } else { "live" };
                 say!(
                     "{:<5} {:<30} {:<7} {}{}",
@@ -117,7 +137,7 @@ fn token(cmd: TokenCommand, data: &std::path::Path) -> anyhow::Result<ExitCode> 
             }
         }
         TokenCommand::Revoke { name } => {
-            if !tokens.revoke(&name)? {
+            if !tokens.revoke(&name).await? {
                 say!("no live token named {name}");
                 return Ok(ExitCode::FAILURE);
             }

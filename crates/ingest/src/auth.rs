@@ -41,8 +41,40 @@ pub struct SqliteTokens {
     db: Db,
 }
 
-fn hash(token: &str) -> String {
+/// Making, listing and revoking tokens (`wedsync serve token`), whichever database holds them.
+#[async_trait]
+pub trait TokenAdmin: Send + Sync {
+    /// Makes a token for `name` and returns it (shown once): names are unique among live
+    /// tokens.
+    async fn add(&self, name: &str, admin: bool) -> Result<String>;
+    async fn list(&self) -> Result<Vec<TokenInfo>>;
+    /// Revokes the live token named `name`; false if there is none.
+    async fn revoke(&self, name: &str) -> Result<bool>;
+}
+
+pub(crate) fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new token for `name`, and its digest: `wst_` and 64 hex digits from the OS's random
+/// source. Names are 1–200 printable characters.
+pub(crate) fn mint(name: &str) -> Result<(String, String)> {
+    if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+        return Err(Error::Invalid {
+            id: name.to_string(),
+            why: "token names are 1–200 printable characters".into(),
+        });
+    }
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw).map_err(|e| Error::Task(format!("random token: {e}")))?;
+    let token = format!("wst_{}", hex::encode(raw));
+    let digest = hash(&token);
+    Ok((token, digest))
+}
+
+/// The error for a name that a live token already has.
+pub(crate) fn name_taken(name: &str) -> Error {
+    Error::Invalid { id: name.to_string(), why: "a live token has this name".into() }
 }
 
 impl SqliteTokens {
@@ -53,16 +85,7 @@ impl SqliteTokens {
     /// Makes a token for `name` and returns it: `wst_` and 64 hex digits from the OS's
     /// random source. Names are unique among live tokens.
     pub fn add(&self, name: &str, admin: bool) -> Result<String> {
-        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
-            return Err(Error::Invalid {
-                id: name.to_string(),
-                why: "token names are 1–200 printable characters".into(),
-            });
-        }
-        let mut raw = [0u8; 32];
-        getrandom::fill(&mut raw).map_err(|e| Error::Task(format!("random token: {e}")))?;
-        let token = format!("wst_{}", hex::encode(raw));
-        let digest = hash(&token);
+        let (token, digest) = mint(name)?;
         let taken = self.db.with(|c| {
             let tx = c.transaction()?;
             let taken = tx
@@ -79,7 +102,7 @@ impl SqliteTokens {
             Ok(taken)
         })?;
         if taken {
-            return Err(Error::Invalid { id: name.to_string(), why: "a live token has this name".into() });
+            return Err(name_taken(name));
         }
         Ok(token)
     }
@@ -109,6 +132,21 @@ impl SqliteTokens {
             )
         })?;
         Ok(n > 0)
+    }
+}
+
+#[async_trait]
+impl TokenAdmin for SqliteTokens {
+    async fn add(&self, name: &str, admin: bool) -> Result<String> {
+        SqliteTokens::add(self, name, admin)
+    }
+
+    async fn list(&self) -> Result<Vec<TokenInfo>> {
+        SqliteTokens::list(self)
+    }
+
+    async fn revoke(&self, name: &str) -> Result<bool> {
+        SqliteTokens::revoke(self, name)
     }
 }
 

@@ -11,6 +11,9 @@ use crate::headers::TUS_VERSION;
 pub enum Error {
     #[error("state database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// The PostgreSQL state database (`--state`): `at` is `user@host:port/database`.
+    #[error("PostgreSQL {at}: {why}")]
+    Postgres { at: String, why: String },
     #[error("upload {id}: {op}: {source}")]
     File { id: String, op: &'static str, source: std::io::Error },
     #[error("{path}: {source}")]

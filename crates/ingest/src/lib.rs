@@ -17,12 +17,13 @@ mod handlers;
 pub mod headers;
 mod limits;
 mod metrics;
+pub mod pg;
 mod router;
 mod server;
 mod state;
 pub mod store;
 
-pub use crate::auth::{Principal, SqliteTokens, TokenInfo, Tokens};
+pub use crate::auth::{Principal, SqliteTokens, TokenAdmin, TokenInfo, Tokens};
 pub use crate::complete::SHA256_KEY;
 pub use crate::db::Db;
 pub use crate::error::{Error, Result, TusError};

@@ -11,24 +11,64 @@ use std::time::{Duration, Instant};
 
 use crate::support::{free_port, random_bytes, repo_root, request, start_server, token, wedsync, Kill};
 
+/// Adds, lists and revokes tokens kept where `place` says (`--data DIR` or `--state URL`);
+/// returns the first token made.
+fn tokens_from_the_command_line(place: [&str; 2]) -> String {
+    let add = |name: &str, admin: bool| {
+        let mut args = vec!["serve", "token", "add", name];
+        args.extend(place);
+        if admin {
+            args.push("--admin");
+        }
+        wedsync(&args)
+    };
+    let (code, out) = add("studio-a", false);
+    assert_eq!(code, 0, "{out}");
+    let t = out.lines().last().unwrap_or_default().to_string();
+    assert!(t.starts_with("wst_") && t.len() == 68, "the token alone on the last line: {out}");
+    assert_eq!(add("ops", true).0, 0);
+    let list = || wedsync(&[&["serve", "token", "list"][..], &place].concat());
+    let (code, out) = list();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("studio-a") && out.contains("admin") && !out.contains(&t), "{out}");
+    let (code, out) = add("studio-a", false);
+    assert_eq!(code, 2, "a live name cannot be reused: {out}");
+    let revoke = || wedsync(&[&["serve", "token", "revoke", "studio-a"][..], &place].concat()).0;
+    assert_eq!(revoke(), 0);
+    assert_eq!(revoke(), 1);
+    let (_, out) = list();
+    assert!(out.contains("revoked"), "{out}");
+    let (code, out) = wedsync(&["serve", "token", "list"]);
+    assert_eq!(code, 2, "--data or --state is required: {out}");
+    t
+}
+
 #[test]
 fn tokens_are_made_listed_and_revoked_from_the_command_line() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().to_str().expect("utf-8");
-    let t = token(dir.path(), "studio-a", false);
-    assert!(t.starts_with("wst_") && t.len() == 68, "{t}");
-    token(dir.path(), "ops", true);
-    let (code, out) = wedsync(&["serve", "token", "list", "--data", data]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("studio-a") && out.contains("admin") && !out.contains(&t), "{out}");
-    let (code, out) = wedsync(&["serve", "token", "add", "studio-a", "--data", data]);
-    assert_eq!(code, 2, "a live name cannot be reused: {out}");
-    assert_eq!(wedsync(&["serve", "token", "revoke", "studio-a", "--data", data]).0, 0);
-    assert_eq!(wedsync(&["serve", "token", "revoke", "studio-a", "--data", data]).0, 1);
-    let (_, out) = wedsync(&["serve", "token", "list", "--data", data]);
-    assert!(out.contains("revoked"), "{out}");
-    let (code, out) = wedsync(&["serve", "token", "list"]);
-    assert_eq!(code, 2, "--data is required: {out}");
+    tokens_from_the_command_line(["--data", dir.path().to_str().expect("utf-8")]);
+}
+
+#[test]
+fn tokens_are_kept_in_postgresql_with_state() {
+    let cluster = wedsync_ingest::pg::cluster::Cluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = cluster.database("tokens").expect("database");
+    let first = tokens_from_the_command_line(["--state", &url]);
+    // What the command line made, an instance sharing the database sees: "ops" is live,
+    // the revoked "studio-a" is not.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        use wedsync_ingest::pg::{Pg, PgTokens};
+        use wedsync_ingest::{TokenAdmin, Tokens};
+        let tokens = PgTokens::new(Pg::connect(&url).await.expect("connect"));
+        assert!(tokens.verify(&first).await.expect("verify").is_none(), "revoked");
+        let live: Vec<String> =
+            tokens.list().await.expect("list").into_iter().filter(|t| !t.revoked).map(|t| t.name).collect();
+        assert_eq!(live, ["ops"]);
+    });
+    let (code, out) = wedsync(&["serve", "token", "list", "--state", &cluster.url("missing")]);
+    assert_eq!(code, 2);
+    assert!(out.contains("missing") && out.contains("does not exist"), "{out}");
 }
 
 #[test]

@@ -12,4 +12,5 @@ mod options;
 mod patch;
 mod peers;
 mod post;
+mod postgres;
 mod support;
