@@ -14,6 +14,9 @@ pub enum Error {
     /// The PostgreSQL state database (`--state`): `at` is `user@host:port/database`.
     #[error("PostgreSQL {at}: {why}")]
     Postgres { at: String, why: String },
+    /// The object store (`--store`): `at` is `s3://bucket at endpoint`.
+    #[error("object store {at}: {why}")]
+    Store { at: String, why: String },
     #[error("upload {id}: {op}: {source}")]
     File { id: String, op: &'static str, source: std::io::Error },
     #[error("{path}: {source}")]
@@ -37,6 +40,21 @@ pub enum Error {
     /// The request body was refused while streaming (checksum, length); nothing of it is kept.
     #[error("body refused: {0}")]
     Refused(TusError),
+}
+
+/// `e` and the causes under it, each once: a client library's error often only says
+/// "connection error" until its source says "connection refused".
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut why = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !why.contains(&more) {
+            why = format!("{why}: {more}");
+        }
+        source = cause.source();
+    }
+    why
 }
 
 impl Error {

@@ -9,6 +9,7 @@
 //! traits (storage), [`Tokens`] (identity), [`Limits`], [`TusError`] (the protocol's errors).
 
 mod auth;
+pub mod bucket;
 mod complete;
 mod connections;
 mod db;
@@ -22,6 +23,9 @@ mod router;
 mod server;
 mod state;
 pub mod store;
+/// Throwaway servers for tests: PostgreSQL clusters and S3 servers (feature `test-cluster`).
+#[cfg(all(feature = "test-cluster", unix))]
+pub mod testing;
 
 pub use crate::auth::{Principal, SqliteTokens, TokenAdmin, TokenInfo, Tokens};
 pub use crate::complete::SHA256_KEY;

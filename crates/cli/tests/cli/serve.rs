@@ -51,7 +51,7 @@ fn tokens_are_made_listed_and_revoked_from_the_command_line() {
 
 #[test]
 fn tokens_are_kept_in_postgresql_with_state() {
-    let cluster = wedsync_ingest::pg::cluster::Cluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let cluster = wedsync_ingest::testing::postgres::Cluster::start().unwrap_or_else(|e| panic!("{e}"));
     let url = cluster.database("tokens").expect("database");
     let first = tokens_from_the_command_line(["--state", &url]);
     // What the command line made, an instance sharing the database sees: "ops" is live,

@@ -6,13 +6,10 @@
 
 mod tokens;
 
-#[cfg(all(feature = "test-cluster", unix))]
-pub mod cluster;
-
 use deadpool_postgres::{Manager, Object, Pool};
 use tokio_postgres::NoTls;
 
-use crate::error::{Error, Result};
+use crate::error::{with_causes, Error, Result};
 
 pub use tokens::PgTokens;
 
@@ -65,16 +62,7 @@ impl Pg {
 
     /// `e`, said of this database.
     pub(crate) fn error(&self, e: impl std::error::Error) -> Error {
-        let mut why = e.to_string();
-        let mut source = e.source();
-        while let Some(cause) = source {
-            let more = cause.to_string();
-            if !why.contains(&more) {
-                why = format!("{why}: {more}");
-            }
-            source = cause.source();
-        }
-        Error::Postgres { at: self.at.clone(), why }
+        Error::Postgres { at: self.at.clone(), why: with_causes(&e) }
     }
 
     /// Applies the migrations this database lacks; returns how many. One instance at a time:

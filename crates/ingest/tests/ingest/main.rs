@@ -2,6 +2,7 @@
 //! admin endpoints, limits, and clients written by others (tus-js-client, tuspy).
 
 mod admin;
+mod bucket;
 mod concat;
 mod defects;
 mod delete;

@@ -2,8 +2,8 @@
 //! packages, the migrations (once, and safely when instances start together), the tokens,
 //! and clear errors for a wrong database or an unreachable server.
 
-use wedsync_ingest::pg::cluster::Cluster;
 use wedsync_ingest::pg::{Pg, PgTokens};
+use wedsync_ingest::testing::postgres::Cluster;
 use wedsync_ingest::{Error, TokenAdmin, Tokens};
 
 /// A cluster, or the test fails: `scripts/install-deps` installs PostgreSQL, so a missing

@@ -5,8 +5,9 @@
 //! `postgres` user that package creates.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Command;
+
+use super::{free_port, run, scratch, which};
 
 /// A running cluster; every database in it belongs to the superuser `wedsync`, which
 /// connects without a password.
@@ -21,15 +22,9 @@ pub struct Cluster {
 impl Cluster {
     /// Makes and starts a cluster, or says what is missing.
     pub fn start() -> Result<Cluster, String> {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let bin = binaries()
             .ok_or("PostgreSQL's initdb was not found (scripts/install-deps installs postgresql)")?;
-        let dir = std::env::temp_dir().join(format!(
-            "wedsync-pg-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let dir = scratch("pg")?;
         // SAFETY: geteuid only reads the process's effective user id.
         let owner = (unsafe { libc::geteuid() } == 0).then_some("postgres");
         if let Some(user) = owner {
@@ -122,26 +117,5 @@ fn binaries() -> Option<PathBuf> {
         .max_by_key(|(v, _)| *v)
         .map(|(_, p)| p.join("bin"))
         .filter(|bin| bin.join("initdb").exists());
-    newest.or_else(|| {
-        let out = Command::new("sh").args(["-c", "command -v initdb"]).output().ok()?;
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        Path::new(&path).parent().map(Path::to_path_buf).filter(|_| out.status.success())
-    })
-}
-
-fn free_port() -> Result<u16, String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("free port: {e}"))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| format!("free port: {e}"))
-}
-
-fn run(command: &mut Command) -> Result<(), String> {
-    let Output { status, stdout, stderr } = command.output().map_err(|e| format!("{command:?}: {e}"))?;
-    if status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{command:?} failed ({status}): {}{}",
-        String::from_utf8_lossy(&stdout),
-        String::from_utf8_lossy(&stderr)
-    ))
+    newest.or_else(|| which("initdb")?.parent().map(Path::to_path_buf))
 }

@@ -1,0 +1,118 @@
+//! Throwaway S3 servers, two independent implementations: `s3s-fs` (crates.io, objects as
+//! files under a folder, signatures checked) and `moto`'s server (PyPI). Both pinned and
+//! installed by `scripts/install-deps`: s3s-fs into `~/.cache/wedsync/tools/bin`, moto into
+//! the virtual environment `~/.cache/wedsync/venv-moto`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{free_port, scratch, which};
+
+/// The credentials every test server takes.
+pub const KEY_ID: &str = "wedsync-test";
+pub const SECRET: &str = "wedsync-test-secret";
+
+/// Which implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    S3sFs,
+    Moto,
+}
+
+/// A running S3 server with one bucket, `bucket`.
+pub struct Server {
+    pub kind: Kind,
+    pub port: u16,
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Server {
+    /// Starts `kind` with a bucket named `bucket`, or says what is missing.
+    pub fn start(kind: Kind, bucket: &str) -> Result<Server, String> {
+        let dir = scratch("s3")?;
+        let port = free_port()?;
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        let mut command = match kind {
+            Kind::S3sFs => {
+                let cached = home.join(".cache/wedsync/tools/bin/s3s-fs");
+                let program = which("s3s-fs").or_else(|| cached.exists().then_some(cached));
+                let program = program.ok_or("s3s-fs was not found (scripts/install-deps installs it)")?;
+                std::fs::create_dir_all(dir.join(bucket)).map_err(|e| format!("bucket folder: {e}"))?;
+                let mut c = Command::new(program);
+                c.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+                c.args(["--access-key", KEY_ID, "--secret-key", SECRET]).arg(&dir);
+                c
+            }
+            Kind::Moto => {
+                let program = home.join(".cache/wedsync/venv-moto/bin/moto_server");
+                if !program.exists() {
+                    return Err(format!(
+                        "{} was not found (scripts/install-deps installs it)",
+                        program.display()
+                    ));
+                }
+                let mut c = Command::new(program);
+                c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+                c
+            }
+        };
+        let log = std::fs::File::create(dir.join("server.log")).map_err(|e| format!("log: {e}"))?;
+        let err = log.try_clone().map_err(|e| format!("log: {e}"))?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("starting {kind:?}: {e}"))?;
+        let server = Server { kind, port, child, dir };
+        server.wait_ready()?;
+        if kind == Kind::Moto {
+            // moto keeps buckets in memory and takes an unsigned request to make one.
+            let status = server.raw("PUT", &format!("/{bucket}"))?;
+            if !status.starts_with("HTTP/1.1 200") {
+                return Err(format!("moto did not create bucket {bucket}: {status}"));
+            }
+        }
+        Ok(server)
+    }
+
+    /// The `--store` URL of `bucket` on this server.
+    pub fn url(&self, bucket: &str) -> String {
+        format!("s3://{bucket}?endpoint=http://127.0.0.1:{}&region=us-east-1", self.port)
+    }
+
+    fn wait_ready(&self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        Err(format!("{:?} did not listen on {} within 60 s: {log}", self.kind, self.port))
+    }
+
+    /// Sends one bodiless request and returns the status line.
+    fn raw(&self, method: &str, path: &str) -> Result<String, String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| format!("connect: {e}"))?;
+        let request =
+            format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", self.port);
+        stream.write_all(request.as_bytes()).map_err(|e| format!("send: {e}"))?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).map_err(|e| format!("read: {e}"))?;
+        Ok(answer.lines().next().unwrap_or_default().to_string())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
