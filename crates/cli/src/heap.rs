@@ -4,7 +4,7 @@
 //! a one-file run of the sample CR2 took 57,000 page faults at ~2.5 µs each on these VMs:
 //! a third of its CPU time. Two changes, measured with `perf stat` (`--preset full`):
 //! - every allocation from one heap that keeps what is freed, so later stages reuse the
-//!   earlier ones' pages: 33,000 faults, ~470 → ~425 ms;
+//!   earlier ones' pages: 33,000 faults, ~470 → ~420 ms (fastest of three runs);
 //! - that heap reserved up front and advised to use 2 MiB pages (transparent huge pages,
 //!   which Linux distributions enable for advised memory by default), so a buffer faults
 //!   once per 2 MiB instead of once per 4 KiB: 1,200 faults, ~330 ms.

@@ -54,9 +54,6 @@ impl Bucket {
                 other => return Err(bad(format!("{url}: unknown parameter {other:?} (endpoint, region)"))),
             }
         }
-        if std::env::var_os("AWS_REGION").is_none() && !parsed.query_pairs().any(|(k, _)| k == "region") {
-            builder = builder.with_region("us-east-1");
-        }
         if let Some(endpoint) = &endpoint {
             builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
         }

@@ -27,7 +27,7 @@ pub(crate) const DEVICE_FILES: &str = "/dev/dri/renderD*, /dev/nvidia0, /dev/dxg
 /// Whether a hardware GPU may be present. On Linux without any of [`DEVICE_FILES`] only a
 /// software rasteriser could answer, which `auto` does not use, and loading the Vulkan
 /// loader and its drivers (LLVM, for lavapipe) cost a one-file `wedsync develop` ~50 ms of
-/// its ~450 ms. Elsewhere the adapters are always asked.
+/// its ~480 ms. Elsewhere the adapters are always asked.
 pub(crate) fn hardware_may_be_present() -> bool {
     !cfg!(target_os = "linux")
         || has_render_node(std::path::Path::new("/dev/dri"))

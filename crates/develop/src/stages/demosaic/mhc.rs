@@ -3,36 +3,27 @@
 //! the cheap full-resolution path when the output is smaller than the sensor but more than
 //! half its size, where the downscale that follows averages away the difference from RCD.
 
-use rayon::prelude::*;
-
-use super::{neighbour, Band, Input, BAND_ROWS};
+use super::{by_bands, neighbour, Band, Input};
 use crate::image::{Cfa, Rgb16};
 use crate::stages::color::ToSrgb16;
 
 pub fn demosaic(input: &Input, to_srgb: &ToSrgb16) -> Rgb16 {
     let (w, h, cfa) = (input.width(), input.height(), input.cfa());
-    let mut data = vec![[0u16; 3]; w * h];
-    data.par_chunks_mut(w * BAND_ROWS).enumerate().for_each(|(chunk, rows)| {
-        let first = chunk * BAND_ROWS;
-        // The 5×5 filters reach two rows either side.
-        let band = input.band(first.saturating_sub(2), first + rows.len() / w + 2);
-        for (i, row) in rows.chunks_mut(w).enumerate() {
-            let y = first + i;
-            let border = |x: usize, px: &mut [u16; 3]| {
-                let [r, g, b] = neighbour::pixel(&band, cfa, h, x, y);
-                *px = to_srgb.pixel(r, g, b);
-            };
-            if y < 2 || y + 2 >= h {
-                row.iter_mut().enumerate().for_each(|(x, px)| border(x, px));
-                continue;
-            }
-            interior_row(&band, cfa, y, &mut row[2..w - 2], to_srgb);
-            for x in [0, 1, w - 2, w - 1] {
-                border(x, &mut row[x]);
-            }
+    // The 5×5 filters reach two rows either side.
+    by_bands(input, 2, |band, y, row| {
+        let border = |x: usize, px: &mut [u16; 3]| {
+            let [r, g, b] = neighbour::pixel(band, cfa, h, x, y);
+            *px = to_srgb.pixel(r, g, b);
+        };
+        if y < 2 || y + 2 >= h {
+            row.iter_mut().enumerate().for_each(|(x, px)| border(x, px));
+            return;
         }
-    });
-    Rgb16 { width: w, height: h, data }
+        interior_row(band, cfa, y, &mut row[2..w - 2], to_srgb);
+        for x in [0, 1, w - 2, w - 1] {
+            border(x, &mut row[x]);
+        }
+    })
 }
 
 fn interior_row(band: &Band, cfa: &Cfa, y: usize, out: &mut [[u16; 3]], to_srgb: &ToSrgb16) {

@@ -86,6 +86,22 @@ impl Band<'_> {
 /// row: the apron is then re-levelled for 4 rows in 64.
 const BAND_ROWS: usize = 64;
 
+/// The full-size output of `input`, in parallel bands of [`BAND_ROWS`] rows: each band
+/// reads its rows and `reach` more either side, and `row(band, y, out)` writes row `y`.
+fn by_bands(input: &Input, reach: usize, row: impl Fn(&Band, usize, &mut [[u16; 3]]) + Sync) -> Rgb16 {
+    use rayon::prelude::*;
+    let (w, h) = (input.width(), input.height());
+    let mut data = vec![[0u16; 3]; w * h];
+    data.par_chunks_mut(w * BAND_ROWS).enumerate().for_each(|(chunk, rows)| {
+        let first = chunk * BAND_ROWS;
+        let band = input.band(first.saturating_sub(reach), first + rows.len() / w + reach);
+        for (i, out) in rows.chunks_mut(w).enumerate() {
+            row(&band, first + i, out);
+        }
+    });
+    Rgb16 { width: w, height: h, data }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Demosaic {
     Rcd,

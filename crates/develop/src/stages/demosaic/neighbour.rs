@@ -2,27 +2,19 @@
 //! in the 3×3 window (5×5 where the 3×3 lacks it). Works for any CFA; also fills the borders
 //! that RCD's wide stencils cannot reach.
 
-use rayon::prelude::*;
-
-use super::{Band, Input, BAND_ROWS};
+use super::{by_bands, Band, Input};
 use crate::image::{Cfa, Rgb16};
 use crate::stages::color::ToSrgb16;
 
 pub fn demosaic(input: &Input, to_srgb: &ToSrgb16) -> Rgb16 {
-    let (w, h, cfa) = (input.width(), input.height(), input.cfa());
-    let mut data = vec![[0u16; 3]; w * h];
-    data.par_chunks_mut(w * BAND_ROWS).enumerate().for_each(|(chunk, rows)| {
-        let first = chunk * BAND_ROWS;
-        // The window reaches two rows either side.
-        let band = input.band(first.saturating_sub(2), first + rows.len() / w + 2);
-        for (i, row) in rows.chunks_mut(w).enumerate() {
-            for (x, out) in row.iter_mut().enumerate() {
-                let [r, g, b] = pixel(&band, cfa, h, x, first + i);
-                *out = to_srgb.pixel(r, g, b);
-            }
+    let (h, cfa) = (input.height(), input.cfa());
+    // The window reaches two rows either side.
+    by_bands(input, 2, |band, y, row| {
+        for (x, out) in row.iter_mut().enumerate() {
+            let [r, g, b] = pixel(band, cfa, h, x, y);
+            *out = to_srgb.pixel(r, g, b);
         }
-    });
-    Rgb16 { width: w, height: h, data }
+    })
 }
 
 /// The pixel at `x`, `y` of a mosaic `height` rows high, from the rows of `band` (which
