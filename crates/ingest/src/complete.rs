@@ -153,21 +153,10 @@ async fn verify(ingest: &Ingest, upload: &Upload) -> Result<UploadState> {
     let (state, note) = match declared {
         None => (UploadState::Complete, None),
         Some(expected) => {
-            let mut reader = store.read(&upload.id).await?;
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; 256 * 1024];
-            loop {
-                let n = reader.read(&mut buf).await.map_err(|source| crate::Error::File {
-                    id: upload.id.clone(),
-                    op: "read",
-                    source,
-                })?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-            }
-            let actual = hex::encode(hasher.finalize());
+            let actual = match store.sha256(&upload.id).await? {
+                Some(digest) => hex::encode(digest),
+                None => read_sha256(store.as_ref(), &upload.id).await?,
+            };
             if actual == expected {
                 (UploadState::Complete, None)
             } else {
@@ -188,4 +177,22 @@ async fn verify(ingest: &Ingest, upload: &Upload) -> Result<UploadState> {
         }
     }
     Ok(state)
+}
+
+/// The SHA-256 (hex) of an upload's bytes, read back from the store.
+async fn read_sha256(store: &dyn crate::store::UploadStore, id: &str) -> Result<String> {
+    let mut reader = store.read(id).await?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = reader.read(&mut buf).await.map_err(|source| crate::Error::File {
+            id: id.to_string(),
+            op: "read",
+            source,
+        })?;
+        if n == 0 {
+            return Ok(hex::encode(hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
+    }
 }

@@ -33,11 +33,11 @@ pub use crate::db::Db;
 pub use crate::error::{Error, Result, TusError};
 pub use crate::limits::{connection_cap, descriptor_limit, Limits};
 pub use crate::router::router;
-pub use crate::server::{open_db, open_local, serve};
+pub use crate::server::{open_cluster, open_db, open_local, serve};
 pub use crate::state::Ingest;
 pub use crate::store::{
-    Concat, ConcatRole, Created, DeferLength, FileStore, Joining, NewUpload, Terminate, Upload, UploadState,
-    UploadStore,
+    ClusterStore, Concat, ConcatRole, Created, DeferLength, FileStore, Joining, NewUpload, Terminate, Upload,
+    UploadState, UploadStore,
 };
 
 /// Runs every header parser over `data` and checks that what parses round-trips. The fuzz

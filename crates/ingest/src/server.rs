@@ -6,11 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::auth::SqliteTokens;
+use crate::bucket::Bucket;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::limits::Limits;
+use crate::pg::{Pg, PgTokens};
 use crate::state::Ingest;
-use crate::store::FileStore;
+use crate::store::{ClusterStore, FileStore};
 
 /// The local backends in `data` (created if missing): the state database
 /// `data/ingest.sqlite`, the bytes under `data/uploads`.
@@ -18,6 +20,17 @@ pub fn open_local(data: &Path, limits: Limits) -> Result<Ingest> {
     let db = open_db(data)?;
     let store = FileStore::open(data, db.clone(), limits.expire_after)?;
     Ok(Ingest::new(Arc::new(store), Arc::new(SqliteTokens::new(db)), limits))
+}
+
+/// The cluster backends: the state in the PostgreSQL database at `state` (migrated first,
+/// safely when several instances start at once), the bytes in `bucket` (checked first). A
+/// wrong URL, an unreachable server, refused credentials or a missing database or bucket
+/// is an error that says which. Runs on the current Tokio runtime.
+pub async fn open_cluster(state: &str, bucket: Bucket, limits: Limits) -> Result<Ingest> {
+    let pg = Pg::connect(state).await?;
+    bucket.check().await?;
+    let store = ClusterStore::new(pg.clone(), bucket, limits.expire_after, limits.max_size)?;
+    Ok(Ingest::new(Arc::new(store), Arc::new(PgTokens::new(pg)), limits))
 }
 
 /// The state database in `data`, for token management without a running server.

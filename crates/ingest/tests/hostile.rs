@@ -18,8 +18,11 @@ use support::{b64, bytes, sha256_hex, Response, Server};
 use wedsync_ingest::Limits;
 
 /// Peak resident memory allowed for this whole process: the server, the honest clients'
-/// buffers and the attackers' (measured 42-43 MB).
-const PEAK_BOUND_MB: u64 = 150;
+/// buffers and the attackers'. Measured 42-43 MB on a quiet machine; once 151 MB in CI on a
+/// loaded machine, where slow commits keep more requests (and blocking-pool threads with
+/// their write buffers) in flight at once. The bound is there to catch growth without
+/// limit (a buffered body, an unbounded queue), which would reach gigabytes.
+const PEAK_BOUND_MB: u64 = 300;
 
 fn peak_mb() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -303,13 +306,21 @@ fn honest_uploads_complete_once_a_hog_that_filled_the_disk_expires() {
     let hog = r.header("location").expect("location").to_string();
     let chunk = bytes(4 << 20, 11);
     let mut offset = 0u64;
+    let mut tries = 0;
     let full_at = loop {
+        tries += 1;
+        assert!(tries < 200, "the disk never filled");
         let off = offset.to_string();
         let h = [("Content-Type", "application/offset+octet-stream"), ("Upload-Offset", off.as_str())];
         let r = request(server, &server.bob, "PATCH", &hog, &h, &chunk);
         match r.status {
             204 => offset += chunk.len() as u64,
             507 => break Instant::now(),
+            // The server answered the full disk before the 4 MiB body was all sent and
+            // closed: the write was cut before the reply could be read, as a real client
+            // may see it. Where the server stands says what happened.
+            0 if server.send("GET", "/healthz", &[], b"").status == 503 => break Instant::now(),
+            0 => offset = server.offset(&server.bob, &hog),
             other => panic!("the hog got {other}: {r:?}"),
         }
     };

@@ -99,12 +99,21 @@ pub(crate) async fn metrics(
     Ok(response)
 }
 
-/// GET /healthz: 200 when the state store answers and the storage has room (the free
-/// bytes are in the body); 503 when either fails, saying which.
+/// GET /healthz: 200 when the state store and the bytes' storage answer and the storage
+/// has room (the free bytes, or where the state and bytes are, in the body); 503 when one
+/// fails, saying which.
 pub(crate) async fn healthz(State(ingest): State<Ingest>) -> Response {
     if let Err(e) = ingest.inner.store.stats().await {
         tracing::error!(error = %e, "health check failed");
         return (StatusCode::SERVICE_UNAVAILABLE, "state store unavailable\n").into_response();
+    }
+    match ingest.inner.store.check_connections().await {
+        Ok(None) => {}
+        Ok(Some(connections)) => return (StatusCode::OK, format!("ok: {connections}\n")).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "object store unavailable\n").into_response();
+        }
     }
     match ingest.inner.store.free_space() {
         Some(free) if free < ingest.limits().min_free_space => (

@@ -1,8 +1,8 @@
 //! The ingestion server's state in PostgreSQL, for several `wedsync serve` instances that
-//! share one database (issue 19, in parts). So far: the connection pool, the numbered
-//! migrations in `pg/migrations/` (run at start; two instances starting at once take turns
-//! on an advisory lock), and the tokens ([`PgTokens`]). The uploads' state and their bytes
-//! in S3-compatible storage come next.
+//! share one database: the connection pool, the numbered migrations in `pg/migrations/`
+//! (run at start; two instances starting at once take turns on an advisory lock),
+//! notifications between instances ([`Pg::listen`]), and the tokens ([`PgTokens`]). The
+//! uploads' state is the cluster store's (`store/cluster/`).
 
 mod tokens;
 
@@ -14,7 +14,10 @@ use crate::error::{with_causes, Error, Result};
 pub use tokens::PgTokens;
 
 /// The migrations, in order: (version, name, SQL). A version once released never changes.
-const MIGRATIONS: [(i32, &str, &str); 1] = [(1, "tokens", include_str!("migrations/001_tokens.sql"))];
+const MIGRATIONS: [(i32, &str, &str); 2] = [
+    (1, "tokens", include_str!("migrations/001_tokens.sql")),
+    (2, "uploads", include_str!("migrations/002_uploads.sql")),
+];
 
 /// The advisory lock that serialises migrations across instances (any constant; "WSMIGRAT").
 const MIGRATION_LOCK: i64 = 0x5753_4d49_4752_4154;
@@ -26,6 +29,8 @@ const POOL_SIZE: usize = 16;
 #[derive(Clone)]
 pub struct Pg {
     pool: Pool,
+    /// For connections outside the pool (a listener).
+    config: tokio_postgres::Config,
     /// Where it is, for errors: `user@host:port/database` (never the password).
     at: String,
 }
@@ -40,14 +45,19 @@ impl Pg {
             why: format!("not a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE): {e}"),
         })?;
         let at = describe(&config);
-        let manager = Manager::new(config, NoTls);
+        let manager = Manager::new(config.clone(), NoTls);
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| Error::Postgres { at: at.clone(), why: e.to_string() })?;
-        let pg = Pg { pool, at };
+        let pg = Pg { pool, config, at };
         pg.migrate().await?;
         Ok(pg)
+    }
+
+    /// `user@host:port/database`, for messages.
+    pub fn at(&self) -> &str {
+        &self.at
     }
 
     /// A connection from the pool.
@@ -57,6 +67,38 @@ impl Pg {
             // The database's own words, without the pool's wrapping.
             Err(deadpool_postgres::PoolError::Backend(e)) => Err(self.error(e)),
             Err(e) => Err(self.error(e)),
+        }
+    }
+
+    /// Listens on `channel` on a connection of its own: every notification's payload goes
+    /// to `to`. Returns when the connection ends (the server restarted, say) or `to` is
+    /// closed; the caller listens again.
+    pub(crate) async fn listen(&self, channel: &str, to: &tokio::sync::mpsc::Sender<String>) -> Result<()> {
+        let (client, mut connection) = self.config.connect(NoTls).await.map_err(|e| self.error(e))?;
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        let statement = format!("LISTEN {channel}");
+        let listen = client.batch_execute(&statement);
+        // The LISTEN's reply arrives through the connection, so both are driven together.
+        let mut listen = std::pin::pin!(listen);
+        let mut listening = false;
+        loop {
+            tokio::select! {
+                done = &mut listen, if !listening => {
+                    done.map_err(|e| self.error(e))?;
+                    listening = true;
+                }
+                message = futures_util::StreamExt::next(&mut messages) => match message {
+                    Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                        if to.send(n.payload().to_string()).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(self.error(e)),
+                    None => return Ok(()),
+                },
+                _ = to.closed() => return Ok(()),
+            }
         }
     }
 

@@ -2,9 +2,10 @@
 //! files or SQL: a store implements the core [`UploadStore`] and, where it can, the optional
 //! [`Terminate`], [`Concat`] and [`DeferLength`]; the `Tus-Extension` header is derived from
 //! which of those it offers ([`extensions`]). The local store is [`FileStore`] (SQLite state,
-//! one file per upload); another backend (PostgreSQL + object storage) is another
-//! implementation of the same traits.
+//! one file per upload); the cluster store is [`ClusterStore`] (PostgreSQL state, the bytes
+//! in an S3-compatible bucket), for several instances.
 
+mod cluster;
 mod file;
 
 use std::pin::Pin;
@@ -13,6 +14,7 @@ use async_trait::async_trait;
 use futures_util::Stream;
 use serde::Serialize;
 
+pub use self::cluster::ClusterStore;
 pub use self::file::FileStore;
 use crate::error::{Result, TusError};
 
@@ -212,6 +214,12 @@ pub trait UploadStore: Send + Sync + 'static {
     /// The upload's committed bytes, in whichever state it is.
     async fn read(&self, id: &str) -> Result<Reader>;
 
+    /// The SHA-256 of an upload's bytes, if the store computed it as they arrived (so the
+    /// check of a finished upload need not read them back); `None` if it did not.
+    async fn sha256(&self, _id: &str) -> Result<Option<[u8; 32]>> {
+        Ok(None)
+    }
+
     /// Claims the check of an upload whose bytes are all in: moves it from receiving to
     /// verifying, and returns whether this call did (false if it is not receiving, or not
     /// all its bytes are in). Finishing an upload thus happens once.
@@ -223,6 +231,12 @@ pub trait UploadStore: Send + Sync + 'static {
 
     /// The owner's uploads still receiving bytes, for the cap on unfinished uploads.
     async fn count_receiving(&self, owner: i64) -> Result<u64>;
+
+    /// Whether the storage of the bytes answers, where it is not the state store itself
+    /// (a bucket); `Some` says where the state and the bytes are.
+    async fn check_connections(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
 
     /// Free space where the bytes go, if the store can tell.
     fn free_space(&self) -> Option<u64> {

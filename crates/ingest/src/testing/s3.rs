@@ -41,7 +41,6 @@ impl Server {
                 let cached = home.join(".cache/wedsync/tools/bin/s3s-fs");
                 let program = which("s3s-fs").or_else(|| cached.exists().then_some(cached));
                 let program = program.ok_or("s3s-fs was not found (scripts/install-deps installs it)")?;
-                std::fs::create_dir_all(dir.join(bucket)).map_err(|e| format!("bucket folder: {e}"))?;
                 let mut c = Command::new(program);
                 c.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
                 c.args(["--access-key", KEY_ID, "--secret-key", SECRET]).arg(&dir);
@@ -70,14 +69,26 @@ impl Server {
             .map_err(|e| format!("starting {kind:?}: {e}"))?;
         let server = Server { kind, port, child, dir };
         server.wait_ready()?;
-        if kind == Kind::Moto {
-            // moto keeps buckets in memory and takes an unsigned request to make one.
-            let status = server.raw("PUT", &format!("/{bucket}"))?;
-            if !status.starts_with("HTTP/1.1 200") {
-                return Err(format!("moto did not create bucket {bucket}: {status}"));
+        server.create_bucket(bucket)?;
+        Ok(server)
+    }
+
+    /// Makes another bucket, `name`.
+    pub fn create_bucket(&self, name: &str) -> Result<(), String> {
+        match self.kind {
+            // s3s-fs's buckets are the folders under its root.
+            Kind::S3sFs => {
+                std::fs::create_dir_all(self.dir.join(name)).map_err(|e| format!("bucket folder: {e}"))
+            }
+            Kind::Moto => {
+                // moto keeps buckets in memory and takes an unsigned request to make one.
+                let status = self.raw("PUT", &format!("/{name}"))?;
+                match status.starts_with("HTTP/1.1 200") {
+                    true => Ok(()),
+                    false => Err(format!("moto did not create bucket {name}: {status}")),
+                }
             }
         }
-        Ok(server)
     }
 
     /// The `--store` URL of `bucket` on this server.

@@ -50,7 +50,7 @@ fn expired_uploads_are_gone_then_swept() {
     let swept = server.block_on(server.ingest.sweep()).expect("sweep");
     assert_eq!(swept, 1, "only the unfinished upload expires");
     assert_eq!(server.tus(&server.alice, "HEAD", &path, &[], b"").status, 404);
-    assert!(!server.file(&path).exists());
+    assert_eq!(server.stored(&path), None);
     assert_eq!(server.download(&server.alice, &done).body, b"ok");
 }
 

@@ -6,7 +6,13 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use wedsync_ingest::{Ingest, Limits, SqliteTokens};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use wedsync_ingest::bucket::Bucket;
+use wedsync_ingest::pg::{Pg, PgTokens};
+use wedsync_ingest::testing::{postgres, s3};
+use wedsync_ingest::{Ingest, Limits, SqliteTokens, TokenAdmin};
 
 pub struct Server {
     pub addr: std::net::SocketAddr,
@@ -18,6 +24,8 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     /// Where the data lives: `dir`, or a folder the test chose (a small file system).
     pub data: PathBuf,
+    /// The store it runs on.
+    pub backend: Backend,
     limits: Limits,
     runtime: Option<tokio::runtime::Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -25,30 +33,125 @@ pub struct Server {
     ended: Option<std::sync::Mutex<std::sync::mpsc::Receiver<Result<(), String>>>>,
 }
 
+/// The store a test server runs on. The suite runs on the local store, or, with
+/// `WEDSYNC_INGEST_STORE=cluster`, on the cluster store: PostgreSQL and s3s-fs, started
+/// once for the test binary's servers that are alive, a database and a bucket each.
+#[derive(Clone)]
+pub enum Backend {
+    Local,
+    /// `_shared` keeps the servers up while this server lives.
+    Cluster {
+        _shared: Arc<Shared>,
+        state: String,
+        bucket: String,
+    },
+}
+
+/// The PostgreSQL cluster and the S3 server the cluster-store servers share; stopped when
+/// the last server using them is dropped.
+pub struct Shared {
+    pub pg: postgres::Cluster,
+    pub s3: s3::Server,
+    next: AtomicUsize,
+}
+
+/// Whether this run of the suite is on the cluster store.
+pub fn on_cluster() -> bool {
+    std::env::var("WEDSYNC_INGEST_STORE").is_ok_and(|v| v == "cluster")
+}
+
+impl Backend {
+    /// A fresh database and bucket on the shared servers, started if none are running.
+    fn cluster() -> Backend {
+        static SHARED: Mutex<Weak<Shared>> = Mutex::new(Weak::new());
+        let shared = {
+            let mut slot = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+            match slot.upgrade() {
+                Some(shared) => shared,
+                None => {
+                    let pg = postgres::Cluster::start().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+                    let s3 =
+                        s3::Server::start(s3::Kind::S3sFs, "first").unwrap_or_else(|e| panic!("s3s-fs: {e}"));
+                    let shared = Arc::new(Shared { pg, s3, next: AtomicUsize::new(0) });
+                    *slot = Arc::downgrade(&shared);
+                    shared
+                }
+            }
+        };
+        let n = shared.next.fetch_add(1, Ordering::Relaxed);
+        let state = shared.pg.database(&format!("t{n}")).expect("database");
+        let name = format!("bucket-{n}");
+        shared.s3.create_bucket(&name).expect("bucket");
+        let bucket = shared.s3.url(&name);
+        Backend::Cluster { _shared: shared, state, bucket }
+    }
+
+    async fn open(&self, data: &std::path::Path, limits: Limits) -> Ingest {
+        match self {
+            Backend::Local => wedsync_ingest::open_local(data, limits).expect("open"),
+            Backend::Cluster { bucket, state, .. } => {
+                let bucket = Bucket::open_as(bucket, s3::KEY_ID, s3::SECRET).expect("bucket");
+                wedsync_ingest::open_cluster(state, bucket, limits).await.expect("open")
+            }
+        }
+    }
+
+    /// Token administration for this backend.
+    async fn tokens(&self, data: &std::path::Path) -> Box<dyn TokenAdmin> {
+        match self {
+            Backend::Local => Box::new(SqliteTokens::new(wedsync_ingest::open_db(data).expect("db"))),
+            Backend::Cluster { state, .. } => {
+                Box::new(PgTokens::new(Pg::connect(state).await.expect("state")))
+            }
+        }
+    }
+}
+
 impl Server {
     pub fn start() -> Server {
         Server::with(Limits::default())
     }
 
+    /// A server with these limits, on the suite's store.
     pub fn with(limits: Limits) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().to_path_buf();
-        Server::in_dir(limits, dir, data)
+        let backend = if on_cluster() { Backend::cluster() } else { Backend::Local };
+        Server::serve(limits, dir, data, backend, None)
     }
 
-    /// A server keeping its data in `data` (which `dir` holds or outlives).
+    /// A server on the local store keeping its data in `data` (which `dir` holds or
+    /// outlives), whichever store the suite runs on.
     pub fn in_dir(limits: Limits, dir: tempfile::TempDir, data: PathBuf) -> Server {
-        let tokens = SqliteTokens::new(wedsync_ingest::open_db(&data).expect("db"));
-        let alice = tokens.add("alice", false).expect("token");
-        let bob = tokens.add("bob", false).expect("token");
-        let admin = tokens.add("ops", true).expect("token");
-        Server::serve(limits, dir, data, [alice, bob, admin])
+        Server::serve(limits, dir, data, Backend::Local, None)
     }
 
-    fn serve(limits: Limits, dir: tempfile::TempDir, data: PathBuf, tokens: [String; 3]) -> Server {
+    /// Whether this server is on the local store (its data folder holds the bytes).
+    pub fn is_local(&self) -> bool {
+        matches!(self.backend, Backend::Local)
+    }
+
+    /// Serves on `backend`; with no `tokens`, makes alice's, bob's and the admin's.
+    fn serve(
+        limits: Limits,
+        dir: tempfile::TempDir,
+        data: PathBuf,
+        backend: Backend,
+        tokens: Option<[String; 3]>,
+    ) -> Server {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("rt");
-        let ingest = wedsync_ingest::open_local(&data, limits.clone()).expect("open");
+        let ingest = runtime.block_on(backend.open(&data, limits.clone()));
+        let tokens = tokens.unwrap_or_else(|| {
+            runtime.block_on(async {
+                let admin = backend.tokens(&data).await;
+                let mut made = Vec::new();
+                for (name, is_admin) in [("alice", false), ("bob", false), ("ops", true)] {
+                    made.push(admin.add(name, is_admin).await.expect("token"));
+                }
+                [made[0].clone(), made[1].clone(), made[2].clone()]
+            })
+        });
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -70,11 +173,17 @@ impl Server {
             admin,
             dir,
             data,
+            backend,
             limits,
             runtime: Some(runtime),
             stop: Some(stop),
             ended: Some(std::sync::Mutex::new(ended)),
         }
+    }
+
+    /// Token administration, as `wedsync serve token` does it.
+    pub fn token_admin(&self) -> Box<dyn TokenAdmin> {
+        self.block_on(self.backend.tokens(&self.data))
     }
 
     /// Stops the server and returns how long `serve` took to return, or why it failed.
@@ -100,7 +209,8 @@ impl Server {
         let tokens =
             [std::mem::take(&mut self.alice), std::mem::take(&mut self.bob), std::mem::take(&mut self.admin)];
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().map_err(|e| e.to_string())?);
-        let next = Server::serve(self.limits.clone(), dir, self.data.clone(), tokens);
+        let next =
+            Server::serve(self.limits.clone(), dir, self.data.clone(), self.backend.clone(), Some(tokens));
         // `serve` fails at once if recovery fails: give it a moment to say so.
         let early = next
             .ended
@@ -245,11 +355,20 @@ impl Server {
 
     /// The way behind this server's back into its store (see [`Backdoor`]).
     pub fn backdoor(&self) -> &'static dyn Backdoor {
-        &LocalStore
+        match self.backend {
+            Backend::Local => &LocalStore,
+            Backend::Cluster { .. } => &ClusterStore,
+        }
     }
 
-    /// Where the store keeps upload `path`'s bytes.
+    /// How many bytes the store holds for upload `path`, if it holds any.
+    pub fn stored(&self, path: &str) -> Option<u64> {
+        self.backdoor().stored(self, id_of(path))
+    }
+
+    /// Where the local store keeps upload `path`'s bytes.
     pub fn file(&self, path: &str) -> PathBuf {
+        assert!(self.is_local(), "only the local store keeps files");
         self.data.join("uploads").join(path.trim_start_matches("/files/"))
     }
 
@@ -382,8 +501,7 @@ pub fn id_of(path: &str) -> &str {
 
 /// What a test does behind the server's back, in its store: leaves what a crash, an older
 /// server or an operator could have left. The storage-related regression tests reach the
-/// store only through this and the protocol, so they run unchanged on another store
-/// (PostgreSQL + object storage is next): it needs its own implementation of this, no more.
+/// store only through this and the protocol, so they run unchanged on either store.
 pub trait Backdoor: Sync {
     /// Removes an upload's record, as if it had never been.
     fn forget(&self, server: &Server, id: &str);
@@ -427,5 +545,80 @@ impl Backdoor for LocalStore {
 
     fn stored(&self, server: &Server, id: &str) -> Option<u64> {
         std::fs::metadata(server.data.join("uploads").join(id)).ok().map(|m| m.len())
+    }
+}
+
+/// The cluster store: rows in PostgreSQL, objects in the bucket.
+pub struct ClusterStore;
+
+impl ClusterStore {
+    fn state(server: &Server) -> (&str, &str) {
+        match &server.backend {
+            Backend::Cluster { state, bucket, .. } => (state.as_str(), bucket.as_str()),
+            Backend::Local => panic!("not a cluster-store server"),
+        }
+    }
+
+    /// Runs `sql` with these parameters; returns the first column of the rows as i64.
+    fn sql(
+        server: &Server,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Vec<tokio_postgres::Row> {
+        let (state, _) = ClusterStore::state(server);
+        server.block_on(async {
+            let (client, connection) =
+                tokio_postgres::connect(state, tokio_postgres::NoTls).await.expect("connect");
+            let driver = tokio::spawn(connection);
+            let rows = client.query(sql, params).await.expect(sql);
+            drop(client);
+            let _ = driver.await;
+            rows
+        })
+    }
+}
+
+impl Backdoor for ClusterStore {
+    fn forget(&self, server: &Server, id: &str) {
+        ClusterStore::sql(server, "DELETE FROM uploads WHERE id = $1 RETURNING id", &[&id]);
+    }
+
+    fn expire(&self, server: &Server, id: &str) {
+        ClusterStore::sql(server, "UPDATE uploads SET expires = 1 WHERE id = $1 RETURNING id", &[&id]);
+    }
+
+    fn complete(&self, server: &Server, id: &str, bytes: &[u8]) {
+        use object_store::ObjectStoreExt;
+        let (_, bucket) = ClusterStore::state(server);
+        let bucket = Bucket::open_as(bucket, s3::KEY_ID, s3::SECRET).expect("bucket");
+        let key = format!("uploads/{id}/0");
+        let payload = object_store::PutPayload::from(bytes.to_vec());
+        server
+            .block_on(bucket.store.put(&object_store::path::Path::from(key.as_str()), payload))
+            .expect("put");
+        let sql = "UPDATE uploads SET \"offset\" = $2, state = 'complete', finished = true, object_key = $3
+                   WHERE id = $1 RETURNING id";
+        ClusterStore::sql(server, sql, &[&id, &(bytes.len() as i64), &key]);
+    }
+
+    fn stored(&self, server: &Server, id: &str) -> Option<u64> {
+        use object_store::ObjectStoreExt;
+        let rows = ClusterStore::sql(
+            server,
+            "SELECT finished, object_key,
+                 (SELECT COALESCE(SUM(length(bytes)), 0) FROM upload_tail WHERE upload = $1)::bigint
+                 + (SELECT COALESCE(SUM(size), 0) FROM upload_parts WHERE upload = $1)::bigint
+             FROM uploads WHERE id = $1",
+            &[&id],
+        );
+        let row = rows.first()?;
+        let (finished, key, pending): (bool, Option<String>, i64) = (row.get(0), row.get(1), row.get(2));
+        if !finished {
+            return (pending > 0).then_some(pending as u64);
+        }
+        let (_, bucket) = ClusterStore::state(server);
+        let bucket = Bucket::open_as(bucket, s3::KEY_ID, s3::SECRET).expect("bucket");
+        let path = object_store::path::Path::from(key?.as_str());
+        server.block_on(bucket.store.head(&path)).ok().map(|m| m.size)
     }
 }
