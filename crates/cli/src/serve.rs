@@ -17,9 +17,13 @@ pub struct Args {
     #[arg(long, global = true, value_name = "DIR")]
     data: Option<PathBuf>,
     /// The state in PostgreSQL instead (postgres://USER@HOST:PORT/DB), shared by several
-    /// instances. So far for `serve token`; serving from it is being built (issue 19).
+    /// instances; with --store.
     #[arg(long, global = true, value_name = "URL", conflicts_with = "data")]
     state: Option<String>,
+    /// The bytes in an S3-compatible bucket (s3://BUCKET?endpoint=URL&region=REGION), with
+    /// --state. Credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+    #[arg(long, value_name = "URL", requires = "state", conflicts_with = "data")]
+    store: Option<String>,
     /// Address to listen on; the tus endpoint is /files.
     #[arg(long, default_value = "127.0.0.1:1080", value_name = "ADDR")]
     listen: String,
@@ -105,15 +109,24 @@ pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
                 token(cmd, tokens.as_ref()).await
             })
         }
-        (None, Some(_)) => anyhow::bail!(
-            "serving with --state (PostgreSQL) and object storage is not built yet; \
-             --state works for `wedsync serve token` so far"
-        ),
+        (None, Some(state)) => {
+            let store = args.store.clone().context("--state needs --store s3://BUCKET?endpoint=URL")?;
+            let backend = Backend::Cluster { state: state.clone(), store };
+            serve(args, backend)
+        }
         (None, None) => {
             let data = args.data.clone().context("--data DIR is required")?;
-            serve(args, data)
+            serve(args, Backend::Local(data))
         }
     }
+}
+
+/// Where a server keeps its state and bytes.
+enum Backend {
+    /// SQLite and files in a folder.
+    Local(PathBuf),
+    /// PostgreSQL and a bucket, shared with other instances.
+    Cluster { state: String, store: String },
 }
 
 async fn token(cmd: TokenCommand, tokens: &dyn TokenAdmin) -> anyhow::Result<ExitCode> {
@@ -147,7 +160,7 @@ async fn token(cmd: TokenCommand, tokens: &dyn TokenAdmin) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-fn serve(args: Args, data: PathBuf) -> anyhow::Result<ExitCode> {
+fn serve(args: Args, backend: Backend) -> anyhow::Result<ExitCode> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
@@ -203,12 +216,21 @@ fn serve(args: Args, data: PathBuf) -> anyhow::Result<ExitCode> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let ingest = wedsync_ingest::open_local(&data, limits)?;
+        let (ingest, at) = match &backend {
+            Backend::Local(data) => {
+                (wedsync_ingest::open_local(data, limits)?, format!("data {}", data.display()))
+            }
+            Backend::Cluster { state, store } => {
+                let bucket = wedsync_ingest::bucket::Bucket::open(store)?;
+                let at = format!("state {}, bytes {}", redact(state), bucket.at);
+                (wedsync_ingest::open_cluster(state, bucket, limits).await?, at)
+            }
+        };
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        say!("listening on http://{addr}/files (data {})", data.display());
+        say!("listening on http://{addr}/files ({at})");
         wedsync_ingest::serve(ingest, listener, shutdown()).await?;
         anyhow::Ok(())
     })?;
@@ -236,4 +258,15 @@ async fn shutdown() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// `url` without its password, for the log.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
 }

@@ -82,7 +82,8 @@ impl Server {
             }
             Kind::Moto => {
                 // moto keeps buckets in memory and takes an unsigned request to make one.
-                let status = self.raw("PUT", &format!("/{name}"))?;
+                let answer = self.raw("PUT", &format!("/{name}"))?;
+                let status = answer.lines().next().unwrap_or_default();
                 match status.starts_with("HTTP/1.1 200") {
                     true => Ok(()),
                     false => Err(format!("moto did not create bucket {name}: {status}")),
@@ -108,7 +109,19 @@ impl Server {
         Err(format!("{:?} did not listen on {} within 60 s: {log}", self.kind, self.port))
     }
 
-    /// Sends one bodiless request and returns the status line.
+    /// The multipart uploads open in `bucket` (moto only: it answers an unsigned listing).
+    pub fn open_multipart_uploads(&self, bucket: &str) -> Result<usize, String> {
+        if self.kind != Kind::Moto {
+            return Err(format!("{:?} is not asked for its multipart uploads", self.kind));
+        }
+        let answer = self.raw("GET", &format!("/{bucket}?uploads"))?;
+        if !answer.starts_with("HTTP/1.1 200") {
+            return Err(format!("listing multipart uploads: {}", answer.lines().next().unwrap_or_default()));
+        }
+        Ok(answer.matches("<UploadId>").count())
+    }
+
+    /// Sends one bodiless request and returns the whole answer.
     fn raw(&self, method: &str, path: &str) -> Result<String, String> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| format!("connect: {e}"))?;
         let request =
@@ -116,7 +129,7 @@ impl Server {
         stream.write_all(request.as_bytes()).map_err(|e| format!("send: {e}"))?;
         let mut answer = String::new();
         stream.read_to_string(&mut answer).map_err(|e| format!("read: {e}"))?;
-        Ok(answer.lines().next().unwrap_or_default().to_string())
+        Ok(answer)
     }
 }
 

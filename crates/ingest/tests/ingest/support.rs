@@ -61,6 +61,26 @@ pub fn on_cluster() -> bool {
 }
 
 impl Backend {
+    /// A database and a bucket on servers of its own: PostgreSQL and `kind`.
+    pub fn cluster_on(kind: s3::Kind) -> Backend {
+        let pg = postgres::Cluster::start().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+        let s3 = s3::Server::start(kind, "photos").unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let state = pg.database("ingest").expect("database");
+        let bucket = s3.url("photos");
+        Backend::Cluster { _shared: Arc::new(Shared { pg, s3, next: AtomicUsize::new(0) }), state, bucket }
+    }
+
+    /// The S3 server and the bucket's name, on the cluster store.
+    pub fn s3(&self) -> Option<(&s3::Server, String)> {
+        match self {
+            Backend::Cluster { _shared, bucket, .. } => {
+                let name = bucket.trim_start_matches("s3://").split('?').next().unwrap_or_default();
+                Some((&_shared.s3, name.to_string()))
+            }
+            Backend::Local => None,
+        }
+    }
+
     /// A fresh database and bucket on the shared servers, started if none are running.
     fn cluster() -> Backend {
         static SHARED: Mutex<Weak<Shared>> = Mutex::new(Weak::new());
@@ -118,6 +138,32 @@ impl Server {
         let data = dir.path().to_path_buf();
         let backend = if on_cluster() { Backend::cluster() } else { Backend::Local };
         Server::serve(limits, dir, data, backend, None)
+    }
+
+    /// A server on `backend`.
+    pub fn on(backend: Backend, limits: Limits) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().to_path_buf();
+        Server::serve(limits, dir, data, backend, None)
+    }
+
+    /// Another instance on this one's state and bucket, with the same tokens (the cluster
+    /// store).
+    pub fn beside(&self) -> Server {
+        assert!(!self.is_local(), "instances share a store only on the cluster store");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().to_path_buf();
+        let tokens = [self.alice.clone(), self.bob.clone(), self.admin.clone()];
+        Server::serve(self.limits.clone(), dir, data, self.backend.clone(), Some(tokens))
+    }
+
+    /// Runs `sql` on the cluster store's state database.
+    pub fn sql(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Vec<tokio_postgres::Row> {
+        ClusterStore::sql(self, sql, params)
     }
 
     /// A server on the local store keeping its data in `data` (which `dir` holds or

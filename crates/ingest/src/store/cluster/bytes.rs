@@ -38,6 +38,8 @@ struct Received {
     ended: Option<BodyError>,
     /// A failure of the state database or the lease, after which nothing more was written.
     failed: Option<Error>,
+    /// Another request asked for the upload: the body was ended there.
+    released: bool,
 }
 
 impl ClusterStore {
@@ -105,6 +107,8 @@ impl ClusterStore {
         }
         match received.failed {
             Some(e) => Err(e),
+            // What arrived is kept; this request's client is told it lost the upload.
+            None if received.released => Err(Error::Locked(lease.id.clone())),
             None => Ok(received.end),
         }
     }
@@ -119,14 +123,17 @@ impl ClusterStore {
         release: &tokio::sync::Notify,
     ) -> Received {
         let size = row.part_size;
-        let mut out = Received { end: row.upload.offset, ended: None, failed: None };
+        let mut out = Received { end: row.upload.offset, ended: None, failed: None, released: false };
         let mut buf = BytesMut::new();
         let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + RENEW, RENEW);
         let mut parts_failed = false;
         loop {
             let next = tokio::select! {
                 biased;
-                _ = release.notified() => Some(Err(BodyError::Interrupted)),
+                _ = release.notified() => {
+                    out.released = true;
+                    Some(Err(BodyError::Interrupted))
+                }
                 _ = renew.tick() => {
                     match self.renew(lease).await {
                         Ok(true) => continue,
