@@ -123,13 +123,25 @@ pub(crate) async fn fail_finals_of(ingest: &Ingest, part: &str, why: &str) {
     }
 }
 
-/// Joins the final upload `upload` if all its parts are complete and it is not joined yet,
-/// and returns it as it then is. The joining runs on a task of its own, so a client that
-/// goes away mid-way (killed, its connection lost) cannot leave a final half-made and
-/// stuck; asking again (a repeated POST, a HEAD) finishes one that an earlier interruption
-/// left unjoined.
-pub(crate) async fn assemble(ingest: &Ingest, upload: Upload) -> Result<Upload> {
-    if !upload.is_final() || upload.state != UploadState::Receiving || ingest.inner.store.concat().is_none() {
+/// Finishes what an interruption left unfinished, and returns the upload as it then is:
+/// joins a final upload whose parts are all complete, and finishes an upload whose bytes
+/// are all in but which no one finished (its last PATCH's instance was killed after
+/// acknowledging the bytes: the client, seeing its offset, will not send again). The
+/// work runs on a task of its own, so a client that goes away mid-way (killed, its
+/// connection lost) cannot leave a final half-made and stuck; asking again (a repeated
+/// POST, a HEAD) finishes it.
+pub(crate) async fn settle(ingest: &Ingest, upload: Upload) -> Result<Upload> {
+    if upload.state != UploadState::Receiving {
+        return Ok(upload);
+    }
+    if !upload.is_final() {
+        if upload.length != Some(upload.offset) {
+            return Ok(upload);
+        }
+        let state = finish(ingest, &upload).await?;
+        return Ok(Upload { state, ..upload });
+    }
+    if ingest.inner.store.concat().is_none() {
         return Ok(upload);
     }
     let (ingest, id) = (ingest.clone(), upload.id.clone());

@@ -94,8 +94,10 @@ impl Ingest {
         Ok(finished)
     }
 
-    /// Removes expired unfinished uploads (failing the finals that listed them) and joins
-    /// finals that an interruption left unjoined; returns how many were removed.
+    /// Removes expired unfinished uploads (failing the finals that listed them), and joins
+    /// finals and finishes uploads that an interruption left unfinished (on the cluster
+    /// store, an instance killed after acknowledging an upload's last byte: any instance's
+    /// sweep finishes it); returns how many were removed.
     pub async fn sweep(&self) -> Result<usize> {
         let removed = self.inner.store.remove_expired(crate::db::now()).await?;
         for id in &removed {
@@ -103,12 +105,11 @@ impl Ingest {
             complete::fail_finals_of(self, id, "expired before it was finished").await;
         }
         self.inner.metrics.expired.fetch_add(removed.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        if self.inner.store.concat().is_some() {
-            for upload in self.inner.store.list(Some(UploadState::Receiving), usize::MAX >> 1).await? {
-                if upload.is_final() {
-                    if let Err(e) = complete::join(self, &upload.id).await {
-                        tracing::error!(upload = %upload.id, error = %e, "joining a final upload failed");
-                    }
+        for upload in self.inner.store.list(Some(UploadState::Receiving), usize::MAX >> 1).await? {
+            if upload.is_final() || upload.length == Some(upload.offset) {
+                let id = upload.id.clone();
+                if let Err(e) = complete::settle(self, upload).await {
+                    tracing::error!(upload = %id, error = %e, "finishing an interrupted upload failed");
                 }
             }
         }

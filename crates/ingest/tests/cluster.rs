@@ -95,8 +95,9 @@ fn a_patch_on_one_instance_takes_an_upload_over_from_a_stalled_patch_on_the_othe
     let mut stalled = a.open_patch(&a.alice, &path, 0, data.len(), &data[..2 * MIB]);
     eventually("a receives the body", || in_flight(&a));
     std::thread::sleep(Duration::from_millis(300));
-    // It resumes on b, as after a reconnect to another instance: b asks a to let go, a
-    // keeps what arrived, and b's PATCH at the old offset is told the offset moved.
+    // It resumes on b, as after a reconnect to another instance: b asks a to let go; a,
+    // its body quiet for a second, keeps what arrived, and b's PATCH at the old offset is
+    // told the offset moved.
     let asked = Instant::now();
     // (A first chunk small enough to sit in the socket's buffers: b answers before it
     // reads the body.)

@@ -3,6 +3,7 @@
 mod backends;
 mod backup;
 mod cards;
+mod deploy;
 mod develop;
 mod faults;
 mod loadtest;

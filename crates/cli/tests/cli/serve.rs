@@ -3,13 +3,9 @@
 //! every acknowledged offset still there and every file byte-identical in the end.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use crate::support::{free_port, random_bytes, repo_root, request, start_server, token, wedsync, Kill};
+use crate::support::{free_port, photo_files, request, start_server, token, wedsync, TusJs};
 
 /// Adds, lists and revokes tokens kept where `place` says (`--data DIR` or `--state URL`);
 /// returns the first token made.
@@ -73,81 +69,20 @@ fn tokens_are_kept_in_postgresql_with_state() {
 
 #[test]
 fn a_killed_server_loses_no_acknowledged_offset_and_clients_resume() {
-    let node_dir = repo_root().join("tests/peers/node");
-    assert!(node_dir.join("node_modules/tus-js-client").exists(), "run scripts/install-deps");
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let alice = token(&data, "alice", false);
     let port = free_port();
     let mut server = start_server(&data, port);
-
-    // 50 photo-like files of 0.5–2.5 MB.
-    let inputs = dir.path().join("in");
-    std::fs::create_dir_all(&inputs).expect("mkdir");
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let files: Vec<(PathBuf, Vec<u8>)> = (0..50)
-        .map(|i| {
-            let bytes = random_bytes(500_000 + i * 41_000, &mut seed);
-            let path = inputs.join(format!("IMG_{i:04}.jpg"));
-            std::fs::write(&path, &bytes).expect("write");
-            (path, bytes)
-        })
-        .collect();
-    let opts = serde_json::json!({
-        "endpoint": format!("http://127.0.0.1:{port}/files"),
-        "token": alice,
-        "files": files.iter().map(|(p, _)| p.to_string_lossy().into_owned()).collect::<Vec<_>>(),
-        "mode": "plain",
-        "chunkSize": 131072,
-        "retryDelays": [200, 500, 1000, 1000, 2000, 2000, 3000, 3000, 5000, 5000, 5000],
-    });
-    let mut node = Kill(
-        Command::new("node")
-            .arg(node_dir.join("tus-upload.mjs"))
-            .arg(opts.to_string())
-            .current_dir(&node_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start node"),
-    );
-    let events: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let reader = {
-        let events = events.clone();
-        let stdout = node.0.stdout.take().expect("stdout");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str(&line) {
-                    events.lock().expect("lock").push(v);
-                }
-            }
-        })
-    };
+    let files = photo_files(&dir.path().join("in"), 50);
+    let clients = TusJs::start(&format!("http://127.0.0.1:{port}/files"), &alice, &files);
 
     // Kill the server once a good part of the chunks are acknowledged, mid-flight.
-    let start = Instant::now();
-    loop {
-        let acks = events.lock().expect("lock").iter().filter(|e| e["event"] == "ack").count();
-        if acks >= 150 {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(120), "uploads too slow to reach the kill point");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    clients.wait_for_acks(150);
     let _ = server.0.kill(); // SIGKILL
     let _ = server.0.wait();
-    let acked: HashMap<String, u64> = {
-        let events = events.lock().expect("lock");
-        let mut m = HashMap::new();
-        for e in events.iter().filter(|e| e["event"] == "ack") {
-            let (Some(url), Some(off)) = (e["url"].as_str(), e["offset"].as_u64()) else { continue };
-            let path = url[url.find("/files/").expect("url")..].to_string();
-            let v = m.entry(path).or_insert(0);
-            *v = off.max(*v);
-        }
-        m
-    };
-    let done_before = events.lock().expect("lock").iter().filter(|e| e["event"] == "done").count();
+    let acked = clients.acked();
+    let done_before = clients.count("done");
     eprintln!(
         "killed the server with {} uploads acknowledged in part, {done_before} of 50 done",
         acked.len()
@@ -155,37 +90,36 @@ fn a_killed_server_loses_no_acknowledged_offset_and_clients_resume() {
     assert!(done_before < 50, "the kill came after every upload finished");
 
     server = start_server(&data, port);
-    for (path, off) in &acked {
-        let (status, headers, _) = request(port, "HEAD", path, &alice);
+    assert_offsets_kept(port, &alice, &acked);
+    let paths = clients.finish(files.len());
+    assert_downloads_match(port, &alice, &paths, &files);
+    drop(server);
+}
+
+/// Every acknowledged offset is still there (or past it). An upload whose last byte an
+/// instance acknowledged before it was killed is finished by the next that is asked, once
+/// the dead one's lease ends (423 until then).
+pub fn assert_offsets_kept(port: u16, token: &str, acked: &HashMap<String, u64>) {
+    for (path, off) in acked {
+        let start = std::time::Instant::now();
+        let (status, headers, _) = loop {
+            let answer = request(port, "HEAD", path, token);
+            if answer.0 != 423 || start.elapsed() > std::time::Duration::from_secs(15) {
+                break answer;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        };
         assert_eq!(status, 200, "{path}");
         let now: u64 = headers.get("upload-offset").and_then(|v| v.parse().ok()).expect("offset");
         assert!(now >= *off, "{path}: acknowledged {off}, server now says {now}");
     }
+}
 
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = node.0.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(300), "clients did not finish");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let _ = reader.join();
-    let events = events.lock().expect("lock").clone();
-    assert!(
-        status.success(),
-        "tus-js-client reported errors: {:?}",
-        events.iter().filter(|e| e["event"] == "error").collect::<Vec<_>>()
-    );
-    for (i, (_, bytes)) in files.iter().enumerate() {
-        let url = events
-            .iter()
-            .find(|e| e["event"] == "done" && e["file"] == i)
-            .and_then(|e| e["url"].as_str())
-            .unwrap_or_else(|| panic!("file {i} not done"));
-        let (status, _, body) = request(port, "GET", &url[url.find("/files/").expect("url")..], &alice);
+/// Each upload in `paths` downloads as the file at the same place in `files`.
+pub fn assert_downloads_match(port: u16, token: &str, paths: &[String], files: &[(PathBuf, Vec<u8>)]) {
+    for (i, (path, (_, bytes))) in paths.iter().zip(files).enumerate() {
+        let (status, _, body) = request(port, "GET", path, token);
         assert_eq!(status, 200, "file {i}");
         assert!(body == *bytes, "file {i} differs: {} bytes, expected {}", body.len(), bytes.len());
     }
-    drop(server);
 }

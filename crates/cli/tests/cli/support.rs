@@ -7,7 +7,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -270,4 +271,124 @@ pub fn assert_journal_settled(home: &Path) {
     assert_eq!(journal.consistency_problems().expect("check"), Vec::<String>::new());
     let remaining = journal.remaining().expect("remaining");
     assert_eq!(remaining.uploads_queued + remaining.uploads_sending + remaining.failed, 0, "{remaining:?}");
+}
+
+/// `count` photo-like files of 0.5 MB and up (41 kB more each) in `dir`, with their bytes.
+pub fn photo_files(dir: &Path, count: usize) -> Vec<(PathBuf, Vec<u8>)> {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    (0..count)
+        .map(|i| {
+            let bytes = random_bytes(500_000 + i * 41_000, &mut seed);
+            let path = dir.join(format!("IMG_{i:04}.jpg"));
+            std::fs::write(&path, &bytes).expect("write");
+            (path, bytes)
+        })
+        .collect()
+}
+
+/// tus-js-client (a client written by others) uploading files in a node process
+/// (`tests/peers/node/tus-upload.mjs`, 128 KiB chunks, retrying for about 30 s), its
+/// events collected as they come.
+pub struct TusJs {
+    node: Kill,
+    events: Arc<Mutex<Vec<serde_json::Value>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TusJs {
+    pub fn start(endpoint: &str, token: &str, files: &[(PathBuf, Vec<u8>)]) -> TusJs {
+        let node_dir = repo_root().join("tests/peers/node");
+        assert!(node_dir.join("node_modules/tus-js-client").exists(), "run scripts/install-deps");
+        let opts = serde_json::json!({
+            "endpoint": endpoint,
+            "token": token,
+            "files": files.iter().map(|(p, _)| p.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+            "mode": "plain",
+            "chunkSize": 131072,
+            "retryDelays": [200, 500, 1000, 1000, 2000, 2000, 3000, 3000, 5000, 5000, 5000],
+        });
+        let mut node = Kill(
+            Command::new("node")
+                .arg(node_dir.join("tus-upload.mjs"))
+                .arg(opts.to_string())
+                .current_dir(&node_dir)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start node"),
+        );
+        let events: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+        let stdout = node.0.stdout.take().expect("stdout");
+        let collected = events.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str(&line) {
+                    collected.lock().expect("lock").push(v);
+                }
+            }
+        });
+        TusJs { node, events, reader: Some(reader) }
+    }
+
+    /// How many `event` events so far.
+    pub fn count(&self, event: &str) -> usize {
+        self.events.lock().expect("lock").iter().filter(|e| e["event"] == event).count()
+    }
+
+    /// Waits until `acks` chunks are acknowledged.
+    pub fn wait_for_acks(&self, acks: usize) {
+        let start = Instant::now();
+        while self.count("ack") < acks {
+            assert!(start.elapsed() < Duration::from_secs(120), "uploads too slow to reach {acks} chunks");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The highest offset acknowledged for each upload (by path, `/files/<id>`).
+    pub fn acked(&self) -> HashMap<String, u64> {
+        let mut m = HashMap::new();
+        for e in self.events.lock().expect("lock").iter().filter(|e| e["event"] == "ack") {
+            let (Some(url), Some(off)) = (e["url"].as_str(), e["offset"].as_u64()) else { continue };
+            let v = m.entry(files_path(url)).or_insert(0);
+            *v = off.max(*v);
+        }
+        m
+    }
+
+    /// Waits for every file to be done and returns each file's upload path, in order.
+    pub fn finish(mut self, files: usize) -> Vec<String> {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = self.node.0.try_wait().expect("wait") {
+                break s;
+            }
+            assert!(start.elapsed() < Duration::from_secs(300), "clients did not finish");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        let events = self.events.lock().expect("lock").clone();
+        assert!(
+            status.success(),
+            "tus-js-client reported errors: {:?}",
+            events.iter().filter(|e| e["event"] == "error").collect::<Vec<_>>()
+        );
+        (0..files)
+            .map(|i| {
+                let url = events
+                    .iter()
+                    .find(|e| e["event"] == "done" && e["file"] == i)
+                    .and_then(|e| e["url"].as_str())
+                    .unwrap_or_else(|| panic!("file {i} not done"));
+                files_path(url)
+            })
+            .collect()
+    }
+}
+
+/// `/files/<id>` of an upload URL.
+fn files_path(url: &str) -> String {
+    url[url.find("/files/").unwrap_or(0)..].to_string()
 }

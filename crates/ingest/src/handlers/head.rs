@@ -21,8 +21,9 @@ pub(crate) async fn head(
     if is_expired(&upload) {
         return Err(TusError::Gone);
     }
-    // A final left unjoined by an interruption is joined before it is described.
-    let upload = crate::complete::assemble(&ingest, upload).await?;
+    // A final left unjoined, or an upload left unfinished, by an interruption is finished
+    // before it is described.
+    let upload = crate::complete::settle(&ingest, upload).await?;
     let mut response = match upload.state {
         // Its bytes are all in but are not what the client declared: never a finished
         // upload to a client resuming it (it would count it sent), but a refusal that says why.

@@ -165,7 +165,7 @@ pub(crate) async fn post(
             };
             ingest.inner.metrics.created.fetch_add(1, Ordering::Relaxed);
             tracing::info!(upload = %upload.id, owner = upload.owner, length = ?upload.length, "upload created");
-            let upload = crate::complete::assemble(&ingest, upload).await?;
+            let upload = crate::complete::settle(&ingest, upload).await?;
             Ok::<_, crate::Error>(Created::New(upload))
         })
         .await
@@ -238,7 +238,7 @@ async fn repeat(
         discard(ingest, body).await;
     }
     // A final whose first request was cut before it was joined is joined now.
-    let upload = crate::complete::assemble(ingest, upload).await?;
+    let upload = crate::complete::settle(ingest, upload).await?;
     tracing::info!(
         upload = %upload.id,
         owner = upload.owner,

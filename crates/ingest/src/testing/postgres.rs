@@ -77,6 +77,21 @@ impl Cluster {
         Ok(self.url(name))
     }
 
+    /// Runs `sql` in database `name` with psql and returns its unaligned output (rows a
+    /// line each, columns separated by `|`).
+    pub fn psql(&self, name: &str, sql: &str) -> Result<String, String> {
+        let program = self.bin.join("psql");
+        let port = self.port.to_string();
+        let out = Command::new(if program.exists() { program } else { PathBuf::from("psql") })
+            .args(["-h", "127.0.0.1", "-p", &port, "-U", "wedsync", "-d", name, "-At", "-c", sql])
+            .output()
+            .map_err(|e| format!("psql: {e}"))?;
+        match out.status.success() {
+            true => Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()),
+            false => Err(format!("psql {sql:?}: {}", String::from_utf8_lossy(&out.stderr))),
+        }
+    }
+
     /// The URL of database `name` (which need not exist).
     pub fn url(&self, name: &str) -> String {
         format!("postgres://wedsync@127.0.0.1:{}/{name}", self.port)

@@ -35,42 +35,21 @@ impl Server {
     pub fn start(kind: Kind, bucket: &str) -> Result<Server, String> {
         let dir = scratch("s3")?;
         let port = free_port()?;
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-        let mut command = match kind {
-            Kind::S3sFs => {
-                let cached = home.join(".cache/wedsync/tools/bin/s3s-fs");
-                let program = which("s3s-fs").or_else(|| cached.exists().then_some(cached));
-                let program = program.ok_or("s3s-fs was not found (scripts/install-deps installs it)")?;
-                let mut c = Command::new(program);
-                c.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
-                c.args(["--access-key", KEY_ID, "--secret-key", SECRET]).arg(&dir);
-                c
-            }
-            Kind::Moto => {
-                let program = home.join(".cache/wedsync/venv-moto/bin/moto_server");
-                if !program.exists() {
-                    return Err(format!(
-                        "{} was not found (scripts/install-deps installs it)",
-                        program.display()
-                    ));
-                }
-                let mut c = Command::new(program);
-                c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-                c
-            }
-        };
-        let log = std::fs::File::create(dir.join("server.log")).map_err(|e| format!("log: {e}"))?;
-        let err = log.try_clone().map_err(|e| format!("log: {e}"))?;
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("starting {kind:?}: {e}"))?;
+        let child = spawn(kind, port, &dir)?;
         let server = Server { kind, port, child, dir };
         server.wait_ready()?;
         server.create_bucket(bucket)?;
         Ok(server)
+    }
+
+    /// Stops the server for `down` (every request refused), then starts it again on the
+    /// same port and objects (s3s-fs keeps them in files; moto's would be gone).
+    pub fn outage(&mut self, down: Duration) -> Result<(), String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(down);
+        self.child = spawn(self.kind, self.port, &self.dir)?;
+        self.wait_ready()
     }
 
     /// Makes another bucket, `name`.
@@ -131,6 +110,46 @@ impl Server {
         stream.read_to_string(&mut answer).map_err(|e| format!("read: {e}"))?;
         Ok(answer)
     }
+}
+
+/// Starts `kind` on `port`, its log (and s3s-fs's objects) in `dir`.
+fn spawn(kind: Kind, port: u16, dir: &std::path::Path) -> Result<Child, String> {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let mut command = match kind {
+        Kind::S3sFs => {
+            let cached = home.join(".cache/wedsync/tools/bin/s3s-fs");
+            let program = which("s3s-fs").or_else(|| cached.exists().then_some(cached));
+            let program = program.ok_or("s3s-fs was not found (scripts/install-deps installs it)")?;
+            let mut c = Command::new(program);
+            c.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+            c.args(["--access-key", KEY_ID, "--secret-key", SECRET]).arg(dir);
+            c
+        }
+        Kind::Moto => {
+            let program = home.join(".cache/wedsync/venv-moto/bin/moto_server");
+            if !program.exists() {
+                return Err(format!(
+                    "{} was not found (scripts/install-deps installs it)",
+                    program.display()
+                ));
+            }
+            let mut c = Command::new(program);
+            c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+            c
+        }
+    };
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .map_err(|e| format!("log: {e}"))?;
+    let err = log.try_clone().map_err(|e| format!("log: {e}"))?;
+    command
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("starting {kind:?}: {e}"))
 }
 
 impl Drop for Server {

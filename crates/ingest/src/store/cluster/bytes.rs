@@ -29,6 +29,12 @@ use crate::store::{Body, BodyError, Reader, UploadState};
 /// The most bytes of a body held before they are committed to the tail: each segment is
 /// one PostgreSQL commit.
 const SEGMENT: usize = 1 << 20;
+/// A writer asked to let go does so once its body has sent nothing for this long: a client
+/// still streaming keeps its upload (the asker waits, then gets 423, as on the local
+/// store), one whose network went quiet gives it up to the client's new request.
+const QUIET: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a request to let go stands: about as long as the asker waits.
+const ASKED_FOR: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// How a body went into the tail.
 struct Received {
@@ -114,7 +120,8 @@ impl ClusterStore {
     }
 
     /// Reads `body` into tail segments from the row's offset, writing parts as they fill,
-    /// renewing the lease, and stopping (as an interrupted body) when asked to let go.
+    /// renewing the lease, and stopping (as an interrupted body) when asked to let go while
+    /// the body is quiet.
     async fn receive(
         &self,
         lease: &Lease,
@@ -122,15 +129,23 @@ impl ClusterStore {
         mut body: Body,
         release: &tokio::sync::Notify,
     ) -> Received {
+        use tokio::time::{sleep_until, Instant};
         let size = row.part_size;
         let mut out = Received { end: row.upload.offset, ended: None, failed: None, released: false };
         let mut buf = BytesMut::new();
-        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + RENEW, RENEW);
+        let mut renew = tokio::time::interval_at(Instant::now() + RENEW, RENEW);
         let mut parts_failed = false;
+        let (mut last_bytes, mut asked) = (Instant::now(), None::<Instant>);
         loop {
+            // When to let go: once the body has been quiet for QUIET, if asked lately.
+            let let_go = asked.filter(|at| at.elapsed() < ASKED_FOR).map(|_| last_bytes + QUIET);
             let next = tokio::select! {
                 biased;
                 _ = release.notified() => {
+                    asked = Some(Instant::now());
+                    continue;
+                }
+                _ = sleep_until(let_go.unwrap_or_else(Instant::now)), if let_go.is_some() => {
                     out.released = true;
                     Some(Err(BodyError::Interrupted))
                 }
@@ -147,6 +162,7 @@ impl ClusterStore {
             let last = match next {
                 Some(Ok(bytes)) => {
                     buf.extend_from_slice(&bytes);
+                    last_bytes = Instant::now();
                     false
                 }
                 Some(Err(e)) => {

@@ -2,8 +2,9 @@
 //! token that every take-over raises and every write checks (in the same transaction, with
 //! the row locked), so an instance that was paused or cut off past its lease can never
 //! commit again. The instance that wants an upload another holds asks it to let go
-//! (`NOTIFY wedsync_release`); the holder ends its body there, keeping what arrived, as
-//! if the client had gone. A holder that died is waited out: its lease ends by itself.
+//! (`NOTIFY wedsync_release`); a holder whose body has gone quiet ends it there, keeping
+//! what arrived, as if the client had gone. A holder that died is waited out: its lease
+//! ends by itself.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

@@ -1,0 +1,326 @@
+//! The deployment of `deploy/nginx/wedsync.conf`, as a platform runs it: two `wedsync serve`
+//! processes on one PostgreSQL database and one bucket, behind nginx, all started here on
+//! 127.0.0.1 (PostgreSQL from Debian, s3s-fs or moto, nginx from Debian) and stopped after.
+//! The failures it must survive, each ending with every file byte-identical and no
+//! acknowledged byte lost: an instance killed mid-PATCH, an instance paused past its lease
+//! while the other finishes its upload, PostgreSQL restarted under load, the bucket down
+//! for a while.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wedsync_ingest::testing::postgres::Cluster;
+use wedsync_ingest::testing::s3;
+
+use crate::serve::{assert_downloads_match, assert_offsets_kept};
+use crate::support::{photo_files, random_bytes, repo_root, request, sha256_hex, wedsync, Kill, TusJs};
+
+/// nginx in the foreground, stopped with SIGTERM (which stops its workers too) when dropped.
+struct Nginx(std::process::Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let start = Instant::now();
+        while matches!(self.0.try_wait(), Ok(None)) && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Deployment {
+    s3: s3::Server,
+    state: String,
+    store: String,
+    ports: [u16; 2],
+    instances: [Option<Kill>; 2],
+    /// Where clients connect: nginx.
+    port: u16,
+    nginx: Option<Nginx>,
+    _dir: tempfile::TempDir,
+    /// Dropped last: the instances stop before their database.
+    pg: Cluster,
+}
+
+/// Three ports free at once (held together while they are chosen, so all differ).
+fn free_ports() -> [u16; 3] {
+    let held: Vec<std::net::TcpListener> =
+        (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
+    let port = |i: usize| held[i].local_addr().expect("addr").port();
+    [port(0), port(1), port(2)]
+}
+
+impl Deployment {
+    fn start(kind: s3::Kind) -> Deployment {
+        let pg = Cluster::start().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+        let s3 = s3::Server::start(kind, "photos").unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let state = pg.database("ingest").expect("database");
+        let store = s3.url("photos");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let [one, two, front] = free_ports();
+        let ports = [one, two];
+        let mut deployment = Deployment {
+            s3,
+            state,
+            store,
+            ports,
+            instances: [None, None],
+            port: front,
+            nginx: None,
+            _dir: dir,
+            pg,
+        };
+        for i in 0..2 {
+            deployment.instances[i] = Some(deployment.instance(i));
+        }
+        deployment.nginx = Some(deployment.nginx());
+        deployment
+    }
+
+    /// Starts instance `i` and waits for its "listening" line.
+    fn instance(&self, i: usize) -> Kill {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wedsync"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.ports[i])])
+            .args(["--state", &self.state, "--store", &self.store])
+            .env("AWS_ACCESS_KEY_ID", s3::KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", s3::SECRET)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start an instance");
+        let mut out = child.stdout.take().expect("stdout");
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while out.read(&mut byte).is_ok_and(|n| n == 1) && byte[0] != b'\n' {
+            line.push(byte[0]);
+        }
+        let line = String::from_utf8_lossy(&line);
+        assert!(line.starts_with("listening on http://127.0.0.1:") && line.contains("s3://photos"), "{line}");
+        Kill(child)
+    }
+
+    /// nginx with the repository's configuration, in front of both instances.
+    fn nginx(&self) -> Nginx {
+        let prefix = self._dir.path().join("nginx");
+        std::fs::create_dir_all(&prefix).expect("mkdir");
+        let template =
+            std::fs::read_to_string(repo_root().join("deploy/nginx/wedsync.conf")).expect("template");
+        let conf = template
+            .replace("{{PREFIX}}", &prefix.display().to_string())
+            .replace("{{LISTEN}}", &format!("127.0.0.1:{}", self.port))
+            .replace("{{INSTANCE_1}}", &format!("127.0.0.1:{}", self.ports[0]))
+            .replace("{{INSTANCE_2}}", &format!("127.0.0.1:{}", self.ports[1]));
+        let path = prefix.join("nginx.conf");
+        std::fs::write(&path, conf).expect("write nginx.conf");
+        let nginx = ["/usr/sbin/nginx", "nginx"].into_iter().find(|p| Path::new(p).exists() || *p == "nginx");
+        let child = Command::new(nginx.unwrap_or("nginx"))
+            .args(["-p", &prefix.display().to_string(), "-c", &path.display().to_string()])
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("nginx (scripts/install-deps installs it): {e}"));
+        let mut nginx = Nginx(child);
+        let start = Instant::now();
+        // nginx answers with its name, so nothing else that took the port can pass for it.
+        let answers = || {
+            let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")?;
+            let mut reply = String::new();
+            s.read_to_string(&mut reply)?;
+            std::io::Result::Ok(reply.to_ascii_lowercase().contains("\r\nserver: nginx"))
+        };
+        while !answers().unwrap_or(false) {
+            if let Ok(Some(status)) = nginx.0.try_wait() {
+                panic!("nginx stopped ({status}); its error log is {}", prefix.join("error.log").display());
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "nginx never listened on {}", self.port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        nginx
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}/files", self.port)
+    }
+
+    fn token(&self, name: &str) -> String {
+        let (code, out) = wedsync(&["serve", "token", "add", name, "--state", &self.state]);
+        assert_eq!(code, 0, "{out}");
+        out.lines().last().expect("a line").to_string()
+    }
+
+    fn sql(&self, sql: &str) -> String {
+        self.pg.psql("ingest", sql).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Which instance holds upload `id`'s lease now, if one does (the holder's name starts
+    /// with its process id).
+    fn holder(&self, id: &str) -> Option<usize> {
+        let holder =
+            self.sql(&format!("SELECT holder FROM uploads WHERE id = '{id}' AND lease_until > now()"));
+        let pid: u32 = holder.split('-').next()?.parse().ok()?;
+        (0..2).find(|i| self.instances[*i].as_ref().is_some_and(|k| k.0.id() == pid))
+    }
+}
+
+/// A raw request to `port`; returns the status and the `Location` or `Upload-Offset`.
+fn tus(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    s.write_all(&head(method, path, token, headers, body.len())).expect("head");
+    let _ = s.write_all(body);
+    answer(&mut s)
+}
+
+fn head(method: &str, path: &str, token: &str, headers: &[(&str, &str)], len: usize) -> Vec<u8> {
+    let mut h = format!(
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nTus-Resumable: 1.0.0\r\n\
+         Authorization: Bearer {token}\r\nContent-Length: {len}\r\n"
+    );
+    for (k, v) in headers {
+        h.push_str(&format!("{k}: {v}\r\n"));
+    }
+    h.push_str("\r\n");
+    h.into_bytes()
+}
+
+/// The status and the `Location` or `Upload-Offset` of a response (0 when cut).
+fn answer(s: &mut TcpStream) -> (u16, String) {
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw);
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let value = text
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("location") || k.eq_ignore_ascii_case("upload-offset"))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default();
+    (status, value)
+}
+
+#[test]
+fn an_instance_killed_mid_patch_loses_nothing_and_clients_finish_on_the_other() {
+    let mut d = Deployment::start(s3::Kind::S3sFs);
+    let alice = d.token("alice");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = photo_files(&dir.path().join("in"), 30);
+    let clients = TusJs::start(&d.endpoint(), &alice, &files);
+    clients.wait_for_acks(80);
+    // The instance that holds an upload right now: kill -9.
+    let holders: Vec<usize> = d
+        .sql("SELECT id FROM uploads WHERE lease_until > now()")
+        .lines()
+        .filter_map(|id| d.holder(id))
+        .collect();
+    let victim = holders.first().copied().unwrap_or(0);
+    drop(d.instances[victim].take());
+    let acked = clients.acked();
+    let done_before = clients.count("done");
+    eprintln!(
+        "killed instance {victim} (holding {} of the uploads being written) with {done_before} of 30 done",
+        holders.iter().filter(|h| **h == victim).count()
+    );
+    assert!(done_before < 30, "the kill came after every upload finished");
+    assert_offsets_kept(d.port, &alice, &acked);
+    let paths = clients.finish(files.len());
+    assert_downloads_match(d.port, &alice, &paths, &files);
+    let complete = d.sql("SELECT COUNT(*) FROM uploads WHERE state = 'complete'");
+    assert_eq!(complete, "30", "each file once, its SHA-256 checked");
+}
+
+#[test]
+fn an_instance_paused_past_its_lease_cannot_write_once_it_wakes() {
+    let d = Deployment::start(s3::Kind::Moto);
+    let alice = d.token("alice");
+    let mut seed = 7;
+    let data = random_bytes(12 << 20, &mut seed);
+    let sha = sha256_hex(&data);
+    let metadata = format!("sha256 {}", base64_of(sha.as_bytes()));
+    let len = data.len().to_string();
+    let (status, location) = tus(
+        d.port,
+        "POST",
+        "/files",
+        &alice,
+        &[("Upload-Length", &len), ("Upload-Metadata", &metadata)],
+        b"",
+    );
+    assert_eq!(status, 201);
+    let id = location.trim_start_matches("/files/").to_string();
+    // A PATCH through nginx sends 9 MiB (a whole 8 MiB part goes to the bucket), then
+    // its network goes quiet.
+    let mut stalled = TcpStream::connect(("127.0.0.1", d.port)).expect("connect");
+    let offset = [("Content-Type", "application/offset+octet-stream"), ("Upload-Offset", "0")];
+    stalled.write_all(&head("PATCH", &location, &alice, &offset, data.len())).expect("head");
+    stalled.write_all(&data[..9 << 20]).expect("body");
+    let start = Instant::now();
+    while d.sql(&format!("SELECT COUNT(*) FROM upload_parts WHERE upload = '{id}'")) != "1" {
+        assert!(start.elapsed() < Duration::from_secs(30), "the first part never reached the bucket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let paused = d.holder(&id).expect("an instance holds the upload");
+    let pid = d.instances[paused].as_ref().expect("running").0.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().is_ok_and(|s| s.success()));
+    // Past its lease, the other instance takes the upload (nginx cannot tell a paused
+    // instance from a slow one, so the client goes to the other directly, as a balancer's
+    // health check would send it) and finishes it from the acknowledged offset: 0.
+    std::thread::sleep(Duration::from_secs(7));
+    let other = d.ports[1 - paused];
+    let (status, offset) = tus(other, "HEAD", &location, &alice, &[], b"");
+    assert_eq!((status, offset.as_str()), (200, "0"), "nothing of the paused PATCH was acknowledged");
+    let (status, _) = tus(other, "PATCH", &location, &alice, &offset_at("0"), &data);
+    assert_eq!(status, 204);
+    // The paused instance wakes up, and its client sends the rest: refused.
+    assert!(Command::new("kill").args(["-CONT", &pid]).status().is_ok_and(|s| s.success()));
+    let _ = stalled.write_all(&data[9 << 20..]);
+    let (late, _) = answer(&mut stalled);
+    assert!(late == 423 || late == 0 || late == 502, "the late writer was refused: {late}");
+    let (status, _, body) = request(d.port, "GET", &location, &alice);
+    assert_eq!(status, 200);
+    assert_eq!(sha256_hex(&body), sha, "the stored file is the file");
+    let state = d.sql(&format!("SELECT state, encode(sha256, 'hex') FROM uploads WHERE id = '{id}'"));
+    assert_eq!(state, format!("complete|{sha}"));
+}
+
+fn offset_at(offset: &str) -> [(&str, &str); 2] {
+    [("Content-Type", "application/offset+octet-stream"), ("Upload-Offset", offset)]
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[test]
+fn postgresql_restarted_under_load_and_the_bucket_down_for_a_while_lose_nothing() {
+    let mut d = Deployment::start(s3::Kind::S3sFs);
+    let alice = d.token("alice");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = photo_files(&dir.path().join("in"), 30);
+    let clients = TusJs::start(&d.endpoint(), &alice, &files);
+    clients.wait_for_acks(40);
+    d.pg.stop().expect("stop PostgreSQL");
+    std::thread::sleep(Duration::from_secs(2));
+    d.pg.resume().expect("start PostgreSQL");
+    clients.wait_for_acks(120);
+    d.s3.outage(Duration::from_secs(3)).expect("the bucket comes back");
+    let acked = clients.acked();
+    assert!(clients.count("done") < 30, "the outages came after every upload finished");
+    assert_offsets_kept(d.port, &alice, &acked);
+    let paths = clients.finish(files.len());
+    assert_downloads_match(d.port, &alice, &paths, &files);
+    assert_eq!(d.sql("SELECT COUNT(*) FROM uploads WHERE state = 'complete'"), "30");
+}
