@@ -1,7 +1,9 @@
 //! `wedsync loadtest`: a bounded load driver for tus servers. It starts `wedsync serve` and,
-//! in the same run, `@tus/server` (the peer), pushes the same uploads at each — photo-sized
-//! files in chunks, all at once — and reports chunk latency percentiles, throughput, errors
-//! and the server's peak memory, with our figures as a ratio of the peer's.
+//! in the same run, `@tus/server` (the peer) and, with `--cluster`, the cluster deployment
+//! (two instances on PostgreSQL and an S3 bucket behind nginx), pushes the same uploads at
+//! each — photo-sized files in chunks, all at once — and reports chunk latency percentiles,
+//! throughput, errors and each server process's peak memory, with our figures as a ratio of
+//! the peer's and the cluster's as a ratio of the single instance's.
 //!
 //! The bytes come from one shared pseudo-random block that every chunk is a zero-copy slice
 //! of, so the driver's memory does not grow with the uploads it keeps in flight. Chunks go
@@ -17,6 +19,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use bytes::Bytes;
 use tokio::sync::Semaphore;
+use wedsync_ingest::pg::{Pg, PgTokens};
+use wedsync_ingest::testing;
+use wedsync_ingest::TokenAdmin;
 use wedsync_transfer::{Destination, TusClient};
 
 #[derive(clap::Args)]
@@ -49,6 +54,13 @@ pub struct Args {
     /// Measure only `wedsync serve` (no ratio).
     #[arg(long)]
     no_peer: bool,
+    /// Also measure the cluster deployment: two `wedsync serve` instances sharing PostgreSQL
+    /// and an S3 bucket (s3s-fs), behind nginx, all started here on 127.0.0.1.
+    #[arg(long)]
+    cluster: bool,
+    /// The nginx configuration for --cluster.
+    #[arg(long, default_value = "deploy/nginx/wedsync.conf", value_name = "PATH")]
+    nginx_conf: PathBuf,
     /// Folder for both servers' data (default: a fresh folder under the system's temp).
     #[arg(long, value_name = "DIR")]
     scratch: Option<PathBuf>,
@@ -63,7 +75,8 @@ struct Report {
     wall: Duration,
     /// Milliseconds per chunk request (creation with the first chunk included), sorted.
     latencies: Vec<f64>,
-    peak_rss_mb: Option<f64>,
+    /// Each server process's peak resident memory, where it can be read.
+    peaks_mb: Vec<f64>,
 }
 
 impl Report {
@@ -112,11 +125,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut reports = Vec::new();
     let ours = Server::wedsync(&scratch.join("wedsync"), args.tokens)?;
-    reports.push(runtime.block_on(drive("wedsync serve", &ours, &plan))?);
+    reports.push(runtime.block_on(drive(OURS, &ours, &plan))?);
     drop(ours);
+    if args.cluster {
+        let cluster = Cluster::start(&args.nginx_conf, args.tokens, &runtime)?;
+        reports.push(runtime.block_on(drive(CLUSTER, &cluster.server, &plan))?);
+        drop(cluster);
+    }
     if !args.no_peer {
         let peer = Server::tus_node(&args.peer_script, &scratch.join("tus-node"), args.tokens)?;
-        reports.push(runtime.block_on(drive("@tus/server", &peer, &plan))?);
+        reports.push(runtime.block_on(drive(PEER, &peer, &plan))?);
         drop(peer);
     }
     if args.scratch.is_none() {
@@ -155,7 +173,10 @@ fn print(reports: &[Report]) {
             r.percentile(95.0),
             r.percentile(99.0),
             r.percentile(100.0),
-            r.peak_rss_mb.map_or("n/a".to_string(), |m| format!("{m:.0}"))
+            match r.peaks_mb.is_empty() {
+                true => "n/a".to_string(),
+                false => r.peaks_mb.iter().map(|m| format!("{m:.0}")).collect::<Vec<_>>().join("+"),
+            }
         );
         let mut distinct: Vec<&String> = r.errors.iter().collect();
         distinct.sort();
@@ -164,19 +185,33 @@ fn print(reports: &[Report]) {
             say!("  {}: {e}", r.name);
         }
     }
-    if let [ours, peer] = reports {
-        say!(
-            "ratio (wedsync / @tus/server): throughput {:.2}x, p50 {:.2}x, p99 {:.2}x, peak memory {}",
-            ours.throughput_mb_s() / peer.throughput_mb_s(),
-            ours.percentile(50.0) / peer.percentile(50.0),
-            ours.percentile(99.0) / peer.percentile(99.0),
-            match (ours.peak_rss_mb, peer.peak_rss_mb) {
-                (Some(a), Some(b)) => format!("{:.2}x", a / b),
-                _ => "n/a".to_string(),
-            }
-        );
+    let named = |name: &str| reports.iter().find(|r| r.name == name);
+    if let (Some(ours), Some(peer)) = (named(OURS), named(PEER)) {
+        ratio("wedsync / @tus/server", ours, peer);
+    }
+    if let (Some(cluster), Some(ours)) = (named(CLUSTER), named(OURS)) {
+        ratio("cluster / one local instance", cluster, ours);
     }
 }
+
+/// Prints `a`'s figures as a ratio of `b`'s (peak memory: all of `a`'s processes together).
+fn ratio(what: &str, a: &Report, b: &Report) {
+    let (peak_a, peak_b): (f64, f64) = (a.peaks_mb.iter().sum(), b.peaks_mb.iter().sum());
+    say!(
+        "ratio ({what}): throughput {:.2}x, p50 {:.2}x, p99 {:.2}x, peak memory {}",
+        a.throughput_mb_s() / b.throughput_mb_s(),
+        a.percentile(50.0) / b.percentile(50.0),
+        a.percentile(99.0) / b.percentile(99.0),
+        match peak_a > 0.0 && peak_b > 0.0 {
+            true => format!("{:.2}x", peak_a / peak_b),
+            false => "n/a".to_string(),
+        }
+    );
+}
+
+const OURS: &str = "wedsync serve";
+const PEER: &str = "@tus/server";
+const CLUSTER: &str = "2 x serve+nginx";
 
 /// The uploads, identical for every server: sizes and where in the shared block each
 /// upload's bytes start.
@@ -269,7 +304,7 @@ async fn drive(name: &'static str, server: &Server, plan: &Plan) -> anyhow::Resu
         bytes: 0,
         wall: Duration::ZERO,
         latencies: Vec::new(),
-        peak_rss_mb: None,
+        peaks_mb: Vec::new(),
     };
     while let Some(joined) = tasks.join_next().await {
         let outcome = joined.context("an upload task panicked")?;
@@ -282,7 +317,7 @@ async fn drive(name: &'static str, server: &Server, plan: &Plan) -> anyhow::Resu
     }
     report.wall = started.elapsed();
     report.latencies.sort_by(f64::total_cmp);
-    report.peak_rss_mb = server.peak_rss_mb();
+    report.peaks_mb = server.peaks_mb();
     Ok(report)
 }
 
@@ -345,9 +380,9 @@ impl Outcome {
     }
 }
 
-/// A server process under test, stopped when dropped.
+/// A server under test (its processes, stopped when dropped).
 struct Server {
-    child: Child,
+    children: Vec<Child>,
     endpoint: String,
     /// One per simulated photographer; `None` for a server without authentication.
     tokens: Vec<Option<String>>,
@@ -369,7 +404,7 @@ impl Server {
             .and_then(|rest| rest.split_whitespace().next())
             .with_context(|| format!("wedsync serve said {line:?}"))?
             .to_string();
-        Ok(Server { child, endpoint, tokens })
+        Ok(Server { children: vec![child], endpoint, tokens })
     }
 
     /// `@tus/server` with its file store (no authentication, so every "photographer" is
@@ -381,31 +416,84 @@ impl Server {
         let (child, line) = start(cmd, "@tus/server")?;
         let port = line.strip_prefix("listening ").with_context(|| format!("@tus/server said {line:?}"))?;
         Ok(Server {
-            child,
+            children: vec![child],
             endpoint: format!("http://127.0.0.1:{}/files", port.trim()),
             tokens: vec![None; tokens],
         })
     }
 
-    /// The most memory the server process has held resident (Linux: VmHWM).
-    fn peak_rss_mb(&self) -> Option<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))?
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        Some(kb / 1024.0)
+    /// The most memory each server process has held resident (Linux: VmHWM).
+    fn peaks_mb(&self) -> Vec<f64> {
+        let peak = |child: &Child| -> Option<f64> {
+            let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).ok()?;
+            let kb: f64 = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()?;
+            Some(kb / 1024.0)
+        };
+        self.children.iter().filter_map(peak).collect()
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The cluster deployment: a throwaway PostgreSQL cluster and s3s-fs, two `wedsync serve`
+/// instances on them, nginx in front (`deploy/nginx/wedsync.conf`). Dropped in that order
+/// reversed: the instances first.
+struct Cluster {
+    server: Server,
+    _nginx: testing::nginx::Nginx,
+    _s3: testing::s3::Server,
+    _pg: testing::postgres::Cluster,
+}
+
+impl Cluster {
+    fn start(nginx_conf: &Path, tokens: usize, runtime: &tokio::runtime::Runtime) -> anyhow::Result<Cluster> {
+        let pg = testing::postgres::Cluster::start().map_err(anyhow::Error::msg)?;
+        let s3 =
+            testing::s3::Server::start(testing::s3::Kind::S3sFs, "loadtest").map_err(anyhow::Error::msg)?;
+        let state = pg.database("ingest").map_err(anyhow::Error::msg)?;
+        let tokens = runtime.block_on(async {
+            let admin = PgTokens::new(Pg::connect(&state).await?);
+            let mut made = Vec::with_capacity(tokens);
+            for i in 0..tokens {
+                made.push(Some(admin.add(&format!("loadtest-{i}"), false).await?));
+            }
+            anyhow::Ok(made)
+        })?;
+        let exe = std::env::current_exe().context("where is this executable?")?;
+        let mut children = Vec::new();
+        let mut addresses = Vec::new();
+        for _ in 0..2 {
+            let mut cmd = Process::new(&exe);
+            cmd.args(["serve", "--listen", "127.0.0.1:0", "--state", &state, "--store", &s3.url("loadtest")])
+                .env("AWS_ACCESS_KEY_ID", testing::s3::KEY_ID)
+                .env("AWS_SECRET_ACCESS_KEY", testing::s3::SECRET)
+                .env("RUST_LOG", "warn");
+            let (child, line) = start(cmd, "wedsync serve --state")?;
+            children.push(child);
+            let address = line
+                .strip_prefix("listening on http://")
+                .and_then(|rest| rest.split('/').next())
+                .with_context(|| format!("wedsync serve said {line:?}"))?;
+            addresses.push(address.to_string());
+        }
+        let nginx = testing::nginx::Nginx::start(nginx_conf, [&addresses[0], &addresses[1]])
+            .map_err(anyhow::Error::msg)?;
+        let endpoint = format!("http://127.0.0.1:{}/files", nginx.port);
+        Ok(Cluster { server: Server { children, endpoint, tokens }, _nginx: nginx, _s3: s3, _pg: pg })
     }
 }
 

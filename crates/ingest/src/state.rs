@@ -13,6 +13,9 @@ use crate::limits::{Guards, Limits};
 use crate::metrics::Metrics;
 use crate::store::{self, UploadState, UploadStore};
 
+/// Seconds since its last write after which the sweep finishes an upload that has all its
+/// bytes but was never finished.
+const STALE_AFTER: u64 = 15;
 /// How long a verified token is trusted without asking the token table again: a revoked
 /// token stops working within this time.
 const TOKEN_CACHE: Duration = Duration::from_secs(5);
@@ -105,8 +108,12 @@ impl Ingest {
             complete::fail_finals_of(self, id, "expired before it was finished").await;
         }
         self.inner.metrics.expired.fetch_add(removed.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        // Last written before this, an upload with all its bytes is one nobody is finishing
+        // (its writer's lease, seconds long, is over): one still being finished is left be.
+        let stale = (crate::db::now() + self.limits().expire_after.as_secs()).saturating_sub(STALE_AFTER);
         for upload in self.inner.store.list(Some(UploadState::Receiving), usize::MAX >> 1).await? {
-            if upload.is_final() || upload.length == Some(upload.offset) {
+            let orphaned = upload.length == Some(upload.offset) && upload.expires.is_some_and(|e| e < stale);
+            if upload.is_final() || orphaned {
                 let id = upload.id.clone();
                 if let Err(e) = complete::settle(self, upload).await {
                     tracing::error!(upload = %id, error = %e, "finishing an interrupted upload failed");

@@ -2,57 +2,44 @@
 //! processes on one PostgreSQL database and one bucket, behind nginx, all started here on
 //! 127.0.0.1 (PostgreSQL from Debian, s3s-fs or moto, nginx from Debian) and stopped after.
 //! The failures it must survive, each ending with every file byte-identical and no
-//! acknowledged byte lost: an instance killed mid-PATCH, an instance paused past its lease
-//! while the other finishes its upload, PostgreSQL restarted under load, the bucket down
-//! for a while.
+//! acknowledged byte lost: an instance killed mid-PATCH (under tus-js-client, and under
+//! `wedsync upload`), an instance paused past its lease while the other finishes its
+//! upload, PostgreSQL restarted under load, the bucket down for a while.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use wedsync_ingest::testing::nginx::Nginx;
 use wedsync_ingest::testing::postgres::Cluster;
 use wedsync_ingest::testing::s3;
 
 use crate::serve::{assert_downloads_match, assert_offsets_kept};
-use crate::support::{photo_files, random_bytes, repo_root, request, sha256_hex, wedsync, Kill, TusJs};
-
-/// nginx in the foreground, stopped with SIGTERM (which stops its workers too) when dropped.
-struct Nginx(std::process::Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        let start = Instant::now();
-        while matches!(self.0.try_wait(), Ok(None)) && start.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::support::{
+    assert_journal_settled, originals_upload, photo_files, random_bytes, repo_root, request, sha256_hex,
+    wedsync, Kill, TusJs,
+};
+use crate::upload::{make_card, want_hashes};
 
 struct Deployment {
     s3: s3::Server,
     state: String,
-    store: String,
     ports: [u16; 2],
     instances: [Option<Kill>; 2],
-    /// Where clients connect: nginx.
+    /// Where clients connect: nginx's port.
     port: u16,
-    nginx: Option<Nginx>,
-    _dir: tempfile::TempDir,
+    _nginx: Nginx,
     /// Dropped last: the instances stop before their database.
     pg: Cluster,
 }
 
-/// Three ports free at once (held together while they are chosen, so all differ).
-fn free_ports() -> [u16; 3] {
+/// Two ports free at once (held together while they are chosen, so they differ).
+fn free_ports() -> [u16; 2] {
     let held: Vec<std::net::TcpListener> =
-        (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
+        (0..2).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
     let port = |i: usize| held[i].local_addr().expect("addr").port();
-    [port(0), port(1), port(2)]
+    [port(0), port(1)]
 }
 
 impl Deployment {
@@ -61,87 +48,13 @@ impl Deployment {
         let s3 = s3::Server::start(kind, "photos").unwrap_or_else(|e| panic!("{kind:?}: {e}"));
         let state = pg.database("ingest").expect("database");
         let store = s3.url("photos");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let [one, two, front] = free_ports();
-        let ports = [one, two];
-        let mut deployment = Deployment {
-            s3,
-            state,
-            store,
-            ports,
-            instances: [None, None],
-            port: front,
-            nginx: None,
-            _dir: dir,
-            pg,
-        };
-        for i in 0..2 {
-            deployment.instances[i] = Some(deployment.instance(i));
-        }
-        deployment.nginx = Some(deployment.nginx());
-        deployment
-    }
-
-    /// Starts instance `i` and waits for its "listening" line.
-    fn instance(&self, i: usize) -> Kill {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wedsync"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.ports[i])])
-            .args(["--state", &self.state, "--store", &self.store])
-            .env("AWS_ACCESS_KEY_ID", s3::KEY_ID)
-            .env("AWS_SECRET_ACCESS_KEY", s3::SECRET)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start an instance");
-        let mut out = child.stdout.take().expect("stdout");
-        let mut line = Vec::new();
-        let mut byte = [0u8; 1];
-        while out.read(&mut byte).is_ok_and(|n| n == 1) && byte[0] != b'\n' {
-            line.push(byte[0]);
-        }
-        let line = String::from_utf8_lossy(&line);
-        assert!(line.starts_with("listening on http://127.0.0.1:") && line.contains("s3://photos"), "{line}");
-        Kill(child)
-    }
-
-    /// nginx with the repository's configuration, in front of both instances.
-    fn nginx(&self) -> Nginx {
-        let prefix = self._dir.path().join("nginx");
-        std::fs::create_dir_all(&prefix).expect("mkdir");
-        let template =
-            std::fs::read_to_string(repo_root().join("deploy/nginx/wedsync.conf")).expect("template");
-        let conf = template
-            .replace("{{PREFIX}}", &prefix.display().to_string())
-            .replace("{{LISTEN}}", &format!("127.0.0.1:{}", self.port))
-            .replace("{{INSTANCE_1}}", &format!("127.0.0.1:{}", self.ports[0]))
-            .replace("{{INSTANCE_2}}", &format!("127.0.0.1:{}", self.ports[1]));
-        let path = prefix.join("nginx.conf");
-        std::fs::write(&path, conf).expect("write nginx.conf");
-        let nginx = ["/usr/sbin/nginx", "nginx"].into_iter().find(|p| Path::new(p).exists() || *p == "nginx");
-        let child = Command::new(nginx.unwrap_or("nginx"))
-            .args(["-p", &prefix.display().to_string(), "-c", &path.display().to_string()])
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("nginx (scripts/install-deps installs it): {e}"));
-        let mut nginx = Nginx(child);
-        let start = Instant::now();
-        // nginx answers with its name, so nothing else that took the port can pass for it.
-        let answers = || {
-            let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
-            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")?;
-            let mut reply = String::new();
-            s.read_to_string(&mut reply)?;
-            std::io::Result::Ok(reply.to_ascii_lowercase().contains("\r\nserver: nginx"))
-        };
-        while !answers().unwrap_or(false) {
-            if let Ok(Some(status)) = nginx.0.try_wait() {
-                panic!("nginx stopped ({status}); its error log is {}", prefix.join("error.log").display());
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "nginx never listened on {}", self.port);
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        nginx
+        let ports = free_ports();
+        let instances = [Some(instance(&state, &store, ports[0])), Some(instance(&state, &store, ports[1]))];
+        let addresses = ports.map(|p| format!("127.0.0.1:{p}"));
+        let nginx =
+            Nginx::start(&repo_root().join("deploy/nginx/wedsync.conf"), [&addresses[0], &addresses[1]])
+                .unwrap_or_else(|e| panic!("{e}"));
+        Deployment { s3, state, ports, instances, port: nginx.port, _nginx: nginx, pg }
     }
 
     fn endpoint(&self) -> String {
@@ -166,6 +79,23 @@ impl Deployment {
         let pid: u32 = holder.split('-').next()?.parse().ok()?;
         (0..2).find(|i| self.instances[*i].as_ref().is_some_and(|k| k.0.id() == pid))
     }
+}
+
+/// Starts an instance on `port` and waits for its "listening" line.
+fn instance(state: &str, store: &str, port: u16) -> Kill {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wedsync"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--state", state, "--store", store])
+        .env("AWS_ACCESS_KEY_ID", s3::KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", s3::SECRET)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start an instance");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let line = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(line.starts_with("listening on http://127.0.0.1:") && line.contains("s3://photos"), "{line}");
+    Kill(child)
 }
 
 /// A raw request to `port`; returns the status and the `Location` or `Upload-Offset`.
@@ -322,5 +252,87 @@ fn postgresql_restarted_under_load_and_the_bucket_down_for_a_while_lose_nothing(
     assert_offsets_kept(d.port, &alice, &acked);
     let paths = clients.finish(files.len());
     assert_downloads_match(d.port, &alice, &paths, &files);
-    assert_eq!(d.sql("SELECT COUNT(*) FROM uploads WHERE state = 'complete'"), "30");
+    // tus-js-client starts a new upload when a HEAD answers anything but 2xx or 423 (a 500
+    // while PostgreSQL was down, say), so a file may have been sent twice; each is complete
+    // with its own bytes, and what was abandoned is only receiving (it expires).
+    let mut complete: Vec<String> = d
+        .sql("SELECT DISTINCT encode(sha256, 'hex') FROM uploads WHERE state = 'complete'")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    complete.sort();
+    let mut want: Vec<String> = files.iter().map(|(_, bytes)| sha256_hex(bytes)).collect();
+    want.sort();
+    assert_eq!(complete, want);
+    let others = d.sql("SELECT COUNT(*) FROM uploads WHERE state NOT IN ('complete', 'receiving')");
+    assert_eq!(others, "0", "nothing quarantined or failed");
+}
+
+#[test]
+fn wedsync_upload_through_the_deployment_finishes_when_an_instance_is_killed() {
+    let mut d = Deployment::start(s3::Kind::S3sFs);
+    let alice = d.token("alice");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let card = dir.path().join("card");
+    let files = make_card(&card, 60);
+    let home = dir.path().join("home");
+    // Not wrapped in Kill: its output is read at the end, and it ends by itself (bounded
+    // retries) even if the test fails first.
+    let upload = Command::new(env!("CARGO_BIN_EXE_wedsync"))
+        .args(originals_upload(
+            &card,
+            &d.endpoint(),
+            &alice,
+            &["--parts", "1", "--streams", "2", "--limit-mbit", "40"],
+        ))
+        .env("WEDSYNC_HOME", &home)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start upload");
+    // ~30 MB at 40 Mbit/s takes ~6 s: kill -9 an instance holding an upload after 1.5 s.
+    std::thread::sleep(Duration::from_millis(1500));
+    let held = d.sql("SELECT id FROM uploads WHERE lease_until > now() LIMIT 1");
+    let victim = d.holder(&held).unwrap_or(0);
+    drop(d.instances[victim].take());
+    let out = upload.wait_with_output().expect("upload output");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    println!("{text}");
+    assert!(out.status.success(), "{text}");
+    // Every file complete, each once, its bytes those of the file (the SHA-256 the store
+    // kept as the bytes arrived).
+    let mut stored: Vec<String> = d
+        .sql("SELECT encode(sha256, 'hex') FROM uploads WHERE state = 'complete'")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    stored.sort();
+    assert_eq!(stored, want_hashes(&files));
+    assert_journal_settled(&home);
+}
+
+#[test]
+fn a_wrong_database_bucket_or_credentials_stop_an_instance_with_a_clear_error() {
+    let pg = Cluster::start().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+    let s3 = s3::Server::start(s3::Kind::S3sFs, "photos").unwrap_or_else(|e| panic!("s3s-fs: {e}"));
+    let state = pg.database("ingest").expect("database");
+    let serve = |state: &str, store: &str, secret: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_wedsync"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--state", state, "--store", store])
+            .env("AWS_ACCESS_KEY_ID", s3::KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .output()
+            .expect("run");
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = serve(&pg.url("missing"), &s3.url("photos"), s3::SECRET);
+    assert!(code == Some(2) && err.contains("missing") && err.contains("does not exist"), "{err}");
+    let (code, err) = serve(&state, &s3.url("nothere"), s3::SECRET);
+    assert!(code == Some(2) && err.contains("s3://nothere") && err.contains("NoSuchBucket"), "{err}");
+    let (code, err) = serve(&state, &s3.url("photos"), "not-the-secret");
+    assert!(code == Some(2) && err.contains("s3://photos") && err.contains("Signature"), "{err}");
+    let (code, err) = serve(&state, "http://photos", s3::SECRET);
+    assert!(code == Some(2) && err.contains("only s3://"), "{err}");
+    let (code, out) = wedsync(&["serve", "--state", &state]);
+    assert!(code == 2 && out.contains("--store"), "--state alone: {out}");
 }

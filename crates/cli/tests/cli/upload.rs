@@ -160,7 +160,7 @@ fn a_corrupt_raw_is_one_failure_and_the_rest_is_sent() {
 
 /// `count` distinct photo-sized files (200–600 KB) in `dir`.
 /// `count` random files of 200–600 KB in a fresh card folder.
-fn make_card(dir: &Path, count: usize) -> Vec<PathBuf> {
+pub(crate) fn make_card(dir: &Path, count: usize) -> Vec<PathBuf> {
     card_of(dir, &(0..count).map(|i| 200_000 + (i * 4_099) % 400_000).collect::<Vec<_>>())
 }
 

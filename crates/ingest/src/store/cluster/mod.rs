@@ -30,6 +30,9 @@ const MIN_PART: u64 = 8 << 20;
 /// Parts an upload of the largest length is cut into at most: far from S3's 10,000.
 const MOST_PARTS: u64 = 1_000;
 
+/// Parts gathered in memory at once, per instance (see `ClusterStore::part_slots`).
+const PARTS_IN_MEMORY: usize = 8;
+
 /// The upload columns [`row`] reads, in its order.
 const COLUMNS: &str =
     "id, owner, idempotency_key, length, \"offset\", metadata, concat, parts, state, note, \
@@ -98,7 +101,8 @@ pub struct ClusterStore {
     /// This instance's name as a lease holder.
     instance: String,
     releases: Arc<Releases>,
-    /// Parts being assembled in memory at once (each is a part size, 8 MiB or more).
+    /// Parts and last parts being gathered in memory at once (each up to a part size, 8 MiB
+    /// or more): what bounds an instance's memory when many uploads finish together.
     part_slots: tokio::sync::Semaphore,
 }
 
@@ -117,7 +121,7 @@ impl ClusterStore {
             max_size,
             instance: format!("{}-{}", std::process::id(), hex::encode(raw)),
             releases,
-            part_slots: tokio::sync::Semaphore::new(4),
+            part_slots: tokio::sync::Semaphore::new(PARTS_IN_MEMORY),
         })
     }
 
