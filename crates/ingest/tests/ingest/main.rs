@@ -14,4 +14,6 @@ mod patch;
 mod peers;
 mod post;
 mod postgres;
+// Shared with tests/hostile.rs and tests/cluster.rs, which use helpers this binary does not.
+#[allow(dead_code)]
 mod support;

@@ -46,6 +46,9 @@ struct Received {
     failed: Option<Error>,
     /// Another request asked for the upload: the body was ended there.
     released: bool,
+    /// The body's last bytes, less than a segment, not written yet: the caller commits them
+    /// with the offset.
+    rest: bytes::Bytes,
 }
 
 impl ClusterStore {
@@ -81,11 +84,10 @@ impl ClusterStore {
     }
 
     /// Writes `body` at the row's offset and commits the new offset (see the module's
-    /// rules); returns it.
+    /// rules); returns it. Bytes a crash left past the offset were dropped when the lease
+    /// was taken.
     pub(super) async fn write_body(&self, lease: &Lease, row: &Row, body: Body) -> Result<u64> {
         let offset = row.upload.offset;
-        // Bytes past the acknowledged offset were never acknowledged: drop them.
-        self.drop_past(lease, offset).await?;
         let registered = self.releases.register(&lease.id);
         let received = self.receive(lease, row, body, &registered.signal).await;
         drop(registered);
@@ -93,10 +95,20 @@ impl ClusterStore {
             self.drop_past(lease, offset).await?;
             return Err(Error::Refused(e));
         }
-        if received.end > offset {
+        let rest_start = received.end as i64;
+        let end = received.end + received.rest.len() as u64;
+        if end > offset {
+            // The last segment and the offset that acknowledges it, in one transaction.
             let expires = (now() + self.ttl) as i64;
-            let end = received.end as i64;
+            let end = end as i64;
             let tx = self.fenced(lease).await?;
+            if !received.rest.is_empty() {
+                tx.execute(
+                    "INSERT INTO upload_tail (upload, start, bytes) VALUES ($1, $2, $3)",
+                    &[&lease.id, &rest_start, &&received.rest[..]],
+                )
+                .await?;
+            }
             tx.execute(
                 "UPDATE uploads SET \"offset\" = $2, expires = $3 WHERE id = $1",
                 &[&lease.id, &end, &expires],
@@ -115,7 +127,7 @@ impl ClusterStore {
             Some(e) => Err(e),
             // What arrived is kept; this request's client is told it lost the upload.
             None if received.released => Err(Error::Locked(lease.id.clone())),
-            None => Ok(received.end),
+            None => Ok(end),
         }
     }
 
@@ -131,7 +143,13 @@ impl ClusterStore {
     ) -> Received {
         use tokio::time::{sleep_until, Instant};
         let size = row.part_size;
-        let mut out = Received { end: row.upload.offset, ended: None, failed: None, released: false };
+        let mut out = Received {
+            end: row.upload.offset,
+            ended: None,
+            failed: None,
+            released: false,
+            rest: bytes::Bytes::new(),
+        };
         let mut buf = BytesMut::new();
         let mut renew = tokio::time::interval_at(Instant::now() + RENEW, RENEW);
         let mut parts_failed = false;
@@ -174,13 +192,13 @@ impl ClusterStore {
             if matches!(out.ended, Some(BodyError::Refused(_))) {
                 return out;
             }
-            while !buf.is_empty() {
+            loop {
                 let to_boundary = size - out.end % size;
                 let cut = to_boundary.min(SEGMENT as u64) as usize;
-                if buf.len() < cut && !last {
+                if buf.len() < cut {
                     break;
                 }
-                let segment = buf.split_to(cut.min(buf.len()));
+                let segment = buf.split_to(cut);
                 let start = out.end as i64;
                 let written = async {
                     let tx = self.fenced(lease).await?;
@@ -197,7 +215,7 @@ impl ClusterStore {
                     return out;
                 }
                 out.end += segment.len() as u64;
-                if out.end % size == 0 && !parts_failed {
+                if out.end.is_multiple_of(size) && !parts_failed {
                     if let Err(e) = self.write_parts(lease, row, out.end).await {
                         // The bytes are safe in the tail; the parts are written later.
                         tracing::warn!(upload = %lease.id, error = %e, "writing a part to the bucket failed");
@@ -206,6 +224,7 @@ impl ClusterStore {
                 }
             }
             if last {
+                out.rest = buf.freeze();
                 return out;
             }
         }

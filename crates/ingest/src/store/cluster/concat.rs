@@ -132,6 +132,7 @@ impl ClusterStore {
         let tx = self.fenced(lease).await?;
         tx.execute("UPDATE uploads SET \"offset\" = 0 WHERE id = $1", &[&lease.id]).await?;
         tx.commit().await?;
+        self.drop_past(lease, 0).await?;
         let mut readers = Vec::with_capacity(parts.len());
         for part in parts {
             readers.push(self.read_object(part).await?);

@@ -45,12 +45,12 @@ impl Running {
             *w = u32::from_be_bytes(chunk.try_into().ok()?);
         }
         let len = u64::from_be_bytes(bytes[32..].try_into().ok()?);
-        (len % 64 == 0).then_some(Running { words, len })
+        len.is_multiple_of(64).then_some(Running { words, len })
     }
 
     /// Hashes `data`, whose length must be a multiple of 64 (a part's size is).
     pub fn update(&mut self, data: &[u8]) {
-        debug_assert!(data.len() % 64 == 0, "whole blocks only");
+        debug_assert!(data.len().is_multiple_of(64), "whole blocks only");
         // In batches: `compress256` is fastest given many blocks at a time (its SHA-NI path
         // keeps the state in registers across them).
         let mut batch = [GenericArray::default(); 64];

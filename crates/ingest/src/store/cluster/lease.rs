@@ -118,7 +118,9 @@ impl ClusterStore {
     /// after that, [`Error::NotFound`] if there is no such upload. With `ask`, asks the
     /// holder to let go first: a PATCH does, since a tus client sends the next PATCH only
     /// once it has given the last one up (whose connection the server may not yet know is
-    /// dead). Returns the lease and the row as it is now.
+    /// dead). Returns the lease and the row as it is now. In the same statement, drops the
+    /// tail segments and parts that hold bytes past the acknowledged offset (what a writer
+    /// that crashed or lost its lease left): never acknowledged, and in the new holder's way.
     pub(super) async fn acquire(&self, id: &str, ask: Ask) -> Result<(Lease, Row)> {
         let start = tokio::time::Instant::now();
         let mut asked = false;
@@ -127,10 +129,16 @@ impl ClusterStore {
             let taken = client
                 .query_opt(
                     &format!(
-                        "UPDATE uploads SET fence = fence + 1, holder = $2,
-                             lease_until = now() + make_interval(secs => $3)
-                         WHERE id = $1 AND (holder IS NULL OR lease_until < now())
-                         RETURNING fence, {COLUMNS}"
+                        "WITH taken AS (
+                             UPDATE uploads SET fence = fence + 1, holder = $2,
+                                 lease_until = now() + make_interval(secs => $3)
+                             WHERE id = $1 AND (holder IS NULL OR lease_until < now())
+                             RETURNING fence, {COLUMNS}),
+                         tail AS (DELETE FROM upload_tail WHERE upload = $1
+                             AND start >= (SELECT \"offset\" FROM taken)),
+                         parts AS (DELETE FROM upload_parts WHERE upload = $1
+                             AND start + size > (SELECT \"offset\" FROM taken))
+                         SELECT * FROM taken"
                     ),
                     &[&id, &self.instance, &LEASE.as_secs_f64()],
                 )

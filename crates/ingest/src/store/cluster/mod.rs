@@ -454,7 +454,7 @@ mod tests {
         assert_eq!(part_size(100 << 20), MIN_PART);
         let big = 50u64 << 30;
         let size = part_size(big);
-        assert!(size % (1 << 20) == 0 && big.div_ceil(size) <= MOST_PARTS, "{size}");
-        assert!(part_size(u64::MAX / 2) % 64 == 0);
+        assert!(size.is_multiple_of(1 << 20) && big.div_ceil(size) <= MOST_PARTS, "{size}");
+        assert!(part_size(u64::MAX / 2).is_multiple_of(64));
     }
 }
