@@ -3,7 +3,7 @@
 //! PostgreSQL as it arrives: durable before anything acknowledges it. Once the tail holds a
 //! whole part, the part goes to the bucket's multipart upload and its ETag and running
 //! SHA-256 to `upload_parts`. The offset is committed at the end of the body, after its
-//! bytes; a refused body's segments and parts are dropped; the next append drops whatever
+//! bytes; a refused body's segments and parts are dropped; taking the lease drops whatever
 //! a crash left past the acknowledged offset. When the last byte is in, the object is
 //! made (the tail as the last part, or one PUT for an upload smaller than a part) and its
 //! SHA-256 recorded, from the running state and the tail alone.
@@ -20,7 +20,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 use tokio::io::AsyncReadExt;
 
 use super::digest::Running;
-use super::lease::{lost, Lease, RENEW};
+use super::lease::Lease;
 use super::{ClusterStore, Row};
 use crate::db::now;
 use crate::error::{Error, Result};
@@ -132,7 +132,7 @@ impl ClusterStore {
     }
 
     /// Reads `body` into tail segments from the row's offset, writing parts as they fill,
-    /// renewing the lease, and stopping (as an interrupted body) when asked to let go while
+    /// and stopping (as an interrupted body) when asked to let go while
     /// the body is quiet.
     async fn receive(
         &self,
@@ -151,7 +151,6 @@ impl ClusterStore {
             rest: bytes::Bytes::new(),
         };
         let mut buf = BytesMut::new();
-        let mut renew = tokio::time::interval_at(Instant::now() + RENEW, RENEW);
         let mut parts_failed = false;
         let (mut last_bytes, mut asked) = (Instant::now(), None::<Instant>);
         loop {
@@ -166,14 +165,6 @@ impl ClusterStore {
                 _ = sleep_until(let_go.unwrap_or_else(Instant::now)), if let_go.is_some() => {
                     out.released = true;
                     Some(Err(BodyError::Interrupted))
-                }
-                _ = renew.tick() => {
-                    match self.renew(lease).await {
-                        Ok(true) => continue,
-                        Ok(false) => out.failed = Some(lost(&lease.id)),
-                        Err(e) => out.failed = Some(e),
-                    }
-                    return out;
                 }
                 chunk = body.next() => chunk,
             };

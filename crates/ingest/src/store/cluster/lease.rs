@@ -18,10 +18,10 @@ use super::{row, ClusterStore, Row, COLUMNS};
 use crate::error::{Error, Result};
 use crate::pg::Pg;
 
-/// How long a lease lasts without renewal; a writer renews it every [`RENEW`]. A holder that
-/// dies keeps its uploads this long.
-pub(super) const LEASE: Duration = Duration::from_secs(6);
-pub(super) const RENEW: Duration = Duration::from_secs(2);
+/// How long a lease lasts without renewal; its holder renews it every [`RENEW`]. A holder
+/// that dies keeps its uploads this long.
+const LEASE: Duration = Duration::from_secs(6);
+const RENEW: Duration = Duration::from_secs(2);
 /// How long a request waits for an upload another request holds (as the local store).
 const LOCK_WAIT: Duration = Duration::from_secs(2);
 /// The channel on which instances ask each other to let an upload go; the payload is its id.
@@ -34,11 +34,55 @@ pub(super) enum Ask {
     Wait,
 }
 
-/// A held lease: the upload and the fencing token it was taken with.
-#[derive(Debug, Clone)]
+/// A held lease: the upload and the fencing token it was taken with. A task renews it
+/// every [`RENEW`] for as long as it is held, whatever the holder is doing (a part upload
+/// to a slow bucket included), and stops when it is dropped or found lost.
+#[derive(Debug)]
 pub(super) struct Lease {
     pub id: String,
     pub fence: i64,
+    renewal: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.renewal.abort();
+    }
+}
+
+/// Extends the lease on `id` taken with `fence`; false if it was lost (taken over, or the
+/// upload is gone).
+async fn renew(pg: &Pg, id: &str, fence: i64) -> Result<bool> {
+    let client = pg.client().await?;
+    let n = client
+        .execute(
+            "UPDATE uploads SET lease_until = now() + make_interval(secs => $3) WHERE id = $1 AND fence = $2",
+            &[&id, &fence, &LEASE.as_secs_f64()],
+        )
+        .await
+        .map_err(|e| pg.error(e))?;
+    Ok(n == 1)
+}
+
+impl Lease {
+    fn held(pg: Pg, id: &str, fence: i64) -> Lease {
+        let key = id.to_string();
+        let renewal = tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + RENEW, RENEW);
+            loop {
+                tick.tick().await;
+                match renew(&pg, &key, fence).await {
+                    Ok(true) => {}
+                    // Lost: the holder's next write is refused by its fence.
+                    Ok(false) => return,
+                    Err(e) => {
+                        tracing::warn!(upload = %key, error = %e, "renewing a lease failed; trying again")
+                    }
+                }
+            }
+        });
+        Lease { id: id.to_string(), fence, renewal }
+    }
 }
 
 /// The appends running in this instance, each with the signal that asks it to let go.
@@ -145,7 +189,7 @@ impl ClusterStore {
                 .await
                 .map_err(|e| self.pg.error(e))?;
             if let Some(r) = taken {
-                let lease = Lease { id: id.to_string(), fence: r.get(0) };
+                let lease = Lease::held(self.pg.clone(), id, r.get(0));
                 return Ok((lease, row(&r, 1)));
             }
             let exists = client
@@ -170,22 +214,9 @@ impl ClusterStore {
         }
     }
 
-    /// Extends `lease`; false if it was lost (taken over, or the upload is gone).
-    pub(super) async fn renew(&self, lease: &Lease) -> Result<bool> {
-        let client = self.pg.client().await?;
-        let n = client
-            .execute(
-                "UPDATE uploads SET lease_until = now() + make_interval(secs => $3)
-                 WHERE id = $1 AND fence = $2",
-                &[&lease.id, &lease.fence, &LEASE.as_secs_f64()],
-            )
-            .await
-            .map_err(|e| self.pg.error(e))?;
-        Ok(n == 1)
-    }
-
     /// Gives `lease` up, if it is still held. A failure is logged: the lease ends by itself.
     pub(super) async fn release(&self, lease: &Lease) {
+        lease.renewal.abort();
         let outcome = async {
             let client = self.pg.client().await?;
             client
@@ -255,6 +286,6 @@ impl Drop for Fenced {
 }
 
 /// What a writer that lost its lease gets.
-pub(super) fn lost(id: &str) -> Error {
+fn lost(id: &str) -> Error {
     Error::Locked(id.to_string())
 }
