@@ -1,7 +1,7 @@
 //! The bytes in S3-compatible object storage (`--store s3://BUCKET?endpoint=URL`), for
-//! several `wedsync serve` instances (issue 19, in parts). So far: opening the bucket from
-//! its URL, checking it answers, and the store it is — `object_store`'s S3 client, whose
-//! multipart calls take the upload id and part list the state database will keep.
+//! several `wedsync serve` instances: opening the bucket from its URL, checking it
+//! answers, and the store it is — `object_store`'s S3 client, whose multipart calls take
+//! the upload id and part list the cluster store keeps in PostgreSQL.
 
 use std::sync::Arc;
 

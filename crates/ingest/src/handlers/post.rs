@@ -237,7 +237,8 @@ async fn repeat(
     if let (true, Some(body)) = (has_body, body) {
         discard(ingest, body).await;
     }
-    // A final whose first request was cut before it was joined is joined now.
+    // A final whose first request was cut before it was joined is joined now, and an
+    // upload whose bytes are all in but that no one finished is finished.
     let upload = crate::complete::settle(ingest, upload).await?;
     tracing::info!(
         upload = %upload.id,
