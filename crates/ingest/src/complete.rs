@@ -124,13 +124,34 @@ pub(crate) async fn fail_finals_of(ingest: &Ingest, part: &str, why: &str) {
 }
 
 /// Finishes what an interruption left unfinished, and returns the upload as it then is:
-/// joins a final upload whose parts are all complete, and finishes an upload whose bytes
-/// are all in but which no one finished (its last PATCH's instance was killed after
-/// acknowledging the bytes: the client, seeing its offset, will not send again). The
+/// joins a final upload whose parts are all complete, finishes an upload whose bytes are
+/// all in but which no one finished (its last PATCH's instance was killed after
+/// acknowledging the bytes: the client, seeing its offset, will not send again), and checks
+/// one whose check was left unfinished (the store says when). The
 /// work runs on a task of its own, so a client that goes away mid-way (killed, its
 /// connection lost) cannot leave a final half-made and stuck; asking again (a repeated
 /// POST, a HEAD) finishes it.
 pub(crate) async fn settle(ingest: &Ingest, upload: Upload) -> Result<Upload> {
+    if upload.state == UploadState::Verifying {
+        let (ingest, upload) = (ingest.clone(), upload.clone());
+        return tokio::spawn(async move {
+            let store = &ingest.inner.store;
+            if store.reclaim_verify(&upload.id).await? {
+                let state = finish_claimed(&ingest, &upload).await?;
+                return Ok(Upload { state, ..upload });
+            }
+            let now = store.get(&upload.id).await?;
+            if now.state == UploadState::Verifying && store.shared() {
+                // Another instance's check, running or (until its lease ends) abandoned:
+                // ask again shortly rather than be told the upload is all in but not
+                // yet whether it is complete.
+                return Err(crate::Error::Locked(upload.id.clone()));
+            }
+            Ok(now)
+        })
+        .await
+        .map_err(|e| crate::Error::Task(format!("checking an upload: {e}")))?;
+    }
     if upload.state != UploadState::Receiving {
         return Ok(upload);
     }

@@ -80,6 +80,9 @@ impl Ingest {
         let mut finished = 0;
         for upload in pending {
             let outcome = match upload.state {
+                UploadState::Verifying if store.shared() => {
+                    complete::settle(self, upload.clone()).await.map(|_| ())
+                }
                 UploadState::Verifying => complete::finish_claimed(self, &upload).await.map(|_| ()),
                 _ if upload.is_final() => complete::join(self, &upload.id).await,
                 _ if upload.length == Some(upload.offset) => {
@@ -111,7 +114,19 @@ impl Ingest {
         // Last written before this, an upload with all its bytes is one nobody is finishing
         // (its writer's lease, seconds long, is over): one still being finished is left be.
         let stale = (crate::db::now() + self.limits().expire_after.as_secs()).saturating_sub(STALE_AFTER);
-        for upload in self.inner.store.list(Some(UploadState::Receiving), usize::MAX >> 1).await? {
+        let verifying = self.inner.store.list(Some(UploadState::Verifying), usize::MAX >> 1).await?;
+        let receiving = self.inner.store.list(Some(UploadState::Receiving), usize::MAX >> 1).await?;
+        for upload in verifying {
+            let id = upload.id.clone();
+            match complete::settle(self, upload).await {
+                // Its check is running elsewhere.
+                Ok(_) | Err(crate::Error::Locked(_)) => {}
+                Err(e) => {
+                    tracing::error!(upload = %id, error = %e, "checking an upload left unchecked failed")
+                }
+            }
+        }
+        for upload in receiving {
             let orphaned = upload.length == Some(upload.offset) && upload.expires.is_some_and(|e| e < stale);
             if upload.is_final() || orphaned {
                 let id = upload.id.clone();

@@ -163,3 +163,29 @@ fn expiry_aborts_the_multipart_upload_and_removes_the_state() {
         server.sql("SELECT (SELECT COUNT(*) FROM upload_tail) + (SELECT COUNT(*) FROM upload_parts)", &[]);
     assert_eq!(rows[0].get::<_, i64>(0), 0, "its tail and parts are gone");
 }
+
+#[test]
+fn a_check_an_instance_left_unfinished_is_taken_up_by_another() {
+    let a = Server::on(Backend::cluster_on(Kind::S3sFs), Limits::default());
+    let data = bytes(3 * MIB, 8);
+    let sha = sha256_hex(&data);
+    let path = a.create(&a.alice, data.len() as u64, Some(&format!("sha256 {}", b64(sha.as_bytes()))));
+    assert_eq!(a.patch(&a.alice, &path, 0, &data, &[]).status, 204);
+    let id = id_of(&path);
+    // As if the instance checking it had died mid-check with its lease still live: it is
+    // left to its checker.
+    let left =
+        "UPDATE uploads SET state = 'verifying', holder = 'dead', lease_until = now() + interval '1 minute'
+                WHERE id = $1 RETURNING id";
+    assert_eq!(a.sql(left, &[&id]).len(), 1);
+    let b = a.beside();
+    let state = |s: &Server| {
+        s.tus(&s.alice, "HEAD", &path, &[], b"").header("wedsync-upload-state").map(str::to_string)
+    };
+    let r = b.tus(&b.alice, "HEAD", &path, &[], b"");
+    assert_eq!(r.status, 423, "a live checker's upload is left to it, and the client asks again: {r:?}");
+    // Its lease ends: the next instance asked checks it.
+    a.sql("UPDATE uploads SET lease_until = now() - interval '1 second' WHERE id = $1 RETURNING id", &[&id]);
+    assert_eq!(state(&b).as_deref(), Some("complete"));
+    assert!(b.download(&b.alice, &path).body == data);
+}

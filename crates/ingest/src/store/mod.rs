@@ -225,6 +225,21 @@ pub trait UploadStore: Send + Sync + 'static {
     /// all its bytes are in). Finishing an upload thus happens once.
     async fn claim_verify(&self, id: &str) -> Result<bool>;
 
+    /// Whether other processes (instances) share this store's state: then an upload found
+    /// verifying at start-up may be another's check in progress, and is reclaimed rather
+    /// than checked again (see [`UploadStore::reclaim_verify`]).
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Claims the check of an upload left verifying by a checker that is gone (on the
+    /// cluster store, an instance that died mid-check), if it was; returns whether this
+    /// call did. A store whose checks all run in this process has none while it runs (the
+    /// local store's start-up finishes what a crash left).
+    async fn reclaim_verify(&self, _id: &str) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Records a verified upload's outcome: complete, or quarantined with a note. (A final
     /// that cannot be made fails through [`Concat::fail`].)
     async fn set_state(&self, id: &str, state: UploadState, note: Option<String>) -> Result<()>;

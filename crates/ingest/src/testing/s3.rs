@@ -34,12 +34,22 @@ impl Server {
     /// Starts `kind` with a bucket named `bucket`, or says what is missing.
     pub fn start(kind: Kind, bucket: &str) -> Result<Server, String> {
         let dir = scratch("s3")?;
-        let port = free_port()?;
-        let child = spawn(kind, port, &dir)?;
-        let server = Server { kind, port, child, dir };
-        server.wait_ready()?;
-        server.create_bucket(bucket)?;
-        Ok(server)
+        // A free port can be taken by another test's server before this one binds it;
+        // then this one exits, and another port is tried.
+        for _ in 0..3 {
+            let port = free_port()?;
+            let child = spawn(kind, port, &dir)?;
+            let mut server = Server { kind, port, child, dir: dir.clone() };
+            server.wait_ready()?;
+            if matches!(server.child.try_wait(), Ok(None)) {
+                server.create_bucket(bucket)?;
+                return Ok(server);
+            }
+            // Dropping it would remove the folder the next try uses.
+            let _ = server.child.wait();
+            std::mem::forget(server);
+        }
+        Err(format!("{kind:?} could not listen on a free port in three tries"))
     }
 
     /// Stops the server for `down` (every request refused), then starts it again on the
@@ -76,10 +86,19 @@ impl Server {
         format!("s3://{bucket}?endpoint=http://127.0.0.1:{}&region=us-east-1", self.port)
     }
 
-    fn wait_ready(&self) -> Result<(), String> {
+    /// Waits until the server listens, or has exited (its port taken: the caller sees it).
+    /// Whatever answers on the port must be this server: moto says so in its log; s3s-fs,
+    /// which fails at once on a taken port, must still be running a moment later.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return Ok(());
+            }
+            let said = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+            let ours = self.kind != Kind::Moto || said.contains("Running on");
+            if ours && TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                std::thread::sleep(Duration::from_millis(300));
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));

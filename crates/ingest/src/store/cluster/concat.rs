@@ -70,7 +70,11 @@ impl Concat for ClusterStore {
             UploadState::Receiving => self.join(&lease, row, &parts, total).await,
             _ => Ok(Joining::NotYet),
         };
-        self.release(&lease).await;
+        match outcome {
+            // The joiner verifies it: the lease stays with the claim.
+            Ok(Joining::Joined(_)) => self.hold_for_verifying(lease),
+            _ => self.release(&lease).await,
+        }
         outcome
     }
 

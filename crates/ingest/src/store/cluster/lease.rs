@@ -32,6 +32,8 @@ const CHANNEL: &str = "wedsync_release";
 pub(super) enum Ask {
     ToLetGo,
     Wait,
+    /// Neither asks nor waits: [`Error::Locked`] at once if it is held.
+    NoWait,
 }
 
 /// A held lease: the upload and the fencing token it was taken with. A task renews it
@@ -198,6 +200,9 @@ impl ClusterStore {
                 .map_err(|e| self.pg.error(e))?;
             if exists.is_none() {
                 return Err(Error::NotFound(id.to_string()));
+            }
+            if ask == Ask::NoWait {
+                return Err(Error::Locked(id.to_string()));
             }
             if !asked && ask == Ask::ToLetGo {
                 client

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use self::lease::{Ask, Releases};
+use self::lease::{Ask, Lease, Releases};
 use super::{
     Body, Concat, ConcatRole, Created, DeferLength, NewUpload, Reader, Stats, Terminate, Upload, UploadState,
     UploadStore,
@@ -101,6 +101,8 @@ pub struct ClusterStore {
     /// This instance's name as a lease holder.
     instance: String,
     releases: Arc<Releases>,
+    /// The leases of uploads this instance is verifying, held until their outcome is set.
+    verifying: std::sync::Mutex<std::collections::HashMap<String, Lease>>,
     /// Parts and last parts being gathered in memory at once (each up to a part size, 8 MiB
     /// or more): what bounds an instance's memory when many uploads finish together.
     part_slots: tokio::sync::Semaphore,
@@ -121,8 +123,16 @@ impl ClusterStore {
             max_size,
             instance: format!("{}-{}", std::process::id(), hex::encode(raw)),
             releases,
+            verifying: Default::default(),
             part_slots: tokio::sync::Semaphore::new(PARTS_IN_MEMORY),
         })
+    }
+
+    /// Keeps the lease of an upload claimed for verifying until its outcome is recorded.
+    fn hold_for_verifying(&self, lease: Lease) {
+        if let Ok(mut held) = self.verifying.lock() {
+            held.insert(lease.id.clone(), lease);
+        }
     }
 
     async fn row(&self, id: &str) -> Result<Row> {
@@ -279,25 +289,52 @@ impl UploadStore for ClusterStore {
         if !all_in {
             return Ok(false);
         }
-        if !r.finished {
-            // Every byte is acknowledged but the object was not made (a crash, the bucket
-            // down): make it now.
-            let (lease, r) = self.acquire(id, Ask::Wait).await?;
-            let outcome = match r.finished {
-                true => Ok(()),
-                false => self.assemble(&lease, &r).await,
-            };
-            self.release(&lease).await;
-            outcome?;
+        // The claim holds the lease until the outcome is recorded: an instance that dies
+        // mid-check leaves an upload verifying with no live lease, which another reclaims.
+        let (lease, r) = self.acquire(id, Ask::Wait).await?;
+        let claimed = async {
+            if !r.finished {
+                // Every byte is acknowledged but the object was not made (a crash, the
+                // bucket down): make it now.
+                self.assemble(&lease, &r).await?;
+            }
+            let tx = self.fenced(&lease).await?;
+            let n = tx
+                .execute(
+                    "UPDATE uploads SET state = 'verifying' WHERE id = $1 AND state = 'receiving'
+                     AND length IS NOT NULL AND \"offset\" = length AND finished",
+                    &[&id],
+                )
+                .await?;
+            tx.commit().await?;
+            Ok(n == 1)
         }
-        let n = self
-            .execute(
-                "UPDATE uploads SET state = 'verifying' WHERE id = $1 AND state = 'receiving'
-                 AND length IS NOT NULL AND \"offset\" = length AND finished",
-                &[&id],
-            )
-            .await?;
-        Ok(n == 1)
+        .await;
+        match claimed {
+            Ok(true) => self.hold_for_verifying(lease),
+            _ => self.release(&lease).await,
+        }
+        claimed
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    async fn reclaim_verify(&self, id: &str) -> Result<bool> {
+        let (lease, r) = match self.acquire(id, Ask::NoWait).await {
+            Ok(taken) => taken,
+            // Its check is running (or it is gone).
+            Err(Error::Locked(_) | Error::NotFound(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        if r.upload.state != UploadState::Verifying {
+            self.release(&lease).await;
+            return Ok(false);
+        }
+        tracing::info!(upload = %id, "checking an upload whose check an instance left unfinished");
+        self.hold_for_verifying(lease);
+        Ok(true)
     }
 
     async fn set_state(&self, id: &str, state: UploadState, note: Option<String>) -> Result<()> {
@@ -307,6 +344,10 @@ impl UploadStore for ClusterStore {
             &[&id, &state.as_str(), &note],
         )
         .await?;
+        let claim = self.verifying.lock().ok().and_then(|mut held| held.remove(id));
+        if let Some(lease) = claim {
+            self.release(&lease).await;
+        }
         Ok(())
     }
 
