@@ -146,29 +146,22 @@ fn an_instance_killed_mid_patch_loses_nothing_and_clients_finish_on_the_other() 
     let mut d = Deployment::start(s3::Kind::S3sFs);
     let alice = d.token("alice");
     let dir = tempfile::tempdir().expect("tempdir");
-    let files = photo_files(&dir.path().join("in"), 30);
+    let files = photo_files(&dir.path().join("in"), 40);
     let clients = TusJs::start(&d.endpoint(), &alice, &files);
-    clients.wait_for_acks(80);
-    // The instance that holds an upload right now: kill -9.
-    let holders: Vec<usize> = d
-        .sql("SELECT id FROM uploads WHERE lease_until > now()")
-        .lines()
-        .filter_map(|id| d.holder(id))
-        .collect();
-    let victim = holders.first().copied().unwrap_or(0);
+    clients.wait_for_acks(40);
+    // An instance that holds an upload right now (one query: the uploads go fast): kill -9.
+    let held = d.sql("SELECT id FROM uploads WHERE lease_until > now() LIMIT 1");
+    let victim = d.holder(&held).unwrap_or(0);
     drop(d.instances[victim].take());
     let acked = clients.acked();
     let done_before = clients.count("done");
-    eprintln!(
-        "killed instance {victim} (holding {} of the uploads being written) with {done_before} of 30 done",
-        holders.iter().filter(|h| **h == victim).count()
-    );
-    assert!(done_before < 30, "the kill came after every upload finished");
+    eprintln!("killed instance {victim} with {done_before} of 40 done");
+    assert!(done_before < 40, "the kill came after every upload finished");
     assert_offsets_kept(d.port, &alice, &acked);
     let paths = clients.finish(files.len());
     assert_downloads_match(d.port, &alice, &paths, &files);
     let complete = d.sql("SELECT COUNT(*) FROM uploads WHERE state = 'complete'");
-    assert_eq!(complete, "30", "each file once, its SHA-256 checked");
+    assert_eq!(complete, "40", "each file once, its SHA-256 checked");
 }
 
 #[test]
@@ -239,7 +232,7 @@ fn postgresql_restarted_under_load_and_the_bucket_down_for_a_while_lose_nothing(
     let mut d = Deployment::start(s3::Kind::S3sFs);
     let alice = d.token("alice");
     let dir = tempfile::tempdir().expect("tempdir");
-    let files = photo_files(&dir.path().join("in"), 30);
+    let files = photo_files(&dir.path().join("in"), 40);
     let clients = TusJs::start(&d.endpoint(), &alice, &files);
     clients.wait_for_acks(40);
     d.pg.stop().expect("stop PostgreSQL");
@@ -248,7 +241,7 @@ fn postgresql_restarted_under_load_and_the_bucket_down_for_a_while_lose_nothing(
     clients.wait_for_acks(120);
     d.s3.outage(Duration::from_secs(3)).expect("the bucket comes back");
     let acked = clients.acked();
-    assert!(clients.count("done") < 30, "the outages came after every upload finished");
+    assert!(clients.count("done") < 40, "the outages came after every upload finished");
     assert_offsets_kept(d.port, &alice, &acked);
     let paths = clients.finish(files.len());
     assert_downloads_match(d.port, &alice, &paths, &files);
