@@ -148,9 +148,11 @@ fn expiry_aborts_the_multipart_upload_and_removes_the_state() {
     let path = server.create(&server.alice, 20 * MIB as u64, None);
     assert_eq!(server.patch(&server.alice, &path, 0, &data, &[]).status, 204);
     assert_eq!(s3.open_multipart_uploads(&bucket), Ok(1), "its first part is in the bucket");
+    // The second instance starts now: a server sweeps once as it starts, which must not
+    // be the sweep that finds the upload expired.
+    let other = server.beside();
     std::thread::sleep(Duration::from_millis(2100));
     // Two instances sweep at once: one removes it.
-    let other = server.beside();
     let (one, two) = std::thread::scope(|s| {
         let one = s.spawn(|| server.block_on(server.ingest.sweep()).expect("sweep"));
         let two = s.spawn(|| other.block_on(other.ingest.sweep()).expect("sweep"));

@@ -15,8 +15,8 @@ use rusqlite::{params, OptionalExtension, Row};
 use tokio::io::AsyncReadExt;
 
 use super::{
-    Body, BodyError, Concat, ConcatRole, Created, DeferLength, Joining, NewUpload, Reader, Stats, Terminate,
-    Upload, UploadState, UploadStore,
+    parts_ready, Body, BodyError, Concat, ConcatRole, Created, DeferLength, Joining, NewUpload, Reader,
+    Stats, Terminate, Upload, UploadState, UploadStore,
 };
 use crate::db::{now, Db};
 use crate::error::{Error, Result};
@@ -617,39 +617,20 @@ impl Concat for FileStore {
             return Ok(Joining::NotYet);
         }
         let mut parts = Vec::with_capacity(part_ids.len());
-        let mut problem = None;
         for part in part_ids {
-            let p = match self.get(part).await {
-                Ok(p) => p,
-                Err(Error::NotFound(_)) => {
-                    problem = Some(format!("its part {part} no longer exists"));
-                    break;
-                }
+            parts.push(match self.get(part).await {
+                Ok(p) => Some(p),
+                Err(Error::NotFound(_)) => None,
                 Err(e) => return Err(e),
-            };
-            match p.state {
-                UploadState::Complete => parts.push(p),
-                UploadState::Receiving | UploadState::Verifying => return Ok(Joining::NotYet),
-                UploadState::Quarantined => {
-                    problem = Some(format!("its part {part} did not match its SHA-256"));
-                    break;
-                }
-                UploadState::Consumed | UploadState::Failed => {
-                    problem = Some(format!("its part {part} is {}", p.state.as_str()));
-                    break;
-                }
-            }
-        }
-        let total: u64 = parts.iter().map(|p| p.offset).sum();
-        if problem.is_none() && total > max_size {
-            problem = Some(format!("its parts hold {total} bytes together, over the limit of {max_size}"));
-        }
-        if let Some(why) = problem {
-            return Ok(match self.fail(id, &why).await? {
-                true => Joining::Failed(why),
-                false => Joining::NotYet,
             });
         }
+        let said =
+            part_ids.iter().zip(&parts).map(|(id, p)| (id.as_str(), p.as_ref().map(|p| (p.state, p.offset))));
+        let total = match parts_ready(self, id, said, max_size).await? {
+            Ok(total) => total,
+            Err(answer) => return Ok(answer),
+        };
+        let parts: Vec<Upload> = parts.into_iter().flatten().collect();
         let sources: Vec<(PathBuf, u64)> =
             parts.iter().map(|p| (self.uploads.join(&p.id), p.offset)).collect();
         let (target, dir, key) = (self.uploads.join(id), self.uploads.clone(), id.to_string());

@@ -318,6 +318,62 @@ pub trait Concat: Send + Sync {
     async fn consume(&self, id: &str, into: &str) -> Result<()>;
 }
 
+/// What a final upload's parts say about joining it, judged the same way by every store
+/// from each part's state and committed bytes, in order (`None`: the part is gone).
+pub(crate) enum PartsSay {
+    /// All complete: their bytes together.
+    Ready(u64),
+    /// One is still receiving or verifying.
+    NotYet,
+    /// It can never be made, and why.
+    Never(String),
+}
+
+pub(crate) fn judge_parts<'a>(
+    parts: impl IntoIterator<Item = (&'a str, Option<(UploadState, u64)>)>,
+    max_size: u64,
+) -> PartsSay {
+    let mut total = 0u64;
+    for (part, found) in parts {
+        match found {
+            None => return PartsSay::Never(format!("its part {part} no longer exists")),
+            Some((UploadState::Complete, bytes)) => total += bytes,
+            Some((UploadState::Receiving | UploadState::Verifying, _)) => return PartsSay::NotYet,
+            Some((UploadState::Quarantined, _)) => {
+                return PartsSay::Never(format!("its part {part} did not match its SHA-256"))
+            }
+            Some((state @ (UploadState::Consumed | UploadState::Failed), _)) => {
+                return PartsSay::Never(format!("its part {part} is {}", state.as_str()))
+            }
+        }
+    }
+    match total > max_size {
+        true => {
+            PartsSay::Never(format!("its parts hold {total} bytes together, over the limit of {max_size}"))
+        }
+        false => PartsSay::Ready(total),
+    }
+}
+
+/// Judges the parts of the final upload `id` ([`judge_parts`]) for `store`: `Ok(total)`
+/// when they are ready to join, else the answer for `concatenate` (a final that can never
+/// be made is failed here, with the reason).
+pub(crate) async fn parts_ready<'a>(
+    store: &dyn Concat,
+    id: &str,
+    parts: impl IntoIterator<Item = (&'a str, Option<(UploadState, u64)>)>,
+    max_size: u64,
+) -> Result<std::result::Result<u64, Joining>> {
+    Ok(match judge_parts(parts, max_size) {
+        PartsSay::Ready(total) => Ok(total),
+        PartsSay::NotYet => Err(Joining::NotYet),
+        PartsSay::Never(why) => match store.fail(id, &why).await? {
+            true => Err(Joining::Failed(why)),
+            false => Err(Joining::NotYet),
+        },
+    })
+}
+
 /// What [`Concat::concatenate`] did.
 #[derive(Debug)]
 pub enum Joining {

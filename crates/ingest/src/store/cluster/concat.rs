@@ -11,7 +11,7 @@ use tokio_util::io::ReaderStream;
 use super::lease::Ask;
 use super::{ClusterStore, Row};
 use crate::error::{Error, Result};
-use crate::store::{BodyError, Concat, ConcatRole, Joining, Upload, UploadState};
+use crate::store::{parts_ready, BodyError, Concat, ConcatRole, Joining, Upload, UploadState};
 
 /// Final uploads ($1 a part's id) that list that part.
 const FINALS_WITH_PART: &str = "concat = 'final' AND parts @> ARRAY[$1::text]";
@@ -27,39 +27,22 @@ impl Concat for ClusterStore {
             return Ok(Joining::NotYet);
         }
         let mut parts = Vec::with_capacity(part_ids.len());
-        let mut problem = None;
         for part in part_ids {
-            let p = match self.row(part).await {
-                Ok(p) => p,
-                Err(Error::NotFound(_)) => {
-                    problem = Some(format!("its part {part} no longer exists"));
-                    break;
-                }
+            parts.push(match self.row(part).await {
+                Ok(p) => Some(p),
+                Err(Error::NotFound(_)) => None,
                 Err(e) => return Err(e),
-            };
-            match p.upload.state {
-                UploadState::Complete => parts.push(p),
-                UploadState::Receiving | UploadState::Verifying => return Ok(Joining::NotYet),
-                UploadState::Quarantined => {
-                    problem = Some(format!("its part {part} did not match its SHA-256"));
-                    break;
-                }
-                UploadState::Consumed | UploadState::Failed => {
-                    problem = Some(format!("its part {part} is {}", p.upload.state.as_str()));
-                    break;
-                }
-            }
-        }
-        let total: u64 = parts.iter().map(|p| p.upload.offset).sum();
-        if problem.is_none() && total > max_size {
-            problem = Some(format!("its parts hold {total} bytes together, over the limit of {max_size}"));
-        }
-        if let Some(why) = problem {
-            return Ok(match self.fail(id, &why).await? {
-                true => Joining::Failed(why),
-                false => Joining::NotYet,
             });
         }
+        let said = part_ids
+            .iter()
+            .zip(&parts)
+            .map(|(id, p)| (id.as_str(), p.as_ref().map(|p| (p.upload.state, p.upload.offset))));
+        let total = match parts_ready(self, id, said, max_size).await? {
+            Ok(total) => total,
+            Err(answer) => return Ok(answer),
+        };
+        let parts: Vec<Row> = parts.into_iter().flatten().collect();
         // One caller joins: the one holding the lease. Another is joining it now.
         let (lease, row) = match self.acquire(id, Ask::Wait).await {
             Ok(taken) => taken,
