@@ -65,9 +65,26 @@ pub async fn serve(
             }
         })
     };
+    // Instances sharing a store report their counters, so that any of them answers
+    // /metrics for all.
+    let reporter = ingest.store().shared().then(|| {
+        let ingest = ingest.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::metrics::REPORT_EVERY);
+            loop {
+                tick.tick().await;
+                if let Err(e) = ingest.totals().await {
+                    tracing::debug!(error = %e, "reporting this instance's counters failed");
+                }
+            }
+        })
+    });
     let limits = ingest.limits().clone();
     let app = crate::router::router(ingest);
     crate::connections::accept(listener, app, &limits, shutdown).await;
     sweeper.abort();
+    if let Some(reporter) = reporter {
+        reporter.abort();
+    }
     Ok(())
 }

@@ -10,7 +10,7 @@ use crate::auth::{Principal, Tokens};
 use crate::complete;
 use crate::error::{Result, TusError};
 use crate::limits::{Guards, Limits};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Report, Totals};
 use crate::store::{self, UploadState, UploadStore};
 
 /// Seconds since its last write after which the sweep finishes an upload that has all its
@@ -136,6 +136,24 @@ impl Ingest {
             }
         }
         Ok(removed.len())
+    }
+
+    /// What this process has counted, and the bodies streaming to it now.
+    fn report(&self) -> Report {
+        Report {
+            counters: self.inner.metrics.counters(),
+            in_flight: self.inner.guards.transfers_in_flight() as u64,
+        }
+    }
+
+    /// The counters of every instance sharing the store, summed (publishing this one's
+    /// first, so that its own are current; the others' are as of their last report).
+    pub(crate) async fn totals(&self) -> Result<Totals> {
+        let report = self.report();
+        Ok(match self.inner.store.cluster_totals(&report).await? {
+            Some(totals) => totals,
+            None => Totals::alone(report),
+        })
     }
 
     /// The owner of a bearer token (`None`: no one's), from a short cache keyed by the

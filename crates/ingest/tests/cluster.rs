@@ -3,7 +3,8 @@
 //! to the bucket in parts and their SHA-256 is known without reading them back; two
 //! instances on one database and bucket serve the same uploads; a PATCH on one instance
 //! takes an upload over from a stalled PATCH on the other; a writer whose lease was taken
-//! commits nothing; expiry leaves no multipart upload behind. PostgreSQL, s3s-fs and moto
+//! commits nothing; expiry leaves no multipart upload behind; any instance's /metrics
+//! counts every instance's work. PostgreSQL, s3s-fs and moto
 //! are started here on 127.0.0.1 and stopped after.
 
 #[allow(dead_code)]
@@ -190,4 +191,36 @@ fn a_check_an_instance_left_unfinished_is_taken_up_by_another() {
     a.sql("UPDATE uploads SET lease_until = now() - interval '1 second' WHERE id = $1 RETURNING id", &[&id]);
     assert_eq!(state(&b).as_deref(), Some("complete"));
     assert!(b.download(&b.alice, &path).body == data);
+}
+
+#[test]
+fn any_instance_reports_the_whole_clusters_counters() {
+    let a = Server::on(Backend::cluster_on(Kind::S3sFs), Limits::default());
+    let b = a.beside();
+    let data = bytes(MIB, 9);
+    for server in [&a, &a, &b] {
+        let path = server.create(&server.alice, data.len() as u64, None);
+        assert_eq!(server.patch(&server.alice, &path, 0, &data, &[]).status, 204);
+    }
+    // An instance's counters reach the others when it answers for them (and every few
+    // seconds): a's, then b's with a's added.
+    assert_eq!(a.admin_json("/admin/stats")["created_total"], 2);
+    assert_eq!(b.admin_json("/admin/stats")["created_total"], 3);
+    for server in [&a, &b] {
+        assert_eq!(server.metric("wedsync_ingest_uploads_created_total"), 3);
+        assert_eq!(server.metric("wedsync_ingest_uploads_completed_total"), 3);
+        assert_eq!(server.metric("wedsync_ingest_bytes_received_total"), 3 * MIB as u64);
+        assert_eq!(server.metric("wedsync_ingest_instances"), 2);
+        assert_eq!(server.metric("wedsync_ingest_requests_total{method=\"PATCH\",status=\"204\"}"), 3);
+        assert_eq!(server.metric("wedsync_ingest_patch_seconds_count"), 3);
+    }
+    // A body streaming to a shows in b's figures once a has reported it.
+    let path = a.create(&a.alice, 2 * MIB as u64, None);
+    let _stalled = a.open_patch(&a.alice, &path, 0, 2 * MIB, &data[..MIB / 2]);
+    eventually("a receives the body", || in_flight(&a));
+    let start = Instant::now();
+    while b.admin_json("/admin/stats")["transfers_in_flight"] != 1 {
+        assert!(start.elapsed() < Duration::from_secs(15), "b never counts a's transfer");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

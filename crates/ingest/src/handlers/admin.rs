@@ -1,8 +1,8 @@
 //! Operations: the admin's view of uploads and statistics (admin tokens only), `/metrics`
-//! in Prometheus text format (admin tokens only), `/healthz` (open).
+//! in Prometheus text format (admin tokens only), `/healthz` (open). Counters and gauges
+//! cover every instance sharing the store, whichever one answers.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -52,18 +52,23 @@ pub(crate) async fn stats(
 ) -> Result<Response, TusError> {
     admin(&ingest, &headers, peer).await?;
     let stats = ingest.inner.store.stats().await?;
-    let m = &ingest.inner.metrics;
-    let body = serde_json::json!({
+    let totals = ingest.totals().await?;
+    let mut body = serde_json::json!({
         "uploads": stats,
-        "transfers_in_flight": ingest.inner.guards.transfers_in_flight(),
-        "created_total": m.created.load(Ordering::Relaxed),
-        "completed_total": m.completed.load(Ordering::Relaxed),
-        "quarantined_total": m.quarantined.load(Ordering::Relaxed),
-        "terminated_total": m.terminated.load(Ordering::Relaxed),
-        "expired_total": m.expired.load(Ordering::Relaxed),
-        "bytes_received_total": m.bytes_received.load(Ordering::Relaxed),
-        "checksum_mismatches_total": m.checksum_mismatches.load(Ordering::Relaxed),
+        "transfers_in_flight": totals.in_flight,
+        "instances": totals.instances,
     });
+    for (key, series) in [
+        ("created_total", "wedsync_ingest_uploads_created_total"),
+        ("completed_total", "wedsync_ingest_uploads_completed_total"),
+        ("quarantined_total", "wedsync_ingest_uploads_quarantined_total"),
+        ("terminated_total", "wedsync_ingest_uploads_terminated_total"),
+        ("expired_total", "wedsync_ingest_uploads_expired_total"),
+        ("bytes_received_total", "wedsync_ingest_bytes_received_total"),
+        ("checksum_mismatches_total", "wedsync_ingest_checksum_mismatches_total"),
+    ] {
+        body[key] = totals.get(series).into();
+    }
     Ok(Json(body).into_response())
 }
 
@@ -75,25 +80,30 @@ pub(crate) async fn metrics(
 ) -> Result<Response, TusError> {
     admin(&ingest, &headers, peer).await?;
     let stats = ingest.inner.store.stats().await?;
-    let text = ingest.inner.metrics.render(&[
-        (
-            "wedsync_ingest_transfers_in_flight",
-            "Request bodies streaming now.",
-            ingest.inner.guards.transfers_in_flight() as u64,
-        ),
-        ("wedsync_ingest_uploads_receiving", "Unfinished uploads.", stats.receiving),
-        ("wedsync_ingest_uploads_complete", "Completed uploads held.", stats.complete),
-        ("wedsync_ingest_uploads_quarantined", "Quarantined uploads held.", stats.quarantined),
-        ("wedsync_ingest_bytes_stored", "Bytes held for all uploads.", stats.bytes_stored),
-        ("wedsync_ingest_uploads_verifying", "Uploads being verified.", stats.verifying),
-        ("wedsync_ingest_uploads_failed", "Final uploads that could never be made.", stats.failed),
-        ("wedsync_ingest_uploads_consumed", "Parts whose bytes went into their final.", stats.consumed),
-        (
-            "wedsync_ingest_storage_free_bytes",
-            "Free space where upload bytes are stored.",
-            ingest.inner.store.free_space().unwrap_or(0),
-        ),
-    ]);
+    let totals = ingest.totals().await?;
+    let text = crate::metrics::render(
+        &totals.counters,
+        &[
+            (
+                "wedsync_ingest_instances",
+                "Instances that reported lately (one without a cluster).",
+                totals.instances,
+            ),
+            ("wedsync_ingest_transfers_in_flight", "Request bodies streaming now.", totals.in_flight),
+            ("wedsync_ingest_uploads_receiving", "Unfinished uploads.", stats.receiving),
+            ("wedsync_ingest_uploads_complete", "Completed uploads held.", stats.complete),
+            ("wedsync_ingest_uploads_quarantined", "Quarantined uploads held.", stats.quarantined),
+            ("wedsync_ingest_bytes_stored", "Bytes held for all uploads.", stats.bytes_stored),
+            ("wedsync_ingest_uploads_verifying", "Uploads being verified.", stats.verifying),
+            ("wedsync_ingest_uploads_failed", "Final uploads that could never be made.", stats.failed),
+            ("wedsync_ingest_uploads_consumed", "Parts whose bytes went into their final.", stats.consumed),
+            (
+                "wedsync_ingest_storage_free_bytes",
+                "Free space where upload bytes are stored.",
+                ingest.inner.store.free_space().unwrap_or(0),
+            ),
+        ],
+    );
     let mut response = (StatusCode::OK, text).into_response();
     response.headers_mut().insert("Content-Type", HeaderValue::from_static("text/plain; version=0.0.4"));
     Ok(response)

@@ -14,9 +14,10 @@ use crate::error::{with_causes, Error, Result};
 pub use tokens::PgTokens;
 
 /// The migrations, in order: (version, name, SQL). A version once released never changes.
-const MIGRATIONS: [(i32, &str, &str); 2] = [
+const MIGRATIONS: [(i32, &str, &str); 3] = [
     (1, "tokens", include_str!("migrations/001_tokens.sql")),
     (2, "uploads", include_str!("migrations/002_uploads.sql")),
+    (3, "reports", include_str!("migrations/003_reports.sql")),
 ];
 
 /// The advisory lock that serialises migrations across instances (any constant; "WSMIGRAT").

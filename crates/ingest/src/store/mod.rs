@@ -17,6 +17,7 @@ use serde::Serialize;
 pub use self::cluster::ClusterStore;
 pub use self::file::FileStore;
 use crate::error::{Result, TusError};
+use crate::metrics::{Report, Totals};
 
 /// A request body on its way into a store. The handler has already wrapped it with the
 /// checks it owns (length, checksum, idle timeout); the store only has to honour the two
@@ -250,6 +251,13 @@ pub trait UploadStore: Send + Sync + 'static {
     /// Whether the storage of the bytes answers, where it is not the state store itself
     /// (a bucket); `Some` says where the state and the bytes are.
     async fn check_connections(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// Publishes this instance's `report` where the others sharing the store see it, and
+    /// returns every instance's summed; `None` for a store no other process shares (its
+    /// totals are this process's report).
+    async fn cluster_totals(&self, _report: &Report) -> Result<Option<Totals>> {
         Ok(None)
     }
 

@@ -23,6 +23,7 @@ use super::{
 use crate::bucket::Bucket;
 use crate::db::now;
 use crate::error::{Error, Result};
+use crate::metrics::{Report, Totals, REPORTS_LIVE};
 use crate::pg::Pg;
 
 /// The smallest part: over S3's 5 MiB minimum for every part but the last.
@@ -391,6 +392,36 @@ impl UploadStore for ClusterStore {
             stats.count(state, r.get::<_, i64>(1) as u64);
         }
         Ok(stats)
+    }
+
+    async fn cluster_totals(&self, report: &Report) -> Result<Option<Totals>> {
+        let json = serde_json::to_string(report).map_err(|e| Error::Task(format!("report: {e}")))?;
+        let client = self.pg.client().await?;
+        client
+            .execute(
+                "INSERT INTO instance_reports (instance, report, seen) VALUES ($1, $2, now())
+                 ON CONFLICT (instance) DO UPDATE SET report = excluded.report, seen = now()",
+                &[&self.instance, &json],
+            )
+            .await
+            .map_err(|e| self.pg.error(e))?;
+        let rows = client
+            .query(
+                "SELECT instance, report, seen > now() - make_interval(secs => $1) FROM instance_reports",
+                &[&(REPORTS_LIVE.as_secs_f64())],
+            )
+            .await
+            .map_err(|e| self.pg.error(e))?;
+        let mut totals = Totals::default();
+        for r in rows {
+            match serde_json::from_str::<Report>(r.get(1)) {
+                Ok(report) => totals.add(&report, r.get(2)),
+                Err(e) => {
+                    tracing::warn!(instance = r.get::<_, &str>(0), error = %e, "unreadable report skipped")
+                }
+            }
+        }
+        Ok(Some(totals))
     }
 
     async fn remove_expired(&self, now: u64) -> Result<Vec<String>> {
