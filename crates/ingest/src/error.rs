@@ -124,8 +124,36 @@ pub enum TusError {
     Consumed(String),
     #[error("this token has {0} unfinished uploads, the most allowed: finish or delete some first")]
     TooManyUnfinished(u64),
+    /// The state database or the bucket of the cluster store failed to answer: the server
+    /// is up but cannot serve this request until they are back. 503, or 423 for a HEAD
+    /// (see [`TusError::for_head`]).
+    #[error("{}", unavailable_message(.err))]
+    Unavailable { err: Box<Error>, head: bool },
     #[error("internal error")]
     Internal(#[source] Box<Error>),
+}
+
+/// Seconds a client is asked to wait before asking again while a backend is down.
+const UNAVAILABLE_RETRY: u64 = 2;
+
+fn unavailable_message(err: &Error) -> &'static str {
+    match err {
+        Error::Store { .. } => "the server's object storage is unavailable; try again shortly",
+        _ => "the server's state database is unavailable; try again shortly",
+    }
+}
+
+impl TusError {
+    /// This error as a HEAD answers it. A client resuming asks with HEAD, and tus clients
+    /// (tus-js-client) take any answer but 2xx and 423 to mean the upload is lost and start
+    /// it over, sending every byte again; a database or bucket that is briefly down is
+    /// answered 423, which they take as "ask again".
+    pub fn for_head(self) -> TusError {
+        match self {
+            TusError::Unavailable { err, .. } => TusError::Unavailable { err, head: true },
+            other => other,
+        }
+    }
 }
 
 impl TusError {
@@ -152,6 +180,8 @@ impl TusError {
             TusError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             TusError::Timeout => StatusCode::REQUEST_TIMEOUT,
             TusError::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+            TusError::Unavailable { head: true, .. } => StatusCode::LOCKED,
+            TusError::Unavailable { head: false, .. } => StatusCode::SERVICE_UNAVAILABLE,
             TusError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -170,6 +200,9 @@ impl From<Error> for TusError {
                 tracing::warn!(error = %other, "storage full");
                 TusError::StorageFull
             }
+            other @ (Error::Postgres { .. } | Error::Store { .. }) => {
+                TusError::Unavailable { err: Box::new(other), head: false }
+            }
             other => TusError::Internal(Box::new(other)),
         }
     }
@@ -179,7 +212,9 @@ impl IntoResponse for TusError {
     fn into_response(self) -> Response {
         let status = self.status();
         match &self {
-            TusError::Internal(err) => tracing::error!(error = %err, "request failed"),
+            TusError::Internal(err) | TusError::Unavailable { err, .. } => {
+                tracing::error!(error = %err, "request failed")
+            }
             other => tracing::debug!(status = status.as_u16(), error = %other, "request refused"),
         }
         let body = match &self {
@@ -202,6 +237,9 @@ impl IntoResponse for TusError {
             }
             TusError::StorageFull => {
                 headers.insert("Retry-After", HeaderValue::from(60));
+            }
+            TusError::Unavailable { .. } => {
+                headers.insert("Retry-After", HeaderValue::from(UNAVAILABLE_RETRY));
             }
             TusError::TooManyUnfinished(_) => {
                 headers.insert("Retry-After", HeaderValue::from(5));

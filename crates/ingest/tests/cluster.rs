@@ -224,3 +224,31 @@ fn any_instance_reports_the_whole_clusters_counters() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn while_the_database_is_down_a_head_says_ask_again_and_nothing_is_lost() {
+    let backend = Backend::cluster_on(Kind::S3sFs);
+    let Backend::Cluster { _shared: shared, .. } = &backend else { unreachable!("a cluster backend") };
+    let shared = shared.clone();
+    let server = Server::on(backend, Limits::default());
+    let data = bytes(2 * MIB, 10);
+    let path = server.create(&server.alice, data.len() as u64, None);
+    assert_eq!(server.patch(&server.alice, &path, 0, &data[..MIB], &[]).status, 204);
+    shared.pg.stop().expect("stop PostgreSQL");
+    // Past the token cache, so that the token's lookup meets the outage too.
+    std::thread::sleep(Duration::from_secs(6));
+    // A HEAD answers 423, which tus clients take as "ask again" (any other error makes
+    // tus-js-client start the file over); a PATCH, 503; both say when to ask again.
+    let head = server.tus(&server.alice, "HEAD", &path, &[], b"");
+    assert_eq!(head.status, 423, "{head:?}");
+    assert_eq!(head.header("retry-after"), Some("2"));
+    let patch = server.patch(&server.alice, &path, MIB as u64, &data[MIB..], &[]);
+    assert_eq!(patch.status, 503, "{patch:?}");
+    assert!(String::from_utf8_lossy(&patch.body).contains("state database is unavailable"), "{patch:?}");
+    assert_eq!(patch.header("retry-after"), Some("2"));
+    shared.pg.resume().expect("start PostgreSQL");
+    eventually("the upload answers again", || server.tus(&server.alice, "HEAD", &path, &[], b"").status == 200);
+    assert_eq!(server.offset(&server.alice, &path), MIB as u64, "what was acknowledged is kept");
+    assert_eq!(server.patch(&server.alice, &path, MIB as u64, &data[MIB..], &[]).status, 204);
+    assert!(server.download(&server.alice, &path).body == data);
+}

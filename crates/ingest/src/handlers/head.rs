@@ -15,6 +15,15 @@ pub(crate) async fn head(
     peer: Peer,
     headers: HeaderMap,
 ) -> Result<Response, TusError> {
+    describe_upload(ingest, id, peer, headers).await.map_err(TusError::for_head)
+}
+
+async fn describe_upload(
+    ingest: Ingest,
+    id: String,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Result<Response, TusError> {
     check_version(&headers)?;
     let principal = authenticate(&ingest, &headers, peer).await?;
     let upload = owned(&ingest, &principal, &id).await?;

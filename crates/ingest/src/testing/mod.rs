@@ -1,6 +1,7 @@
 //! Throwaway servers for the tests of this crate and the CLI's, and its load test (feature `test-cluster`),
 //! each started on a free port of 127.0.0.1 and stopped and removed when dropped.
 
+pub mod faults;
 pub mod nginx;
 pub mod postgres;
 pub mod s3;

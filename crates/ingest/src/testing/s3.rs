@@ -83,7 +83,12 @@ impl Server {
 
     /// The `--store` URL of `bucket` on this server.
     pub fn url(&self, bucket: &str) -> String {
-        format!("s3://{bucket}?endpoint=http://127.0.0.1:{}&region=us-east-1", self.port)
+        Server::url_through(bucket, self.port)
+    }
+
+    /// The `--store` URL of `bucket` reached through `port` of 127.0.0.1 (a proxy's).
+    pub fn url_through(bucket: &str, port: u16) -> String {
+        format!("s3://{bucket}?endpoint=http://127.0.0.1:{port}&region=us-east-1")
     }
 
     /// Waits until the server listens, or has exited (its port taken: the caller sees it).
