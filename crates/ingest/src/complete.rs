@@ -83,8 +83,11 @@ fn failed(ingest: &Ingest, id: &str, why: &str) {
 pub(crate) async fn join(ingest: &Ingest, id: &str) -> Result<()> {
     let Some(concat) = ingest.inner.store.concat() else { return Ok(()) };
     match concat.concatenate(id, ingest.limits().max_size).await? {
-        Joining::Joined(done) => {
-            finish_claimed(ingest, &done).await?;
+        Joining::Joined { upload, copied } => {
+            let m = &ingest.inner.metrics;
+            let joined = if copied { &m.concat_bytes_copied } else { &m.concat_bytes_streamed };
+            joined.fetch_add(upload.offset, Ordering::Relaxed);
+            finish_claimed(ingest, &upload).await?;
         }
         Joining::Failed(why) => failed(ingest, id, &why),
         Joining::NotYet => {}

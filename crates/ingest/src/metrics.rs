@@ -68,7 +68,7 @@ const PATCH_SECONDS: &str = "wedsync_ingest_patch_seconds";
 const PATCH_SUM_US: &str = "wedsync_ingest_patch_seconds_sum_us";
 
 /// The plain counters: series name and help ([`Metrics::fields`] counts them, in this order).
-const COUNTERS: [(&str, &str); 10] = [
+const COUNTERS: [(&str, &str); 12] = [
     ("wedsync_ingest_uploads_created_total", "Uploads created."),
     ("wedsync_ingest_uploads_completed_total", "Uploads completed and verified."),
     ("wedsync_ingest_uploads_quarantined_total", "Uploads whose SHA-256 did not match."),
@@ -79,6 +79,14 @@ const COUNTERS: [(&str, &str); 10] = [
     ("wedsync_ingest_checksums_verified_total", "Chunks whose checksum matched."),
     ("wedsync_ingest_uploads_failed_total", "Final uploads that could never be made."),
     ("wedsync_ingest_verifications_total", "Whole-upload checks run (once per upload)."),
+    (
+        "wedsync_ingest_concat_bytes_copied_total",
+        "Bytes of final uploads joined inside the object store (S3 UploadPartCopy).",
+    ),
+    (
+        "wedsync_ingest_concat_bytes_streamed_total",
+        "Bytes of final uploads joined by streaming their parts through the server.",
+    ),
 ];
 
 /// A PATCH latency bucket's series name.
@@ -101,6 +109,9 @@ pub struct Metrics {
     pub failed: AtomicU64,
     /// Whole-upload checks run (one per upload, however many requests ask).
     pub verifications: AtomicU64,
+    /// Bytes of final uploads joined inside the object store, and through this server.
+    pub concat_bytes_copied: AtomicU64,
+    pub concat_bytes_streamed: AtomicU64,
     /// (method, status) → count.
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     /// PATCH durations: counts per bucket (+Inf last), sum in microseconds.
@@ -137,6 +148,8 @@ impl Metrics {
             &self.checksums_verified,
             &self.failed,
             &self.verifications,
+            &self.concat_bytes_copied,
+            &self.concat_bytes_streamed,
         ]
     }
 

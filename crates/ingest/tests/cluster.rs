@@ -247,8 +247,72 @@ fn while_the_database_is_down_a_head_says_ask_again_and_nothing_is_lost() {
     assert!(String::from_utf8_lossy(&patch.body).contains("state database is unavailable"), "{patch:?}");
     assert_eq!(patch.header("retry-after"), Some("2"));
     shared.pg.resume().expect("start PostgreSQL");
-    eventually("the upload answers again", || server.tus(&server.alice, "HEAD", &path, &[], b"").status == 200);
+    eventually("the upload answers again", || {
+        server.tus(&server.alice, "HEAD", &path, &[], b"").status == 200
+    });
     assert_eq!(server.offset(&server.alice, &path), MIB as u64, "what was acknowledged is kept");
     assert_eq!(server.patch(&server.alice, &path, MIB as u64, &data[MIB..], &[]).status, 204);
     assert!(server.download(&server.alice, &path).body == data);
+}
+
+/// A partial upload of `data`, sent whole; its path.
+fn partial_of(server: &Server, data: &[u8]) -> String {
+    let n = data.len().to_string();
+    let r = server.tus(
+        &server.alice,
+        "POST",
+        "/files",
+        &[("Upload-Length", &n), ("Upload-Concat", "partial")],
+        b"",
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    let path = r.header("location").expect("Location").to_string();
+    assert_eq!(server.patch(&server.alice, &path, 0, data, &[]).status, 204);
+    path
+}
+
+/// A final upload of `parts`, declaring the SHA-256 of `whole`; its state once joined.
+fn final_of(server: &Server, parts: &[String], whole: &[u8]) -> (String, Option<String>) {
+    let concat = format!("final;{}", parts.join(" "));
+    let metadata = format!("sha256 {}", b64(sha256_hex(whole).as_bytes()));
+    let r = server.tus(
+        &server.alice,
+        "POST",
+        "/files",
+        &[("Upload-Concat", &concat), ("Upload-Metadata", &metadata)],
+        b"",
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    let path = r.header("location").expect("Location").to_string();
+    let head = server.tus(&server.alice, "HEAD", &path, &[], b"");
+    (path, head.header("wedsync-upload-state").map(str::to_string))
+}
+
+#[test]
+fn a_final_upload_of_large_parts_is_joined_inside_the_bucket_and_of_small_ones_streamed() {
+    for kind in [Kind::S3sFs, Kind::Moto] {
+        let server = Server::on(Backend::cluster_on(kind), Limits::default());
+        // Parts of 6 MiB, 9 MiB (over a part of the partial's own) and 1 MiB: every part
+        // but the last is over S3's 5 MiB minimum, so each is copied inside the bucket.
+        let datas = [bytes(6 * MIB, 11), bytes(9 * MIB + 7, 12), bytes(MIB, 13)];
+        let parts: Vec<String> = datas.iter().map(|d| partial_of(&server, d)).collect();
+        let whole = datas.concat();
+        let (path, state) = final_of(&server, &parts, &whole);
+        assert_eq!(state.as_deref(), Some("complete"), "{kind:?}: its SHA-256, read back, matches");
+        assert!(server.download(&server.alice, &path).body == whole, "{kind:?}: the download differs");
+        assert_eq!(server.metric("wedsync_ingest_concat_bytes_copied_total"), whole.len() as u64, "{kind:?}");
+        assert_eq!(server.metric("wedsync_ingest_concat_bytes_streamed_total"), 0, "{kind:?}");
+        // A first part under 5 MiB cannot be a part of its own: streamed.
+        let small = [bytes(MIB, 14), bytes(6 * MIB, 15)];
+        let parts: Vec<String> = small.iter().map(|d| partial_of(&server, d)).collect();
+        let whole_small = small.concat();
+        let (path, state) = final_of(&server, &parts, &whole_small);
+        assert_eq!(state.as_deref(), Some("complete"), "{kind:?}");
+        assert!(server.download(&server.alice, &path).body == whole_small, "{kind:?}: the download differs");
+        assert_eq!(server.metric("wedsync_ingest_concat_bytes_streamed_total"), whole_small.len() as u64);
+        if kind == Kind::Moto {
+            let (s3, name) = server.backend.s3().expect("cluster store");
+            assert_eq!(s3.open_multipart_uploads(&name), Ok(0), "no multipart upload left open");
+        }
+    }
 }

@@ -668,12 +668,10 @@ impl Concat for FileStore {
         if n == 0 {
             return Ok(Joining::NotYet);
         }
-        Ok(Joining::Joined(Upload {
-            length: Some(total),
-            offset: total,
-            state: UploadState::Verifying,
-            ..upload
-        }))
+        Ok(Joining::Joined {
+            upload: Upload { length: Some(total), offset: total, state: UploadState::Verifying, ..upload },
+            copied: false,
+        })
     }
 
     async fn fail(&self, id: &str, why: &str) -> Result<bool> {

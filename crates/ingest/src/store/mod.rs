@@ -385,8 +385,9 @@ pub(crate) async fn parts_ready<'a>(
 /// What [`Concat::concatenate`] did.
 #[derive(Debug)]
 pub enum Joining {
-    /// This call joined it: the final upload, verifying.
-    Joined(Upload),
+    /// This call joined it: the final upload, verifying; `copied` if its bytes were copied
+    /// inside the object store rather than streamed through this server.
+    Joined { upload: Upload, copied: bool },
     /// A part is still receiving (or verifying), or another call joined it first.
     NotYet,
     /// It can never be made; the reason is recorded as its note.

@@ -319,7 +319,7 @@ impl ClusterStore {
     }
 
     /// The upload's open multipart upload (object key, upload id), started if it has none.
-    async fn multipart(&self, lease: &Lease) -> Result<(String, String)> {
+    pub(super) async fn multipart(&self, lease: &Lease) -> Result<(String, String)> {
         let client = self.pg.client().await?;
         let r = client
             .query_one("SELECT object_key, multipart FROM uploads WHERE id = $1", &[&lease.id])
