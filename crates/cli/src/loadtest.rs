@@ -129,7 +129,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     drop(ours);
     if args.cluster {
         let cluster = Cluster::start(&args.nginx_conf, args.tokens, &runtime)?;
-        reports.push(runtime.block_on(drive(CLUSTER, &cluster.server, &plan))?);
+        let mut report = runtime.block_on(drive(CLUSTER, &cluster.server, &plan))?;
+        // A last PATCH is acknowledged once its bytes are durable, and the object may still
+        // be being made: wait for every upload the clients finished to be complete.
+        if let Err(e) = cluster.settled(report.completed) {
+            report.errors.push(e);
+        }
+        reports.push(report);
         drop(cluster);
     }
     if !args.no_peer {
@@ -456,7 +462,7 @@ struct Cluster {
     server: Server,
     _nginx: testing::nginx::Nginx,
     _s3: testing::s3::Server,
-    _pg: testing::postgres::Cluster,
+    pg: testing::postgres::Cluster,
 }
 
 impl Cluster {
@@ -493,7 +499,32 @@ impl Cluster {
         let nginx = testing::nginx::Nginx::start(nginx_conf, [&addresses[0], &addresses[1]])
             .map_err(anyhow::Error::msg)?;
         let endpoint = format!("http://127.0.0.1:{}/files", nginx.port);
-        Ok(Cluster { server: Server { children, endpoint, tokens }, _nginx: nginx, _s3: s3, _pg: pg })
+        Ok(Cluster { server: Server { children, endpoint, tokens }, _nginx: nginx, _s3: s3, pg })
+    }
+}
+
+impl Cluster {
+    /// Waits (up to 2 minutes) until `uploads` uploads are complete in the state database;
+    /// says how long that took past the clients' end, or how many were not.
+    fn settled(&self, uploads: usize) -> Result<(), String> {
+        let start = Instant::now();
+        loop {
+            let complete = self.pg.psql("ingest", "SELECT COUNT(*) FROM uploads WHERE state = 'complete'")?;
+            let complete: usize = complete.trim().parse().map_err(|e| format!("{complete:?}: {e}"))?;
+            if complete >= uploads {
+                println!(
+                    "  {CLUSTER}: all {uploads} complete {:.1} s after the last acknowledgement",
+                    start.elapsed().as_secs_f64()
+                );
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(120) {
+                return Err(format!(
+                    "{complete} of {uploads} uploads complete 2 minutes after the clients finished"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
 }
 

@@ -79,6 +79,31 @@ fn failed(ingest: &Ingest, id: &str, why: &str) {
     tracing::warn!(upload = %id, reason = %why, "final upload failed");
 }
 
+/// [`finish`], answered within `wait`: past it, the finish goes on in the background and
+/// the upload is said to be verifying. Under a load that queues the making of objects (the
+/// cluster store, many uploads ending together), a client's last PATCH is acknowledged once
+/// its bytes are durable rather than held until its turn comes; what it would have been
+/// told, complete or quarantined, its next HEAD says.
+pub(crate) async fn finish_within(
+    ingest: &Ingest,
+    upload: &Upload,
+    wait: std::time::Duration,
+) -> Result<UploadState> {
+    let mut task = {
+        let (ingest, upload) = (ingest.clone(), upload.clone());
+        tokio::spawn(async move { finish(&ingest, &upload).await })
+    };
+    match tokio::time::timeout(wait, &mut task).await {
+        Ok(joined) => {
+            joined.map_err(|e| crate::Error::Task(format!("finishing upload {}: {e}", upload.id)))?
+        }
+        Err(_) => {
+            tracing::debug!(upload = %upload.id, "finishing it takes a while; it goes on in the background");
+            Ok(UploadState::Verifying)
+        }
+    }
+}
+
 /// Joins the final upload `id` if it can be joined now, and verifies it.
 pub(crate) async fn join(ingest: &Ingest, id: &str) -> Result<()> {
     let Some(concat) = ingest.inner.store.concat() else { return Ok(()) };

@@ -130,8 +130,12 @@ impl Ingest {
             let orphaned = upload.length == Some(upload.offset) && upload.expires.is_some_and(|e| e < stale);
             if upload.is_final() || orphaned {
                 let id = upload.id.clone();
-                if let Err(e) = complete::settle(self, upload).await {
-                    tracing::error!(upload = %id, error = %e, "finishing an interrupted upload failed");
+                match complete::settle(self, upload).await {
+                    // It is being written or finished now, elsewhere.
+                    Ok(_) | Err(crate::Error::Locked(_)) => {}
+                    Err(e) => {
+                        tracing::error!(upload = %id, error = %e, "finishing an interrupted upload failed")
+                    }
                 }
             }
         }

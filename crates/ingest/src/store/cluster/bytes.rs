@@ -1,8 +1,10 @@
 //! The write path of the cluster store, under a lease. A body is cut into segments (at most
 //! [`SEGMENT`], never across a part boundary), each committed to `upload_tail` in
 //! PostgreSQL as it arrives: durable before anything acknowledges it. Once the tail holds a
-//! whole part, the part goes to the bucket's multipart upload and its ETag and running
-//! SHA-256 to `upload_parts`. The offset is committed at the end of the body, after its
+//! whole part, the part goes to the bucket's multipart upload as soon as one of the
+//! instance's part slots is free (a body never waits for one: its later segments try
+//! again, and making the object waits), and its ETag and running SHA-256 to
+//! `upload_parts`. The offset is committed at the end of the body, after its
 //! bytes; a refused body's segments and parts are dropped; taking the lease drops whatever
 //! a crash left past the acknowledged offset. When the last byte is in, the object is
 //! made (the tail as the last part, or one PUT for an upload smaller than a part) and its
@@ -70,17 +72,9 @@ impl ClusterStore {
         if upload.offset != offset {
             return Err(Error::OffsetMismatch { id: lease.id.clone(), given: offset, actual: upload.offset });
         }
-        let end = self.write_body(lease, &row, body).await?;
-        if upload.length == Some(end) {
-            // Acknowledged either way; if the object cannot be made now, claiming the
-            // finished upload tries again.
-            let mut row = row;
-            row.upload.offset = end;
-            if let Err(e) = self.assemble(lease, &row).await {
-                tracing::warn!(upload = %lease.id, error = %e, "making the object failed; it is tried again when the upload is claimed");
-            }
-        }
-        Ok(end)
+        // When the last byte is in, the object is made by the finish that follows (the
+        // claim of the finished upload), not here under the body's lease.
+        self.write_body(lease, &row, body).await
     }
 
     /// Writes `body` at the row's offset and commits the new offset (see the module's
@@ -151,7 +145,7 @@ impl ClusterStore {
             rest: bytes::Bytes::new(),
         };
         let mut buf = BytesMut::new();
-        let mut parts_failed = false;
+        let (mut parts_waiting, mut parts_failed) = (false, false);
         let (mut last_bytes, mut asked) = (Instant::now(), None::<Instant>);
         loop {
             // When to let go: once the body has been quiet for QUIET, if asked lately.
@@ -206,11 +200,18 @@ impl ClusterStore {
                     return out;
                 }
                 out.end += segment.len() as u64;
-                if out.end.is_multiple_of(size) && !parts_failed {
-                    if let Err(e) = self.write_parts(lease, row, out.end).await {
-                        // The bytes are safe in the tail; the parts are written later.
-                        tracing::warn!(upload = %lease.id, error = %e, "writing a part to the bucket failed");
-                        parts_failed = true;
+                parts_waiting |= out.end.is_multiple_of(size);
+                if parts_waiting && !parts_failed {
+                    // Only if a slot is free now: when many uploads cross a part boundary
+                    // together, waiting here would stall their bodies for as long as the
+                    // queue. The bytes are safe in the tail; a later segment, or making
+                    // the object, writes the part.
+                    match self.write_parts(lease, row, out.end, false).await {
+                        Ok(written) => parts_waiting = !written,
+                        Err(e) => {
+                            tracing::warn!(upload = %lease.id, error = %e, "writing a part to the bucket failed");
+                            parts_failed = true;
+                        }
                     }
                 }
             }
@@ -288,15 +289,23 @@ impl ClusterStore {
         Ok(out)
     }
 
-    /// Writes every whole part the tail holds below `end` to the bucket.
-    async fn write_parts(&self, lease: &Lease, row: &Row, end: u64) -> Result<()> {
+    /// Writes every whole part the tail holds below `end` to the bucket; returns whether
+    /// it did. Each part takes one of the instance's slots: with `wait` false, it stops
+    /// (returning false) when none is free rather than waiting for one.
+    async fn write_parts(&self, lease: &Lease, row: &Row, end: u64, wait: bool) -> Result<bool> {
         let size = row.part_size;
         loop {
             let start = self.parts_end(&lease.id).await?;
             if end < start + size {
-                return Ok(());
+                return Ok(true);
             }
-            let _slot = self.part_slots.acquire().await.map_err(|e| Error::Task(e.to_string()))?;
+            let _slot = match wait {
+                true => self.part_slots.acquire().await.map_err(|e| Error::Task(e.to_string()))?,
+                false => match self.part_slots.try_acquire() {
+                    Ok(slot) => slot,
+                    Err(_) => return Ok(false),
+                },
+            };
             let bytes = self.tail(&lease.id, start, start + size).await?;
             let mut digest = self.digest_at(&lease.id, start).await?;
             digest.update(&bytes);
@@ -353,7 +362,7 @@ impl ClusterStore {
     /// SHA-256.
     pub(super) async fn assemble(&self, lease: &Lease, row: &Row) -> Result<()> {
         let (id, size, length) = (&lease.id, row.part_size, row.upload.offset);
-        self.write_parts(lease, row, length).await?;
+        self.write_parts(lease, row, length, true).await?;
         let client = self.pg.client().await?;
         let parts = client
             .query("SELECT start, etag FROM upload_parts WHERE upload = $1 ORDER BY start", &[id])
