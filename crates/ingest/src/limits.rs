@@ -53,6 +53,10 @@ pub struct Limits {
     pub expire_after: Duration,
     /// How often expired uploads are swept.
     pub sweep_every: Duration,
+    /// How long an upload's last PATCH waits for its finish (object made, SHA-256 checked)
+    /// before it is acknowledged anyway, the finish going on in the background: its bytes
+    /// are durable, and under load the finish can queue behind many others.
+    pub finish_wait: Duration,
 }
 
 impl Default for Limits {
@@ -75,6 +79,7 @@ impl Default for Limits {
             shutdown_grace: Duration::from_secs(20),
             expire_after: Duration::from_secs(24 * 3600),
             sweep_every: Duration::from_secs(60),
+            finish_wait: Duration::from_secs(10),
         }
     }
 }

@@ -17,10 +17,6 @@ use crate::headers::{parse_checksum, parse_u64};
 use crate::state::Ingest;
 use crate::store::{Upload, UploadState};
 
-/// How long the last PATCH of an upload waits for its finish (object made, SHA-256
-/// checked) before it is acknowledged anyway (see [`crate::complete::finish_within`]).
-const FINISH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
 pub(crate) async fn patch(
     State(ingest): State<Ingest>,
     Path(id): Path<String>,
@@ -130,7 +126,8 @@ pub(crate) async fn write_chunk(
             return Err(err);
         }
         if upload.length == Some(new_offset) {
-            upload.state = crate::complete::finish_within(&ingest, &upload, FINISH_WAIT).await?;
+            let wait = ingest.limits().finish_wait;
+            upload.state = crate::complete::finish_within(&ingest, &upload, wait).await?;
         }
         Ok(upload)
     });

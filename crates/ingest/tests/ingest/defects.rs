@@ -575,3 +575,29 @@ fn defect_16_a_final_is_joined_even_if_its_client_goes_away_mid_join() {
     drop(s);
     eventually(30, "the final is complete", || finals().iter().all(|u| u["state"] == "complete"));
 }
+
+/// Found under 1,000 concurrent uploads on the cluster store: a last PATCH held until its
+/// object was made and checked, queued behind hundreds of others, made no progress for
+/// over 30 s and its client cut it. A last PATCH is acknowledged within `finish_wait` once
+/// its bytes are durable; the finish goes on, and a HEAD tells how it ended.
+#[test]
+fn a_last_patch_is_acknowledged_without_waiting_for_its_finish() {
+    let server = Server::with(Limits { finish_wait: Duration::ZERO, ..Limits::default() });
+    for (seed, declared_right) in [(31, true), (32, false)] {
+        let data = bytes(4 << 20, seed);
+        let declared = if declared_right { sha256_hex(&data) } else { sha256_hex(b"something else") };
+        let path = server.create(
+            &server.alice,
+            data.len() as u64,
+            Some(&format!("sha256 {}", b64(declared.as_bytes()))),
+        );
+        let r = server.patch(&server.alice, &path, 0, &data, &[]);
+        assert_eq!(r.status, 204, "{r:?}");
+        assert_eq!(r.header("upload-offset"), Some("4194304"));
+        assert_eq!(r.header("wedsync-upload-state"), Some("verifying"), "answered before the check ended");
+        let want = if declared_right { "complete" } else { "quarantined" };
+        eventually(20, "the check ends", || {
+            server.tus(&server.alice, "HEAD", &path, &[], b"").header("wedsync-upload-state") == Some(want)
+        });
+    }
+}
