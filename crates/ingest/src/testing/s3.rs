@@ -38,7 +38,10 @@ impl Server {
         // then this one exits, and another port is tried.
         for _ in 0..3 {
             let port = free_port()?;
-            let child = spawn(kind, port, &dir)?;
+            let child = spawn(kind, port, &dir).inspect_err(|_| {
+                // Not started (not installed, say): nothing will remove its folder.
+                let _ = std::fs::remove_dir_all(&dir);
+            })?;
             let mut server = Server { kind, port, child, dir: dir.clone() };
             server.wait_ready()?;
             if matches!(server.child.try_wait(), Ok(None)) {
