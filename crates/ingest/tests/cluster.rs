@@ -257,16 +257,7 @@ fn while_the_database_is_down_a_head_says_ask_again_and_nothing_is_lost() {
 
 /// A partial upload of `data`, sent whole; its path.
 fn partial_of(server: &Server, data: &[u8]) -> String {
-    let n = data.len().to_string();
-    let r = server.tus(
-        &server.alice,
-        "POST",
-        "/files",
-        &[("Upload-Length", &n), ("Upload-Concat", "partial")],
-        b"",
-    );
-    assert_eq!(r.status, 201, "{r:?}");
-    let path = r.header("location").expect("Location").to_string();
+    let path = server.create_partial(&server.alice, data.len());
     assert_eq!(server.patch(&server.alice, &path, 0, data, &[]).status, 204);
     path
 }

@@ -186,21 +186,7 @@ fn peer_closed(stream: &TcpStream) -> bool {
 
 /// Closes with a TCP reset: linger on, zero seconds.
 fn reset(stream: &TcpStream) {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        let linger = libc::linger { l_onoff: 1, l_linger: 0 };
-        // SAFETY: setsockopt reads one linger struct we own, on a socket we own.
-        unsafe {
-            libc::setsockopt(
-                stream.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                (&linger as *const libc::linger).cast(),
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            );
-        }
-    }
+    wedsync_ingest::testing::faults::linger_zero(stream);
     let _ = stream.shutdown(Shutdown::Both);
 }
 

@@ -203,7 +203,7 @@ fn reset(mut client: TcpStream, shared: &Shared) {
 }
 
 /// Makes closing `s` send a reset rather than a FIN (so it is never shut down first).
-fn linger_zero(s: &TcpStream) {
+pub fn linger_zero(s: &TcpStream) {
     #[cfg(unix)]
     {
         use std::os::fd::AsRawFd;

@@ -4,18 +4,11 @@ use wedsync_ingest::UploadState;
 
 use crate::support::{b64, bytes, sha256_hex, Server};
 
-fn partial(server: &Server, token: &str, len: usize) -> String {
-    let n = len.to_string();
-    let r = server.tus(token, "POST", "/files", &[("Upload-Length", &n), ("Upload-Concat", "partial")], b"");
-    assert_eq!(r.status, 201, "{r:?}");
-    r.header("location").expect("location").to_string()
-}
-
 #[test]
 fn a_final_upload_is_its_parts_in_order_even_when_made_before_they_finish() {
     let server = Server::start();
     let data = bytes(30_000, 31);
-    let parts: Vec<String> = (0..3).map(|_| partial(&server, &server.alice, 10_000)).collect();
+    let parts: Vec<String> = (0..3).map(|_| server.create_partial(&server.alice, 10_000)).collect();
     assert_eq!(server.patch(&server.alice, &parts[1], 0, &data[10_000..20_000], &[]).status, 204);
     let head = server.tus(&server.alice, "HEAD", &parts[1], &[], b"");
     assert_eq!(head.header("upload-concat"), Some("partial"));
@@ -50,8 +43,8 @@ fn a_final_upload_is_its_parts_in_order_even_when_made_before_they_finish() {
 #[test]
 fn a_final_upload_of_finished_parts_is_complete_at_once() {
     let server = Server::start();
-    let a = partial(&server, &server.alice, 3);
-    let b = partial(&server, &server.alice, 3);
+    let a = server.create_partial(&server.alice, 3);
+    let b = server.create_partial(&server.alice, 3);
     assert_eq!(server.patch(&server.alice, &a, 0, b"abc", &[]).status, 204);
     assert_eq!(server.patch(&server.alice, &b, 0, b"def", &[]).status, 204);
     let r = server.tus(&server.alice, "POST", "/files", &[("Upload-Concat", &format!("final;{a} {b}"))], b"");
@@ -64,8 +57,8 @@ fn a_final_upload_of_finished_parts_is_complete_at_once() {
 #[test]
 fn final_uploads_name_only_the_creators_partial_uploads() {
     let server = Server::start();
-    let mine = partial(&server, &server.alice, 3);
-    let bobs = partial(&server, &server.bob, 3);
+    let mine = server.create_partial(&server.alice, 3);
+    let bobs = server.create_partial(&server.bob, 3);
     let plain = server.create(&server.alice, 3, None);
     for (concat, extra, status) in [
         (format!("final;{mine} {bobs}"), None, 400),
@@ -83,8 +76,8 @@ fn final_uploads_name_only_the_creators_partial_uploads() {
 #[test]
 fn a_repeated_identical_final_answers_with_the_existing_upload() {
     let server = Server::start();
-    let a = partial(&server, &server.alice, 3);
-    let b = partial(&server, &server.alice, 3);
+    let a = server.create_partial(&server.alice, 3);
+    let b = server.create_partial(&server.alice, 3);
     assert_eq!(server.patch(&server.alice, &a, 0, b"abc", &[]).status, 204);
     assert_eq!(server.patch(&server.alice, &b, 0, b"def", &[]).status, 204);
     let concat = format!("final;{a} {b}");
@@ -115,8 +108,8 @@ fn a_repeated_identical_final_answers_with_the_existing_upload() {
 #[test]
 fn a_final_left_unjoined_by_an_interruption_is_joined_when_asked_about() {
     let server = Server::start();
-    let a = partial(&server, &server.alice, 3);
-    let b = partial(&server, &server.alice, 3);
+    let a = server.create_partial(&server.alice, 3);
+    let b = server.create_partial(&server.alice, 3);
     assert_eq!(server.patch(&server.alice, &a, 0, b"abc", &[]).status, 204);
     assert_eq!(server.patch(&server.alice, &b, 0, b"def", &[]).status, 204);
     // The final as an interrupted request leaves it: recorded, never joined.

@@ -11,19 +11,6 @@ use wedsync_ingest::Limits;
 
 use crate::support::{b64, bytes, id_of, read_response, sha256_hex, write_head, Response, Server};
 
-fn partial(server: &Server, len: usize) -> String {
-    let n = len.to_string();
-    let r = server.tus(
-        &server.alice,
-        "POST",
-        "/files",
-        &[("Upload-Length", &n), ("Upload-Concat", "partial")],
-        b"",
-    );
-    assert_eq!(r.status, 201, "{r:?}");
-    r.header("location").expect("location").to_string()
-}
-
 fn deferred_partial(server: &Server) -> String {
     let h = [("Upload-Defer-Length", "1"), ("Upload-Concat", "partial")];
     let r = server.tus(&server.alice, "POST", "/files", &h, b"");
@@ -89,7 +76,7 @@ const H2_SETTINGS: [u8; 9] = [0, 0, 0, 4, 0, 0, 0, 0, 0];
 #[test]
 fn defect_01_a_final_waiting_on_a_part_that_is_gone_does_not_stop_a_restart() {
     let server = Server::start();
-    let (a, b) = (partial(&server, 3), partial(&server, 3));
+    let (a, b) = (server.create_partial(&server.alice, 3), server.create_partial(&server.alice, 3));
     assert_eq!(server.patch(&server.alice, &a, 0, b"abc", &[]).status, 204);
     let fin = final_of(&server, &[&a, &b]);
     assert_eq!(fin.status, 201, "{fin:?}");
@@ -111,7 +98,7 @@ fn defect_01_a_final_waiting_on_a_part_that_is_gone_does_not_stop_a_restart() {
 #[test]
 fn defect_01_deleting_a_part_fails_its_final_with_the_reason() {
     let server = Server::start();
-    let (a, b) = (partial(&server, 3), partial(&server, 3));
+    let (a, b) = (server.create_partial(&server.alice, 3), server.create_partial(&server.alice, 3));
     let fin = final_of(&server, &[&a, &b]);
     let fin = fin.header("location").expect("location").to_string();
     assert_eq!(server.tus(&server.alice, "DELETE", &b, &[], b"").status, 204);
@@ -119,7 +106,7 @@ fn defect_01_deleting_a_part_fails_its_final_with_the_reason() {
     assert_eq!(r.status, 410, "{r:?}");
     assert!(note(&r).contains("deleted"), "{r:?}");
     // Expiry, too: the sweeper fails a final whose part expired.
-    let c = partial(&server, 3);
+    let c = server.create_partial(&server.alice, 3);
     let fin = final_of(&server, &[&a, &c]).header("location").expect("location").to_string();
     server.backdoor().expire(&server, id_of(&c));
     server.block_on(server.ingest.sweep()).expect("sweep");
@@ -166,11 +153,11 @@ fn defect_02_connections_that_never_speak_are_closed_and_healthz_answers_past_th
 #[test]
 fn defect_03_a_final_may_list_a_part_once_and_only_so_many_parts() {
     let server = Server::with(Limits { max_parts: 4, ..Limits::default() });
-    let a = partial(&server, 3);
+    let a = server.create_partial(&server.alice, 3);
     let r = final_of(&server, &[&a, &a]);
     assert_eq!(r.status, 400, "{r:?}");
     assert!(String::from_utf8_lossy(&r.body).contains("twice"), "{r:?}");
-    let parts: Vec<String> = (0..5).map(|_| partial(&server, 1)).collect();
+    let parts: Vec<String> = (0..5).map(|_| server.create_partial(&server.alice, 1)).collect();
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
     assert_eq!(final_of(&server, &refs).status, 400);
     assert_eq!(final_of(&server, &refs[..4]).status, 201);
@@ -350,7 +337,11 @@ fn defect_07_a_full_disk_gives_back_what_was_not_acknowledged_and_recovers() {
 #[test]
 fn defect_08_one_broken_final_does_not_break_another() {
     let server = Server::start();
-    let (p1, p2, p3) = (partial(&server, 3), partial(&server, 3), partial(&server, 3));
+    let (p1, p2, p3) = (
+        server.create_partial(&server.alice, 3),
+        server.create_partial(&server.alice, 3),
+        server.create_partial(&server.alice, 3),
+    );
     let f1 = final_of(&server, &[&p1, &p2]).header("location").expect("location").to_string();
     let f2 = final_of(&server, &[&p2, &p3]).header("location").expect("location").to_string();
     assert_eq!(server.patch(&server.alice, &p3, 0, b"ghi", &[]).status, 204);
@@ -505,7 +496,7 @@ fn defect_14_a_refused_first_chunk_says_why_and_where_the_upload_is() {
 #[test]
 fn defect_15_a_verified_final_holds_its_parts_bytes_once() {
     let server = Server::start();
-    let (a, b) = (partial(&server, 3), partial(&server, 3));
+    let (a, b) = (server.create_partial(&server.alice, 3), server.create_partial(&server.alice, 3));
     assert_eq!(server.patch(&server.alice, &a, 0, b"abc", &[]).status, 204);
     assert_eq!(server.patch(&server.alice, &b, 0, b"def", &[]).status, 204);
     let fin = final_of(&server, &[&a, &b]).header("location").expect("location").to_string();
@@ -530,7 +521,7 @@ fn defect_15_a_verified_final_holds_its_parts_bytes_once() {
 #[test]
 fn defect_16_a_final_left_unjoined_is_joined_by_the_sweeper() {
     let server = Server::start();
-    let (a, b) = (partial(&server, 3), partial(&server, 3));
+    let (a, b) = (server.create_partial(&server.alice, 3), server.create_partial(&server.alice, 3));
     let fin = final_of(&server, &[&a, &b]).header("location").expect("location").to_string();
     // The parts complete without the request that would join their final (as when that
     // request was cut off): nothing a client does is needed to finish it.
@@ -548,7 +539,7 @@ fn defect_16_a_final_is_joined_even_if_its_client_goes_away_mid_join() {
     let server = Server::start();
     let data = bytes(48 << 20, 16);
     let half = data.len() / 2;
-    let (a, b) = (partial(&server, half), partial(&server, half));
+    let (a, b) = (server.create_partial(&server.alice, half), server.create_partial(&server.alice, half));
     assert_eq!(server.patch(&server.alice, &a, 0, &data[..half], &[]).status, 204);
     assert_eq!(server.patch(&server.alice, &b, 0, &data[half..], &[]).status, 204);
     let mut s = server.connect();

@@ -353,6 +353,15 @@ impl Server {
         s
     }
 
+    /// Creates a partial upload (concatenation) of `length` bytes for `token`; returns its path.
+    pub fn create_partial(&self, token: &str, length: usize) -> String {
+        let n = length.to_string();
+        let r =
+            self.tus(token, "POST", "/files", &[("Upload-Length", &n), ("Upload-Concat", "partial")], b"");
+        assert_eq!(r.status, 201, "{r:?}");
+        r.header("location").expect("location").to_string()
+    }
+
     /// Creates an upload of `length` bytes for `token`; returns its path (`/files/<id>`).
     pub fn create(&self, token: &str, length: u64, metadata: Option<&str>) -> String {
         let len = length.to_string();

@@ -295,6 +295,10 @@ impl ClusterStore {
     async fn write_parts(&self, lease: &Lease, row: &Row, end: u64, wait: bool) -> Result<bool> {
         let size = row.part_size;
         loop {
+            // Not even a query while every slot is taken (a waiting body asks per segment).
+            if !wait && self.part_slots.available_permits() == 0 {
+                return Ok(false);
+            }
             let start = self.parts_end(&lease.id).await?;
             if end < start + size {
                 return Ok(true);
